@@ -1,0 +1,195 @@
+import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigSchema, type Config } from './schema.js';
+import { ConfigError, type ErrorDetail } from '../core/errors.js';
+import builtInDefaults from '../../config/default.json' with { type: 'json' };
+
+/** Where the built-in defaults (and the sample data they name) live: the repository / install root. */
+export const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SYSTEM_CONFIG_PATH = '/etc/storegate/config.json';
+
+export interface LoadOptions {
+  /** `--config FILE` from the command line. */
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides the `/etc/storegate/config.json` probe (tests). */
+  systemConfigPath?: string;
+}
+
+export interface LoadedConfig {
+  readonly config: Readonly<Config>;
+  /** The file the config came from, or `built-in defaults`. */
+  readonly source: string;
+  /** Folder relative paths in the config resolve against. */
+  readonly baseDir: string;
+  /** The upstream API key, from `upstream.apiKey`, its env override or `upstream.apiKeyFile`. */
+  readonly apiKey: string | null;
+  /** Non-fatal findings (e.g. a world-readable key file), for the log and `doctor`. */
+  readonly warnings: readonly string[];
+}
+
+type EnvRule = { env: string; path: string[]; type: 'string' | 'integer' };
+
+/** CONTRACT §2: environment variables that override single keys. */
+export const ENV_OVERRIDES: readonly EnvRule[] = [
+  { env: 'STOREGATE_DATA_DIR', path: ['dataDir'], type: 'string' },
+  { env: 'STOREGATE_HTTP_HOST', path: ['http', 'host'], type: 'string' },
+  { env: 'STOREGATE_HTTP_PORT', path: ['http', 'port'], type: 'integer' },
+  { env: 'STOREGATE_MODE', path: ['mode'], type: 'string' },
+  { env: 'STOREGATE_UPSTREAM_URL', path: ['upstream', 'baseUrl'], type: 'string' },
+  { env: 'STOREGATE_UPSTREAM_API_KEY', path: ['upstream', 'apiKey'], type: 'string' },
+  { env: 'STOREGATE_MQTT_URL', path: ['mqtt', 'url'], type: 'string' },
+  { env: 'STOREGATE_LOG_LEVEL', path: ['log', 'level'], type: 'string' },
+  { env: 'STOREGATE_ADMIN_TOKEN', path: ['adminToken'], type: 'string' },
+];
+
+/** Resolution order of CONTRACT §1: --config, $STOREGATE_CONFIG, /etc/storegate/config.json, built-in defaults. */
+export function resolveConfigPath(opts: LoadOptions): string | null {
+  const env = opts.env ?? process.env;
+  if (opts.configPath) return path.resolve(opts.configPath);
+  if (env.STOREGATE_CONFIG) return path.resolve(env.STOREGATE_CONFIG);
+  const sys = opts.systemConfigPath ?? SYSTEM_CONFIG_PATH;
+  return existsSync(sys) ? sys : null;
+}
+
+/** Reads, overrides, defaults and validates the config; throws `ConfigError` listing every problem with its path. */
+export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const env = opts.env ?? process.env;
+  const file = resolveConfigPath(opts);
+  let raw: unknown;
+  let baseDir: string;
+  if (file === null) {
+    raw = structuredClone(builtInDefaults);
+    baseDir = path.join(APP_DIR, 'config');
+  } else {
+    raw = await readJson(file);
+    baseDir = path.dirname(file);
+  }
+  return validateConfig(raw, { env, source: file ?? 'built-in defaults', baseDir });
+}
+
+/** Validation shared by file loading and (later) signed config pushes: defaults, env overrides, schema, cross-field rules. */
+export async function validateConfig(
+  raw: unknown,
+  ctx: { env?: NodeJS.ProcessEnv; source: string; baseDir: string },
+): Promise<LoadedConfig> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${ctx.source}: the config must be a JSON object`, [{ path: '/', message: 'expected an object' }]);
+  }
+  const doc = structuredClone(raw) as Record<string, unknown>;
+  const details: ErrorDetail[] = [];
+  applyEnv(doc, ctx.env ?? {}, details);
+  const withDefaults = Value.Default(ConfigSchema, doc) as Record<string, unknown>;
+  for (const e of Value.Errors(ConfigSchema, withDefaults)) {
+    details.push({ path: e.path || '/', message: e.message });
+  }
+  if (details.length > 0) throw invalid(ctx.source, details);
+
+  const config = withDefaults as Config;
+  const warnings: string[] = [];
+  const apiKey = await resolveApiKey(config, ctx.baseDir, details, warnings);
+  checkCrossField(config, apiKey, details);
+  if (details.length > 0) throw invalid(ctx.source, details);
+
+  // Relative paths are relative to the config file, not to wherever the daemon was started.
+  config.dataDir = path.resolve(ctx.baseDir === path.join(APP_DIR, 'config') ? APP_DIR : ctx.baseDir, config.dataDir);
+  for (const k of ['rules', 'prices', 'coupons', 'loyalty'] as const) {
+    const f = config.dataFiles[k];
+    if (f) config.dataFiles[k] = path.resolve(ctx.baseDir, f);
+  }
+  return { config: deepFreeze(config), source: ctx.source, baseDir: ctx.baseDir, apiKey, warnings };
+}
+
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new ConfigError(`cannot read config file ${file}: ${code}`, [{ path: '/', message: code }], err);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`, [
+      { path: '/', message: (err as Error).message },
+    ]);
+  }
+}
+
+function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, details: ErrorDetail[]): void {
+  for (const rule of ENV_OVERRIDES) {
+    const v = env[rule.env];
+    if (v === undefined || v === '') continue;
+    let value: unknown = v;
+    if (rule.type === 'integer') {
+      if (!/^\d+$/.test(v)) {
+        details.push({ path: `/${rule.path.join('/')}`, message: `${rule.env}="${v}" is not an integer` });
+        continue;
+      }
+      value = Number(v);
+    }
+    let node = doc;
+    for (const key of rule.path.slice(0, -1)) {
+      const next = node[key];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[rule.path[rule.path.length - 1] as string] = value;
+  }
+}
+
+async function resolveApiKey(config: Config, baseDir: string, details: ErrorDetail[], warnings: string[]): Promise<string | null> {
+  const file = config.upstream.apiKeyFile;
+  if (config.upstream.apiKey && file) {
+    details.push({ path: '/upstream/apiKeyFile', message: 'set either upstream.apiKey or upstream.apiKeyFile, not both' });
+    return null;
+  }
+  if (!file) return config.upstream.apiKey;
+  const full = path.resolve(baseDir, file);
+  try {
+    const st = await stat(full);
+    if ((st.mode & 0o004) !== 0) warnings.push(`upstream.apiKeyFile ${full} is world-readable; chmod 600 it`);
+    const key = (await readFile(full, 'utf8')).split(/\r?\n/, 1)[0]?.trim() ?? '';
+    if (!key) details.push({ path: '/upstream/apiKeyFile', message: `${full} is empty` });
+    return key || null;
+  } catch (err) {
+    details.push({ path: '/upstream/apiKeyFile', message: `cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'EIO'}` });
+    return null;
+  }
+}
+
+function checkCrossField(config: Config, apiKey: string | null, details: ErrorDetail[]): void {
+  if (config.mode !== 'offline') {
+    if (!config.upstream.baseUrl) details.push({ path: '/upstream/baseUrl', message: `mode "${config.mode}" needs upstream.baseUrl` });
+    if (!apiKey) details.push({ path: '/upstream/apiKey', message: `mode "${config.mode}" needs upstream.apiKey or upstream.apiKeyFile` });
+  }
+  const ids = new Set<string>();
+  config.terminals.forEach((t, i) => {
+    if (ids.has(t.id)) details.push({ path: `/terminals/${i}/id`, message: `duplicate terminal id "${t.id}"` });
+    ids.add(t.id);
+  });
+  const serialIds = new Set<string>();
+  config.serial.forEach((s, i) => {
+    if (serialIds.has(s.id)) details.push({ path: `/serial/${i}/id`, message: `duplicate serial id "${s.id}"` });
+    serialIds.add(s.id);
+    if (s.role === 'terminal' && !s.terminalId) details.push({ path: `/serial/${i}/terminalId`, message: 'role "terminal" needs terminalId' });
+    if (s.terminalId && !ids.has(s.terminalId)) details.push({ path: `/serial/${i}/terminalId`, message: `unknown terminal "${s.terminalId}"` });
+  });
+}
+
+function invalid(source: string, details: ErrorDetail[]): ConfigError {
+  const lines = details.map((d) => `  ${d.path}: ${d.message}`).join('\n');
+  return new ConfigError(`invalid config (${source}):\n${lines}`, details);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,176 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The config schema: the single source of the config's types, defaults and descriptions.
+ * `config/schema.json` is generated from it (`npm run gen:schema`; a test fails when it is stale) and
+ * `config/default.json` holds the defaults a run with no config file uses (CONTRACT §1).
+ * Every object is closed (`additionalProperties: false`) so a typo is an error, not a silent default.
+ */
+
+const Store = Type.Object(
+  {
+    integrationId: Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      default: 'store-001',
+      description: "This store's Talon.One `storeIntegrationId`; injected into every session and event sent upstream.",
+    }),
+    attributes: Type.Record(Type.String(), Type.Unknown(), {
+      default: {},
+      description: 'Store attributes for `$Store` paths in local evaluation (they win over pushed Store objects). Never sent per request.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Http = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listen address (env STOREGATE_HTTP_HOST).' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Listen port, 0 = any free port (env STOREGATE_HTTP_PORT).' }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1048576, default: 1048576, description: 'Largest accepted request body; larger bodies get 413.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Terminal = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._-]+$', description: 'Terminal id (appears in logs and the journal).' }),
+    tokenSha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: "Hex SHA-256 of the terminal's token (`storegate keys terminal ID` prints both)." }),
+  },
+  { additionalProperties: false },
+);
+
+const Retry = Type.Object(
+  {
+    attempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Tries per upstream call (first try included), within the call deadline.' }),
+    baseMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 100, description: 'Backoff base: the n-th retry waits a random time in [0, min(maxMs, baseMs·2^n)] (full jitter).' }),
+    maxMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 5000, description: 'Backoff cap.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Upstream = Type.Object(
+  {
+    baseUrl: Type.Union([Type.String({ pattern: '^https?://[^\\s]+$' }), Type.Null()], {
+      default: null,
+      description: 'Talon.One deployment URL, e.g. https://acme.europe-west1.talon.one (env STOREGATE_UPSTREAM_URL).',
+    }),
+    apiKey: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: 'Integration API key (env STOREGATE_UPSTREAM_API_KEY). Prefer apiKeyFile. Never logged or shown.',
+    }),
+    apiKeyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: 'File holding the API key (first line). Mode 0600 recommended; a world-readable file gives a warning.',
+    }),
+    timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 800, description: 'Deadline of one terminal call upstream, retries included.' }),
+    connections: Type.Integer({ minimum: 1, maximum: 1024, default: 16, description: 'Keep-alive connections in the upstream pool.' }),
+    retry: Retry,
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Mqtt = Type.Object(
+  {
+    url: Type.Union([Type.String({ pattern: '^(mqtts?|wss?|tcp)://[^\\s]+$' }), Type.Null()], {
+      default: null,
+      description: 'Broker URL (env STOREGATE_MQTT_URL); null = no MQTT.',
+    }),
+    username: Type.Union([Type.String(), Type.Null()], { default: null }),
+    password: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Never logged or shown.' }),
+    topicPrefix: Type.String({ minLength: 1, default: 'storegate', description: 'Topics are `<topicPrefix>/<store.integrationId>/…`.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Trust = Type.Object(
+  {
+    publicKeys: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: "Head office's Ed25519 public keys (PEM or JWK) for signed pushes; none = no pushes accepted over MQTT.",
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Serial = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
+    path: Type.String({ minLength: 1 }),
+    baudRate: Type.Integer({ minimum: 50, maximum: 4_000_000, default: 9600 }),
+    role: Type.Union([Type.Literal('terminal'), Type.Literal('priceCheck')]),
+    terminalId: Type.Optional(Type.String({ minLength: 1 })),
+    suffix: Type.String({ default: '\r\n', description: 'Line terminator the scanner sends.' }),
+  },
+  { additionalProperties: false },
+);
+
+const Journal = Type.Object(
+  {
+    maxBytes: Type.Integer({ minimum: 1048576, default: 1073741824, description: 'Journal size cap; past it local answers get 503.' }),
+    flushConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Sessions/profiles flushed upstream at once.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Offline = Type.Object(
+  {
+    couponPolicy: Type.Literal('store-ledger', { default: 'store-ledger', description: 'Offline coupon use goes through one store-wide ledger.' }),
+    maxOfflineLoyaltyDeduction: Type.Integer({ minimum: 0, default: 500, description: 'Most loyalty points one profile may spend offline before reconciliation.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const DataFiles = Type.Object(
+  {
+    rules: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Rules file (CONTRACT §7 shape) loaded at start.' }),
+    prices: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Strikethrough notification batch(es) loaded at start.' }),
+    coupons: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Coupons file loaded at start.' }),
+    loyalty: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Loyalty file loaded at start.' }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'Local data files read at start (relative paths resolve against the config file folder, or the app folder for the built-in defaults).',
+  },
+);
+
+const Log = Type.Object(
+  {
+    level: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info', description: 'pino level (env STOREGATE_LOG_LEVEL).' },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String({ description: 'Editor hint; ignored.' })),
+    store: Store,
+    mode: Type.Union([Type.Literal('connected'), Type.Literal('hybrid'), Type.Literal('offline')], {
+      default: 'offline',
+      description: 'connected: forward synchronously, local answer on failure; hybrid: answer locally, forward in background; offline: local only (env STOREGATE_MODE).',
+    }),
+    dataDir: Type.String({ minLength: 1, default: './var', description: 'Journal and snapshots live here (env STOREGATE_DATA_DIR).' }),
+    http: Http,
+    adminToken: Type.Union([Type.String({ minLength: 16 }), Type.Null()], {
+      default: null,
+      description: 'Bearer token for /status, /metrics and /admin/* (env STOREGATE_ADMIN_TOKEN); null = those routes are closed.',
+    }),
+    terminals: Type.Array(Terminal, { default: [], description: 'Terminals allowed on the terminal API.' }),
+    upstream: Upstream,
+    mqtt: Mqtt,
+    trust: Trust,
+    serial: Type.Array(Serial, { default: [] }),
+    journal: Journal,
+    offline: Offline,
+    dataFiles: DataFiles,
+    log: Log,
+  },
+  { additionalProperties: false, $id: 'https://storegate.local/config.schema.json', title: 'storegate config' },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type Mode = Config['mode'];
