@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The gateway's Prometheus metrics. One registry per gateway instance (not prom-client's global one), so
+ * tests can run several gateways in one process and read each one's figures.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'storegate_http_requests_total',
+    help: 'Terminal and operations requests, by route, answer source and status.',
+    labelNames: ['route', 'source', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'storegate_http_request_duration_seconds',
+    help: 'Time from request received to response sent, by route, source and status.',
+    labelNames: ['route', 'source', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'storegate_upstream_request_duration_seconds',
+    help: 'Upstream (Talon.One) call latency per attempt, by operation and status (or error kind).',
+    labelNames: ['op', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly upstreamRetries = new Counter({
+    name: 'storegate_upstream_retries_total',
+    help: 'Upstream retries, by operation and the reason for the retry.',
+    labelNames: ['op', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamErrors = new Counter({
+    name: 'storegate_upstream_errors_total',
+    help: 'Upstream calls that failed without a usable answer, by kind (timeout, connect, reset, http_5xx, …).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamState = new Gauge({
+    name: 'storegate_upstream_up',
+    help: 'Upstream health: 1 up, 0.5 degraded, 0 down.',
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'storegate_' });
+  }
+}
