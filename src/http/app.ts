@@ -1,0 +1,122 @@
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { isStoregateError } from '../core/errors.js';
+import { talonError, validationErrors } from './talon-errors.js';
+import talonSchemas from './talon-request-schemas.json' with { type: 'json' };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Which terminal called (set by the terminal auth hook). */
+    terminalId: string | null;
+    /** Where the answer came from, for the log line, the metrics and `X-Storegate-Source`. */
+    answerSource: 'upstream' | 'local' | 'gateway';
+    /** Set by handlers that want their 400s in Talon.One's plain `ErrorResponse` shape. */
+    plainErrorShape: boolean;
+  }
+}
+
+export interface AppDeps {
+  bodyLimitBytes: number;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export const TALON_SCHEMA_ID = 'talon';
+
+/**
+ * The fastify app factory (listening is the caller's business, so tests can `inject()` or `listen(0)`).
+ * Errors of every kind leave in Talon.One's error shape, with `X-Storegate-Source`.
+ */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimitBytes,
+    return503OnClosing: true,
+    // Terminals' bodies are forwarded upstream: validation must never rewrite them (no coercion, no defaults).
+    ajv: { customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: false, allErrors: true } },
+  });
+  app.decorateRequest('terminalId', null);
+  app.decorateRequest('answerSource', 'gateway');
+  app.decorateRequest('plainErrorShape', false);
+  app.addSchema({ $id: TALON_SCHEMA_ID, definitions: talonSchemas.definitions });
+
+  // An empty body on a route that takes none (reopen) is not malformed JSON; fastify's own parser (which
+  // also strips `__proto__` and `constructor.prototype` poisoning) handles the rest.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    jsonParser(req, body as string, done);
+  });
+
+  const httpLog = deps.log.child({ mod: 'http' });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const status = String(reply.statusCode);
+    const seconds = reply.elapsedTime / 1000;
+    deps.metrics.httpRequests.inc({ route, source: req.answerSource, status });
+    deps.metrics.httpDuration.observe({ route, source: req.answerSource, status }, seconds);
+    if (req.terminalId !== null || route.startsWith('/v')) {
+      const params = req.params as Record<string, string> | undefined;
+      httpLog.info(
+        {
+          terminal: req.terminalId,
+          session: params?.customerSessionId,
+          profile: params?.integrationId,
+          method: req.method,
+          route,
+          status: reply.statusCode,
+          source: req.answerSource,
+          ms: Math.round(reply.elapsedTime * 100) / 100,
+        },
+        'terminal request',
+      );
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, httpLog));
+  app.setNotFoundHandler((req, reply) => {
+    reply.header('x-storegate-source', 'gateway').code(404).send(talonError(404, `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  return app;
+}
+
+function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
+  reply.header('x-storegate-source', req.answerSource === 'local' ? 'local' : 'gateway');
+  const shape = (status: number, message: string, errors: Parameters<typeof talonError>[2] = []) => {
+    const body = talonError(status, message, errors);
+    if (req.plainErrorShape && status === 400) delete body.StatusCode;
+    reply.code(status).send(body);
+  };
+  if (err.validation) {
+    return shape(400, 'The submitted data was invalid', validationErrors(err.validation as Parameters<typeof validationErrors>[0]));
+  }
+  if (isStoregateError(err)) {
+    if (err.statusCode >= 500) log.warn({ code: err.code, err: err.message, route: req.routeOptions.url }, 'request failed');
+    return shape(
+      err.statusCode,
+      err.message,
+      err.details.map((d) => ({ title: err.code, details: d.message, source: { pointer: d.path ?? '/' } })),
+    );
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return shape(413, `request body is larger than ${reply.server.initialConfig.bodyLimit ?? 0} bytes`, [
+        { title: 'Request Entity Too Large', details: 'body too large', source: { pointer: '/' } },
+      ]);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return shape(415, 'request body must be application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return shape(400, 'Content-Length does not match the body');
+    default:
+      break;
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    // Malformed JSON (FST_ERR_CTP_INVALID_JSON_BODY / SyntaxError) and poisoned prototypes land here.
+    return shape(400, 'The submitted data was invalid', [
+      { title: 'Malformed JSON', details: err.message, source: { pointer: '/' } },
+    ]);
+  }
+  log.error({ err }, 'unexpected error');
+  shape(500, 'internal error in storegate');
+}

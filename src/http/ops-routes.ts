@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../telemetry/metrics.js';
+import { checkAdminToken } from './auth.js';
+import { talonError } from './talon-errors.js';
+import { renderStatusPage } from './status-page.js';
+
+/** What `/status` reports (CONTRACT §4); sections appear as their capabilities exist. */
+export type StatusDoc = Record<string, unknown> & { version: string; mode: string };
+
+export interface OpsRouteDeps {
+  adminToken: string | null;
+  metrics: Metrics;
+  status: () => StatusDoc;
+  ready: () => { ready: boolean; reasons: string[] };
+}
+
+/** The admin guard for operations routes: `Authorization: Bearer <adminToken>`, else 401. */
+export function requireAdmin(adminToken: string | null) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (checkAdminToken(req.headers.authorization, adminToken)) return undefined;
+    reply
+      .header('x-storegate-source', 'gateway')
+      .code(401)
+      .send(talonError(401, adminToken ? 'Unauthorized: send Authorization: Bearer <adminToken>' : 'Unauthorized: no adminToken is configured'));
+    return reply;
+  };
+}
+
+/** Operations routes (CONTRACT §4): liveness, readiness, status, metrics, and the technicians' page. */
+export async function opsRoutes(app: FastifyInstance, deps: OpsRouteDeps): Promise<void> {
+  const admin = requireAdmin(deps.adminToken);
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (!reply.hasHeader('x-storegate-source')) reply.header('x-storegate-source', 'gateway');
+    return payload;
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const r = deps.ready();
+    return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, reasons: r.reasons });
+  });
+
+  app.get('/status', { onRequest: admin }, async () => deps.status());
+
+  app.get('/metrics', { onRequest: admin }, async (_req, reply) => {
+    const text = await deps.metrics.registry.metrics();
+    return reply.header('content-type', deps.metrics.registry.contentType).send(text);
+  });
+
+  // The technicians' page: no token needed, so it shows nothing secret (no keys, tokens, terminals' hashes).
+  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(renderStatusPage(deps.status())));
+}

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { OPERATIONS } from '../checkout/operations.js';
+import type { Checkout } from '../checkout/checkout.js';
+import { TerminalAuth } from './auth.js';
+import { talonError } from './talon-errors.js';
+import { TALON_SCHEMA_ID } from './app.js';
+import talonSchemas from './talon-request-schemas.json' with { type: 'json' };
+
+export interface TerminalRouteDeps {
+  auth: TerminalAuth;
+  checkout: Checkout;
+}
+
+/**
+ * The Talon.One-compatible terminal API (CONTRACT §3): same paths, methods, bodies and answers as the
+ * Integration API, so a POS built on a Talon.One SDK only changes its base URL. Bodies are checked against
+ * Talon.One's own request schemas before anything else happens.
+ */
+export async function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDeps): Promise<void> {
+  for (const spec of OPERATIONS) {
+    const bodyRef = spec.bodySchema ? `${TALON_SCHEMA_ID}${talonSchemas.roots[spec.bodySchema]}` : undefined;
+    app.route({
+      method: spec.method,
+      url: spec.url,
+      ...(bodyRef ? { schema: { body: { $ref: bodyRef } } } : {}),
+      // Authentication first: an unknown caller's body is never parsed.
+      onRequest: async (req, reply) => {
+        req.plainErrorShape = spec.plainErrorShape === true;
+        const terminalId = deps.auth.authenticate(req.headers.authorization);
+        if (terminalId === null) {
+          reply.header('x-storegate-source', 'gateway').code(401).send(
+            talonError(401, 'Unauthorized: missing or unknown terminal token', [
+              { title: 'Unauthorized', details: 'send Authorization: ApiKey-v1 <terminal token>', source: { parameter: 'Authorization' } },
+            ]),
+          );
+          return reply;
+        }
+        req.terminalId = terminalId;
+        return undefined;
+      },
+      handler: async (req, reply) => {
+        const url = req.url;
+        const q = url.indexOf('?');
+        const idem = req.headers['idempotency-key'];
+        const answer = await deps.checkout.handle({
+          spec,
+          terminalId: req.terminalId as string,
+          params: req.params as Record<string, string>,
+          query: q >= 0 ? url.slice(q + 1) : '',
+          body: spec.method === 'GET' ? undefined : req.body,
+          idempotencyKey: typeof idem === 'string' && idem.length > 0 && idem.length <= 255 ? idem : undefined,
+        });
+        req.answerSource = answer.source;
+        reply.code(answer.status).header('x-storegate-source', answer.source);
+        if (answer.journalSeq !== undefined) reply.header('x-storegate-journal-seq', String(answer.journalSeq));
+        if (answer.body === undefined || (Buffer.isBuffer(answer.body) && answer.body.length === 0)) return reply.send();
+        if (Buffer.isBuffer(answer.body)) reply.header('content-type', answer.contentType ?? 'application/json');
+        return reply.send(answer.body);
+      },
+    });
+  }
+}

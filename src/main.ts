@@ -1,0 +1,98 @@
+/**
+ * Process entry: parse argv, run one command, set the exit code.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid config (CONTRACT §2).
+ */
+import { parseArgs } from 'node:util';
+import closeWithGrace from 'close-with-grace';
+import { loadConfig } from './config/load.js';
+import { isStoregateError } from './core/errors.js';
+import { createLogger } from './telemetry/logger.js';
+import { Gateway } from './gateway.js';
+import { VERSION, gitCommit } from './version.js';
+import { signingKeys, terminalKey } from './cli/keys.js';
+import { statusCommand } from './cli/status.js';
+
+const USAGE = `usage: storegate [command] [options]
+  run [--config FILE]                 start the daemon (default command)
+  status [--url URL] [--json]         print the running daemon's /status
+  keys terminal ID | keys signing     new terminal token / Ed25519 signing key pair
+  version                             version, git commit, Node.js version
+config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      url: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command = 'run', ...rest] = positionals;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  switch (command) {
+    case 'run':
+      return run(values.config);
+    case 'version':
+      console.log(`storegate ${VERSION} (commit ${gitCommit()}) on Node.js ${process.version}`);
+      return 0;
+    case 'keys':
+      if (rest[0] === 'terminal' && rest[1]) return print(terminalKey(rest[1]));
+      if (rest[0] === 'signing') return print(signingKeys());
+      console.error('usage: storegate keys terminal ID | storegate keys signing');
+      return 2;
+    case 'status': {
+      const loaded = await loadConfig({ configPath: values.config });
+      const url = values.url ?? `http://${loaded.config.http.host === '0.0.0.0' ? '127.0.0.1' : loaded.config.http.host}:${loaded.config.http.port}`;
+      return statusCommand({ url, adminToken: loaded.config.adminToken, json: values.json });
+    }
+    default:
+      console.error(`unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+async function run(configPath: string | undefined): Promise<number> {
+  const loaded = await loadConfig({ configPath });
+  const log = createLogger(loaded.config.log.level);
+  const gateway = new Gateway({ loaded, log });
+  // SIGTERM/SIGINT: stop taking requests, drain in-flight ones, then exit 0 (CONTRACT §1).
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'fatal error, shutting down');
+    else log.info({ signal }, 'shutting down');
+    await gateway.stop();
+    log.flush();
+  });
+  await gateway.start();
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (isStoregateError(err) && err.code === 'SG_ERR_CONFIG_INVALID') {
+      console.error(err.message);
+      process.exitCode = 2;
+      return;
+    }
+    if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`${(err as Error).message}\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
