@@ -13,6 +13,13 @@ import { terminalRoutes } from './http/terminal-routes.js';
 import { opsRoutes, type StatusDoc } from './http/ops-routes.js';
 import { VERSION } from './version.js';
 
+/** Memory figures for technicians (MB): a leak shows here long before the OOM killer acts. */
+function processFigures(): Record<string, number> {
+  const m = process.memoryUsage();
+  const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) };
+}
+
 export interface GatewayOptions {
   loaded: LoadedConfig;
   log: Logger;
@@ -113,6 +120,7 @@ export class Gateway {
         ? { state: up.state, lastOkAt: up.lastOkAt, latencyMsP50: up.latencyMsP50, latencyMsP95: up.latencyMsP95, lastError: up.lastError }
         : { state: 'down', lastOkAt: null, latencyMsP50: null, latencyMsP95: null, lastError: 'no upstream configured' },
       clockSkewMs: up?.clockSkewMs ?? null,
+      process: processFigures(),
     };
   }
 

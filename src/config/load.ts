@@ -7,8 +7,19 @@ import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, type ErrorDetail } from '../core/errors.js';
 import builtInDefaults from '../../config/default.json' with { type: 'json' };
 
-/** Where the built-in defaults (and the sample data they name) live: the repository / install root. */
-export const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * Where the built-in defaults (and the sample data they name) live: the repository / install root, found by
+ * walking up from this module to the folder holding `config/default.json` (the same from `src/` under tsx and
+ * from `build/` in the bundle). `STOREGATE_APP_DIR` overrides it.
+ */
+export const APP_DIR = process.env.STOREGATE_APP_DIR ?? findAppDir(path.dirname(fileURLToPath(import.meta.url)));
+
+function findAppDir(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'config', 'default.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
 export const SYSTEM_CONFIG_PATH = '/etc/storegate/config.json';
 
 export interface LoadOptions {

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench -- connected`: session updates with 20-line carts, client → emulator directly (the baseline)
+ * and client → gateway → emulator, in one run, at concurrency 1 and 32. The gateway and the emulator are
+ * separate processes; this process only generates load. Targets (issue 2): added latency p50 ≤ 0.5 ms and
+ * p99 ≤ 2 ms at concurrency 1, ≥ 2,500 req/s through the gateway at concurrency 32, gateway RSS ≤ 90 MB.
+ */
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Pool } from 'undici';
+import { freePort, rssMb, spawnGatewayBundle, spawnTs, waitForHttp, type Proc } from './procs.js';
+import { printTable, summarize, verdict } from './report.js';
+import { sha256Hex } from '../src/http/auth.js';
+
+const API_KEY = 'bench-upstream-key-0123456789';
+const TERMINAL_TOKEN = 'bench-terminal-token-0123456789';
+
+function body(session: number): string {
+  const cartItems = Array.from({ length: 20 }, (_, i) => ({
+    sku: `SKU-${(session * 7 + i) % 5000}`,
+    name: `Item ${i}`,
+    quantity: 1 + (i % 3),
+    price: 1.99 + i,
+    category: i % 2 ? 'food' : 'shoes',
+  }));
+  return JSON.stringify({ customerSession: { profileId: `P-${session % 500}`, cartItems, couponCodes: [] }, responseContent: ['customerSession'] });
+}
+
+interface Target {
+  name: string;
+  pool: Pool;
+  headers: Record<string, string>;
+}
+
+async function one(t: Target, session: number, payload: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const res = await t.pool.request({ method: 'PUT', path: `/v2/customer_sessions/bench-${session}`, headers: t.headers, body: payload });
+  await res.body.dump();
+  if (res.statusCode !== 200) throw new Error(`${t.name}: HTTP ${res.statusCode}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Sequential requests: latency samples in ms. */
+async function serial(t: Target, n: number, offset: number, payloads: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await one(t, offset + i, payloads[i % payloads.length] as string));
+  return out;
+}
+
+/** `concurrency` workers for `n` requests in total: req/s and latencies. */
+async function concurrent(t: Target, n: number, concurrency: number, offset: number, payloads: string[]): Promise<{ rps: number; lat: number[] }> {
+  let next = 0;
+  const lat: number[] = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        lat.push(await one(t, offset + (i % 2000), payloads[i % payloads.length] as string));
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { rps: n / secs, lat };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const scale = args.includes('--quick') ? 0.2 : 1;
+  const dir = mkdtempSync(path.join(tmpdir(), 'sg-bench-'));
+  const procs: Proc[] = [];
+  try {
+    const emuPort = await freePort();
+    const emu = spawnTs('scripts/talon-emulator.ts', ['--port', String(emuPort), '--api-key', API_KEY, '--no-record']);
+    procs.push(emu);
+    const emuUrl = `http://127.0.0.1:${emuPort}`;
+    await waitForHttp(`${emuUrl}/_emulator/requests`);
+
+    const gwPort = await freePort();
+    const config = {
+      store: { integrationId: 'store-bench' },
+      mode: 'connected',
+      dataDir: path.join(dir, 'var'),
+      http: { host: '127.0.0.1', port: gwPort },
+      terminals: [{ id: 'T1', tokenSha256: sha256Hex(TERMINAL_TOKEN) }],
+      upstream: { baseUrl: emuUrl, apiKey: API_KEY, timeoutMs: 2000, connections: 32 },
+      log: { level: 'info' },
+    };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const gw = spawnGatewayBundle(['run', '--config', path.join(dir, 'config.json')]);
+    procs.push(gw);
+    const gwUrl = `http://127.0.0.1:${gwPort}`;
+    await waitForHttp(`${gwUrl}/healthz`);
+
+    const direct: Target = {
+      name: 'direct',
+      pool: new Pool(emuUrl, { connections: 32 }),
+      headers: { authorization: `ApiKey-v1 ${API_KEY}`, 'content-type': 'application/json' },
+    };
+    const via: Target = {
+      name: 'gateway',
+      pool: new Pool(gwUrl, { connections: 32 }),
+      headers: { authorization: `ApiKey-v1 ${TERMINAL_TOKEN}`, 'content-type': 'application/json' },
+    };
+    const payloads = Array.from({ length: 64 }, (_, i) => body(i));
+
+    // Warm up both paths (JIT, keep-alive sockets, the emulator's session map).
+    for (const t of [direct, via]) {
+      await serial(t, Math.round(1500 * scale), 0, payloads);
+      await concurrent(t, Math.round(3000 * scale), 32, 0, payloads);
+    }
+
+    // Concurrency 1: alternate blocks so drift (another process, thermal) hits both paths alike.
+    const c1: Record<string, number[]> = { direct: [], gateway: [] };
+    for (let block = 0; block < 6; block++) {
+      for (const t of [direct, via]) c1[t.name]!.push(...(await serial(t, Math.round(700 * scale), 10_000 + block * 1000, payloads)));
+    }
+    const d1 = summarize(c1.direct!);
+    const g1 = summarize(c1.gateway!);
+
+    // Concurrency 32.
+    const n32 = Math.round(20_000 * scale);
+    const d32 = await concurrent(direct, n32, 32, 20_000, payloads);
+    const g32 = await concurrent(via, n32, 32, 40_000, payloads);
+    const ds = summarize(d32.lat);
+    const gs = summarize(g32.lat);
+    const mem = rssMb(gw.child.pid as number);
+    await direct.pool.close();
+    await via.pool.close();
+
+    const added50 = g1.p50 - d1.p50;
+    const added99 = g1.p99 - d1.p99;
+    printTable(
+      'connected: session update, 20-line cart (client → emulator vs client → gateway → emulator)',
+      ['path', 'c=1 p50 ms', 'c=1 p99 ms', 'c=32 req/s', 'c=32 p50 ms', 'c=32 p99 ms'],
+      [
+        ['direct (baseline)', d1.p50, d1.p99, Math.round(d32.rps), ds.p50, ds.p99],
+        ['through gateway', g1.p50, g1.p99, Math.round(g32.rps), gs.p50, gs.p99],
+      ],
+    );
+    printTable(
+      'connected: targets',
+      ['figure', 'measured', 'target', 'verdict'],
+      [
+        ['added latency p50, c=1', `${added50.toFixed(3)} ms`, '≤ 0.5 ms', verdict(added50 <= 0.5)],
+        ['added latency p99, c=1', `${added99.toFixed(3)} ms`, '≤ 2 ms', verdict(added99 <= 2)],
+        ['throughput via gateway, c=32', `${Math.round(g32.rps)} req/s`, '≥ 2,500 req/s', verdict(g32.rps >= 2500)],
+        ['gateway RSS after load (peak)', `${mem.rss.toFixed(1)} MB (${mem.peak.toFixed(1)} MB)`, '≤ 90 MB', verdict(mem.rss <= 90)],
+      ],
+    );
+    console.log(`samples: c=1 ${c1.direct!.length} per path; c=32 ${n32} per path; node ${process.version}; gateway run as node build/storegate.mjs (the bundle)`);
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
