@@ -1,0 +1,96 @@
+/**
+ * Fault injection for API routes (never `/_emulator/*`). `refuse` is handled by the server
+ * (it stops listening); everything else is decided per request here.
+ */
+import { ApiError, invalid, problem } from './errors.js';
+import type { Faults } from './types.js';
+
+const NUMS = ['latencyMs', 'jitterMs', 'errorRate', 'errorStatus', 'rate429', 'status409Rate', 'refuseForMs', 'failNext'] as const;
+const RATES = new Set(['errorRate', 'rate429', 'status409Rate']);
+const BOOLS = ['hang', 'refuse'] as const;
+
+/** Validates a faults body (admin route); unknown keys are rejected so typos do not pass silently. */
+export function parseFaults(body: unknown): Faults {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw invalid([problem('/', 'Invalid type', 'faults must be a JSON object')]);
+  const o = body as Record<string, unknown>;
+  const errs = [];
+  const f: Faults = {};
+  for (const [k, v] of Object.entries(o)) {
+    if ((NUMS as readonly string[]).includes(k)) {
+      const ok = typeof v === 'number' && Number.isFinite(v) && v >= 0 && (!RATES.has(k) || v <= 1) && (k !== 'errorStatus' || (v >= 100 && v <= 599));
+      if (!ok) errs.push(problem(`/${k}`, 'Invalid value', RATES.has(k) ? `${k} must be a number in 0..1` : `${k} must be a non-negative number`));
+      else (f as Record<string, unknown>)[k] = v;
+    } else if ((BOOLS as readonly string[]).includes(k)) {
+      if (typeof v !== 'boolean') errs.push(problem(`/${k}`, 'Invalid type', `${k} must be a boolean`));
+      else (f as Record<string, unknown>)[k] = v;
+    } else if (k === 'paths') {
+      if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) errs.push(problem('/paths', 'Invalid type', 'paths must be an array of strings'));
+      else f.paths = v as string[];
+    } else {
+      errs.push(problem(`/${k}`, 'Unknown', `unknown fault "${k}"`));
+    }
+  }
+  if (errs.length) throw invalid(errs);
+  return f;
+}
+
+export interface Injected { status: number; body: Record<string, unknown> }
+
+export class FaultController {
+  private f: Faults = {};
+  /** True when any per-request fault is set (lets the hot path skip all checks). */
+  active = false;
+  constructor(private readonly random: () => number = Math.random) {}
+
+  set(f: Faults): void {
+    this.f = { ...f };
+    if (f.paths) this.f.paths = [...f.paths];
+    const x = this.f;
+    this.active = !!(x.latencyMs || x.jitterMs || x.errorRate || x.rate429 || x.status409Rate || x.hang || x.failNext);
+  }
+
+  get(): Faults {
+    return { ...this.f, ...(this.f.paths ? { paths: [...this.f.paths] } : {}) };
+  }
+
+  applies(pathname: string): boolean {
+    if (!this.active) return false;
+    const p = this.f.paths;
+    return !p || p.length === 0 || p.some((prefix) => pathname.startsWith(prefix));
+  }
+
+  hang(pathname: string): boolean {
+    return this.f.hang === true && this.applies(pathname);
+  }
+
+  delayMs(pathname: string): number {
+    if (!this.applies(pathname)) return 0;
+    const base = this.f.latencyMs ?? 0;
+    const j = this.f.jitterMs ?? 0;
+    return base + (j > 0 ? Math.floor(this.random() * j) : 0);
+  }
+
+  /** An injected error for this request, if any; consumes one `failNext`. */
+  injected(pathname: string): Injected | undefined {
+    if (!this.applies(pathname)) return undefined;
+    const f = this.f;
+    const status = f.errorStatus ?? 500;
+    if (f.failNext && f.failNext > 0) {
+      f.failNext--;
+      if (f.failNext === 0) this.set({ ...f, failNext: 0 });
+      return err(status);
+    }
+    if (f.errorRate && this.random() < f.errorRate) return err(status);
+    if (f.rate429 && this.random() < f.rate429) return err(429);
+    if (f.status409Rate && this.random() < f.status409Rate) {
+      return { status: 409, body: new ApiError(409, 'Too many requests are updating this session at the same time').body() };
+    }
+    return undefined;
+  }
+}
+
+function err(status: number): Injected {
+  const message = status === 429 ? 'Too many requests' : status >= 500 ? 'Internal server error (emulated fault)' : `Emulated fault ${status}`;
+  return { status, body: { message, errors: [], StatusCode: status } };
+}
