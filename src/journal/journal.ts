@@ -1,0 +1,389 @@
+/**
+ * The durable journal: every locally answered transaction is appended here (and fsync'd) before the
+ * terminal gets its answer, then flushed upstream in per-key order by the flusher.
+ *
+ * Durability contract:
+ * - `append` resolves only after the record's bytes are on disk (write + fdatasync, shared by a group
+ *   of concurrent appends). `kill -9` or power loss after that loses nothing.
+ * - `markDelivered`/`markDead`/`retryDead` resolve after the cursor file is durable. Many calls made
+ *   while one cursor write runs share the next write. A delivery not yet recorded when the process dies
+ *   is simply replayed later, which is safe: upstream dedupes by `Idempotency-Key` (the record id).
+ * - Whole sealed segments whose records are all delivered are deleted after the cursor recording that is
+ *   durable. The active (last) segment is never deleted: with the cursor's `hw` it anchors the seq
+ *   high-water mark, so seqs are never reused.
+ *
+ * Memory: the index keeps each undelivered/dead record's payload bytes (parsed lazily), so RAM use is
+ * about the size of the backlog, bounded by `maxBytes`.
+ * Not handled here: two processes opening one directory (the daemon is a single systemd unit).
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { StoregateError } from '../core/errors.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import { pino } from 'pino';
+import { CURSOR_FILE, type DeadInfo, type RangeSet, encodeCursor } from './cursor.js';
+import { type JournalFileOps, type SegmentHandle, nodeFileOps } from './file-ops.js';
+import { GroupCommit } from './group-commit.js';
+import { type SegmentState, type Slot, recover } from './recovery.js';
+import { MAX_FIELD_BYTES, type PreparedRecord, encodeBatch, prepareRecord, segmentFileName } from './segment.js';
+import {
+  type AppendRequest,
+  type DeadLetter,
+  type JournalEntry,
+  type JournalOptions,
+  type JournalStats,
+  StoredEntry,
+} from './types.js';
+
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_BYTES = 4 * 1024;
+const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024; // keeps batch offsets within the u32 `batchOff` field
+
+interface Pending {
+  readonly rec: PreparedRecord;
+  readonly entry: StoredEntry;
+}
+
+function writeError(message: string, cause?: unknown): StoregateError {
+  return new StoregateError('SG_ERR_JOURNAL_WRITE', message, { statusCode: 503, retryable: true, cause });
+}
+
+function badRequest(message: string): StoregateError {
+  return new StoregateError('SG_ERR_BAD_REQUEST', message, { statusCode: 400 });
+}
+
+export class Journal {
+  readonly #dir: string;
+  readonly #ops: JournalFileOps;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #maxBytes: number;
+  readonly #segmentBytes: number;
+  #segments: SegmentState[];
+  #active: SegmentState;
+  #handle: SegmentHandle;
+  #undelivered: Map<number, Slot>;
+  readonly #dead: Map<number, { slot: Slot; info: DeadInfo }>;
+  readonly #delivered: RangeSet;
+  #nextSeq: number;
+  #lastDurableSeq: number;
+  #bytes: number;
+  #pendingBytes = 0;
+  #state: 'open' | 'closing' | 'closed' = 'open';
+  #closing: Promise<void> | undefined;
+  /** Set when a failed batch could not be truncated away: the tail is unknown, so no more appends. */
+  #broken: StoregateError | undefined;
+  readonly #listeners = new Set<(e: JournalEntry) => void>();
+  readonly #appender = new GroupCommit<Pending>((b) => this.#commitBatch(b));
+  readonly #cursorWriter = new GroupCommit<null>(() => this.#commitCursor());
+
+  private constructor(o: {
+    opts: JournalOptions;
+    ops: JournalFileOps;
+    log: Logger;
+    segmentBytes: number;
+    rec: Awaited<ReturnType<typeof recover>>;
+    active: SegmentState;
+    handle: SegmentHandle;
+  }) {
+    this.#dir = o.opts.dir;
+    this.#ops = o.ops;
+    this.#log = o.log;
+    this.#clock = o.opts.clock;
+    this.#maxBytes = o.opts.maxBytes;
+    this.#segmentBytes = o.segmentBytes;
+    this.#segments = o.rec.segments;
+    this.#active = o.active;
+    this.#handle = o.handle;
+    this.#undelivered = o.rec.undelivered;
+    this.#dead = o.rec.dead;
+    this.#delivered = o.rec.delivered;
+    this.#lastDurableSeq = o.rec.lastSeq;
+    this.#nextSeq = o.rec.lastSeq + 1;
+    this.#bytes = o.rec.segments.reduce((a, s) => a + s.size, 0);
+  }
+
+  /**
+   * Opens (or creates) the journal in `opts.dir`: recovers every segment, drops a torn tail (logged),
+   * rejects with SG_ERR_JOURNAL_CORRUPT on damage to durable records (unless `onCorrupt: 'skip'`).
+   */
+  static async open(opts: JournalOptions): Promise<Journal> {
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    if (!(segmentBytes >= MIN_SEGMENT_BYTES && segmentBytes <= MAX_SEGMENT_BYTES)) {
+      throw new StoregateError('SG_ERR_CONFIG_INVALID', `journal segmentBytes must be 4 KiB..1 GiB, got ${segmentBytes}`);
+    }
+    if (!(opts.maxBytes > 0)) {
+      throw new StoregateError('SG_ERR_CONFIG_INVALID', `journal maxBytes must be > 0, got ${opts.maxBytes}`);
+    }
+    const ops = opts.fileOps ?? nodeFileOps;
+    const log = (opts.log ?? pino({ level: 'silent' })).child({ mod: 'journal' });
+    const t0 = performance.now();
+    const rec = await recover(opts.dir, ops, log, opts.onCorrupt ?? 'fail');
+    let active = rec.segments[rec.segments.length - 1];
+    let handle = rec.active;
+    if (!active || !handle) {
+      const path = join(opts.dir, segmentFileName(rec.lastSeq + 1));
+      handle = await ops.createSegment(path);
+      active = { firstSeq: rec.lastSeq + 1, path, size: 0, live: 0 };
+      rec.segments.push(active);
+    }
+    const j = new Journal({ opts, ops, log, segmentBytes, rec, active, handle });
+    // A crash between a cursor write and the segment deletions it allowed leaves deletable segments.
+    if (rec.segments.some((s) => s !== active && s.live === 0)) await j.#cursorWriter.submit(null);
+    log.info({ ...j.stats(), openMs: Math.round(performance.now() - t0) }, 'journal: opened');
+    return j;
+  }
+
+  /**
+   * Appends a record and resolves once it is durable. Rejects with SG_ERR_JOURNAL_FULL (503) when
+   * `maxBytes` would be exceeded (nothing written), SG_ERR_JOURNAL_WRITE (503) on an I/O error (the
+   * whole batch is rolled back), SG_ERR_BAD_REQUEST when the record cannot be encoded.
+   */
+  async append<P>(req: AppendRequest<P>): Promise<JournalEntry<P>> {
+    this.#assertOpen();
+    if (this.#broken) throw this.#broken;
+    const id = req.id ?? randomUUID();
+    if (typeof req.key !== 'string' || req.key === '' || typeof req.kind !== 'string' || req.kind === '' || id === '') {
+      throw badRequest('journal record needs a non-empty key, kind and id');
+    }
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(req.payload);
+    } catch (err) {
+      throw badRequest(`journal payload is not JSON-serialisable: ${(err as Error).message}`);
+    }
+    const rec = prepareRecord(id, req.key, req.kind, json ?? 'null');
+    if (Math.max(rec.idLen, rec.keyLen, rec.kindLen) > MAX_FIELD_BYTES) {
+      throw badRequest('journal id, key and kind must each be under 64 KiB');
+    }
+    if (this.#bytes + this.#pendingBytes + rec.size > this.#maxBytes) {
+      throw new StoregateError(
+        'SG_ERR_JOURNAL_FULL',
+        `journal full: ${this.#bytes + this.#pendingBytes} of ${this.#maxBytes} bytes used, record needs ${rec.size}`,
+        { statusCode: 503, retryable: true },
+      );
+    }
+    rec.seq = this.#nextSeq++;
+    rec.at = this.#clock.now();
+    rec.mono = this.#clock.monotonic();
+    this.#pendingBytes += rec.size;
+    const entry = new StoredEntry<P>(rec, rec.payloadJson);
+    await this.#appender.submit({ rec, entry });
+    return entry;
+  }
+
+  /**
+   * Records delivery of `seqs` (unknown or already delivered seqs are ignored; a dead letter may be
+   * marked delivered to discard it). Resolves when the cursor is durable.
+   */
+  async markDelivered(seqs: number | readonly number[]): Promise<void> {
+    this.#assertNotClosed();
+    for (const seq of typeof seqs === 'number' ? [seqs] : seqs) {
+      const slot = this.#undelivered.get(seq) ?? this.#dead.get(seq)?.slot;
+      if (!slot) continue;
+      this.#undelivered.delete(seq);
+      this.#dead.delete(seq);
+      slot.seg.live -= 1;
+      this.#delivered.add(seq);
+    }
+    await this.#cursorWriter.submit(null);
+  }
+
+  /** Moves an undelivered record to the dead letters (SG_ERR_NOT_FOUND if it is not undelivered). */
+  async markDead(seq: number, info: DeadInfo): Promise<void> {
+    this.#assertNotClosed();
+    const slot = this.#undelivered.get(seq);
+    if (!slot) throw new StoregateError('SG_ERR_NOT_FOUND', `journal seq ${seq} is not undelivered`, { statusCode: 404 });
+    this.#undelivered.delete(seq);
+    this.#dead.set(seq, { slot, info: { status: info.status, body: info.body, at: info.at } });
+    await this.#cursorWriter.submit(null);
+  }
+
+  /** Dead letters in seq order. */
+  listDead(): DeadLetter[] {
+    return [...this.#dead.entries()].sort((a, b) => a[0] - b[0]).map(([, d]) => ({ entry: d.slot.entry, info: d.info }));
+  }
+
+  /**
+   * Puts dead letters (all, or those in `seqs`) back among the undelivered, with their original
+   * seq/id/order; `onAppend` listeners hear about each. Resolves with how many moved, once durable.
+   */
+  async retryDead(seqs?: readonly number[]): Promise<number> {
+    this.#assertNotClosed();
+    const moved: Slot[] = [];
+    for (const seq of seqs ?? [...this.#dead.keys()]) {
+      const d = this.#dead.get(seq);
+      if (!d) continue;
+      this.#dead.delete(seq);
+      this.#undelivered.set(seq, d.slot);
+      moved.push(d.slot);
+    }
+    if (moved.length > 0) {
+      // Map iteration order is the seq order everything else relies on: re-sort (rare, small).
+      this.#undelivered = new Map([...this.#undelivered].sort((a, b) => a[0] - b[0]));
+    }
+    await this.#cursorWriter.submit(null);
+    for (const s of moved) this.#notify(s.entry);
+    return moved.length;
+  }
+
+  /** Undelivered records (dead letters excluded), in seq order. A snapshot array. */
+  undelivered(): JournalEntry[] {
+    return Array.from(this.#undelivered.values(), (s) => s.entry);
+  }
+
+  /** The undelivered or dead record with this seq, if any (delivered ones are not kept in memory). */
+  get(seq: number): JournalEntry | undefined {
+    return (this.#undelivered.get(seq) ?? this.#dead.get(seq)?.slot)?.entry;
+  }
+
+  /**
+   * Calls `fn` for each record that becomes undelivered: after an append is durable (in seq order,
+   * before the appender's promise settles) and when a dead letter is retried. Returns an unsubscribe.
+   */
+  onAppend(fn: (entry: JournalEntry) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  stats(): JournalStats {
+    const oldest = this.#undelivered.values().next().value as Slot | undefined;
+    return {
+      depth: this.#undelivered.size,
+      bytes: this.#bytes,
+      oldestAgeSec: oldest ? Math.max(0, (this.#clock.now() - oldest.entry.at) / 1000) : 0,
+      dead: this.#dead.size,
+      segments: this.#segments.length,
+      lastSeq: this.#lastDurableSeq,
+    };
+  }
+
+  /** Waits for in-flight appends and cursor writes, then closes the files. Later calls reject. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#state = 'closing'; // appends now reject; deliveries are still recorded until 'closed'
+      await this.#appender.drain();
+      await this.#cursorWriter.drain();
+      this.#state = 'closed';
+      await this.#handle.close();
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#state !== 'open') throw writeError('journal is closed');
+  }
+
+  #assertNotClosed(): void {
+    if (this.#state === 'closed') throw writeError('journal is closed');
+  }
+
+  #notify(entry: JournalEntry): void {
+    for (const fn of this.#listeners) {
+      try {
+        fn(entry);
+      } catch (err) {
+        this.#log.error({ err, seq: entry.seq }, 'journal: onAppend listener threw');
+      }
+    }
+  }
+
+  /** One write + one fdatasync for the whole batch. Runs one at a time (GroupCommit). */
+  async #commitBatch(batch: readonly Pending[]): Promise<void> {
+    let total = 0;
+    for (const p of batch) total += p.rec.size;
+    try {
+      if (this.#broken) throw this.#broken;
+      const first = batch[0] as Pending;
+      if (this.#active.size > 0 && this.#active.size + total > this.#segmentBytes) await this.#rotate(first.rec.seq);
+      const seg = this.#active;
+      const off = seg.size;
+      const buf = encodeBatch(batch.map((p) => p.rec), off);
+      try {
+        await this.#handle.write(buf, off);
+        // fdatasync is enough: it flushes the data and the metadata needed to read it back (the new
+        // file size); only timestamps are skipped. Preallocation is not used, so every batch extends.
+        await this.#handle.datasync();
+      } catch (err) {
+        await this.#truncateBack(off, err);
+        throw writeError(`journal write failed (${(err as NodeJS.ErrnoException).code ?? 'I/O error'}); batch of ${batch.length} rolled back`, err);
+      }
+      seg.size += total;
+      this.#bytes += total;
+      for (const p of batch) {
+        p.entry.attach(buf, p.rec.payloadAt, p.rec.payloadAt + p.rec.payloadLen);
+        this.#undelivered.set(p.rec.seq, { entry: p.entry, seg });
+        seg.live += 1;
+      }
+      this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;
+    } finally {
+      this.#pendingBytes -= total;
+    }
+    for (const p of batch) this.#notify(p.entry);
+  }
+
+  /**
+   * After a failed write or sync, cut the segment back to the last durable offset, so half-written
+   * bytes are neither acknowledged nor left in front of later records. Earlier bytes were fsync'd by
+   * earlier batches, so a failed fsync here (which may drop dirty pages, cf. "fsyncgate") cannot hurt them.
+   */
+  async #truncateBack(off: number, cause: unknown): Promise<void> {
+    try {
+      await this.#handle.truncate(off);
+      await this.#handle.datasync();
+      this.#log.error({ err: cause, file: this.#active.path, offset: off }, 'journal: write failed, segment truncated back');
+    } catch (err) {
+      this.#broken = writeError('journal unusable until restart: a failed write could not be truncated away', err);
+      this.#log.fatal({ err, cause, file: this.#active.path, offset: off }, 'journal: truncate-back failed');
+    }
+  }
+
+  async #rotate(firstSeq: number): Promise<void> {
+    const path = join(this.#dir, segmentFileName(firstSeq));
+    let handle: SegmentHandle;
+    try {
+      handle = await this.#ops.createSegment(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await this.#ops.unlink(path).catch(() => undefined);
+      throw writeError(`journal could not start segment ${path}`, err);
+    }
+    const old = this.#handle;
+    const sealed = this.#active;
+    this.#handle = handle;
+    this.#active = { firstSeq, path, size: 0, live: 0 };
+    this.#segments.push(this.#active);
+    await old.close().catch((err: unknown) => this.#log.warn({ err }, 'journal: closing sealed segment failed'));
+    // A segment sealed with everything delivered can go now; the cursor writer deletes it.
+    if (sealed.live === 0) this.#cursorWriter.submit(null).catch(() => undefined);
+  }
+
+  #lowWatermark(): number {
+    let lw = this.#lastDurableSeq;
+    const first = this.#undelivered.keys().next().value as number | undefined;
+    if (first !== undefined) lw = Math.min(lw, first - 1);
+    for (const seq of this.#dead.keys()) lw = Math.min(lw, seq - 1);
+    return lw;
+  }
+
+  /** Writes the cursor atomically, then deletes the sealed segments it made fully delivered. */
+  async #commitCursor(): Promise<void> {
+    const lw = this.#lowWatermark();
+    this.#delivered.dropThrough(lw);
+    const dead = [...this.#dead.entries()].sort((a, b) => a[0] - b[0]).map(([seq, d]) => ({ seq, ...d.info }));
+    const doomed = this.#segments.filter((s) => s !== this.#active && s.live === 0);
+    const text = encodeCursor({ lw, hw: this.#lastDurableSeq, delivered: this.#delivered.ranges, dead });
+    await this.#ops.writeFileAtomic(join(this.#dir, CURSOR_FILE), text);
+    for (const s of doomed) {
+      try {
+        await this.#ops.unlinkDurable(s.path).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        });
+        this.#segments = this.#segments.filter((x) => x !== s);
+        this.#bytes -= s.size;
+      } catch (err) {
+        this.#log.warn({ err, file: s.path }, 'journal: could not delete delivered segment; will retry');
+      }
+    }
+  }
+}

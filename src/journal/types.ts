@@ -1,0 +1,129 @@
+/** Public types of the journal, and the entry class that parses payloads lazily. */
+import type { Logger } from '../telemetry/logger.js';
+import type { Clock } from '../platform/clock.js';
+import type { JournalFileOps } from './file-ops.js';
+import type { DeadInfo } from './cursor.js';
+
+export type { DeadInfo } from './cursor.js';
+
+export interface JournalOptions {
+  /** Directory holding the segments and `cursor.json` (created durably if missing). */
+  readonly dir: string;
+  /** Ceiling on the bytes of live segment files; an append past it rejects with SG_ERR_JOURNAL_FULL (503). */
+  readonly maxBytes: number;
+  /** Size at which a new segment is started (default 64 MiB; 4 KiB .. 1 GiB). */
+  readonly segmentBytes?: number;
+  /** Wall time (`at`) and monotonic time (`mono`) of each record. */
+  readonly clock: Clock;
+  readonly log?: Logger;
+  /**
+   * What to do with a corrupt record that is not a torn tail (damage in bytes that had been fsync'd):
+   * `'fail'` (default) rejects `open` with SG_ERR_JOURNAL_CORRUPT, naming file and offset, so an operator
+   * decides; `'skip'` logs each damaged range at error level and drops it, keeping every valid record.
+   */
+  readonly onCorrupt?: 'fail' | 'skip';
+  /** Filesystem port (tests inject faults or count syncs). Defaults to node:fs. */
+  readonly fileOps?: JournalFileOps;
+}
+
+/** One journal record. Immutable; `payload` is parsed from disk on first access. */
+export interface JournalEntry<P = unknown> {
+  /** Strictly increasing across the journal's whole life (gaps possible after a failed write). */
+  readonly seq: number;
+  /** Stable unique id, sent upstream as `Idempotency-Key`. */
+  readonly id: string;
+  /** Ordering key (`session:<id>`, `profile:<id>`): the flusher keeps per-key order. */
+  readonly key: string;
+  /** What the payload is (`updateSession`, `trackEvent`, ...). */
+  readonly kind: string;
+  /** Wall-clock ms at append (Clock.now()). */
+  readonly at: number;
+  /** Monotonic ms at append (Clock.monotonic(); only comparable within one process run). */
+  readonly mono: number;
+  readonly payload: P;
+}
+
+export interface AppendRequest<P> {
+  readonly key: string;
+  readonly kind: string;
+  readonly payload: P;
+  /** Defaults to crypto.randomUUID(). */
+  readonly id?: string;
+}
+
+export interface DeadLetter {
+  readonly entry: JournalEntry;
+  readonly info: DeadInfo;
+}
+
+export interface JournalStats {
+  /** Undelivered records (dead letters excluded). */
+  readonly depth: number;
+  /** Bytes of live segment files (what maxBytes limits). */
+  readonly bytes: number;
+  /** Age of the oldest undelivered record, seconds (0 when none). */
+  readonly oldestAgeSec: number;
+  readonly dead: number;
+  readonly segments: number;
+  /** Highest seq made durable (0 when nothing was ever appended). */
+  readonly lastSeq: number;
+}
+
+/** An entry as held in memory: header fields decoded, payload kept as bytes until read. */
+export class StoredEntry<P = unknown> implements JournalEntry<P> {
+  readonly seq: number;
+  readonly id: string;
+  readonly key: string;
+  readonly kind: string;
+  readonly at: number;
+  readonly mono: number;
+  /** JSON text (fresh appends) or `bytes[start, end)` (recovered records) until first read. */
+  #raw: string | Buffer | undefined;
+  #start = 0;
+  #end = 0;
+  #value: P | undefined;
+
+  constructor(
+    f: { seq: number; id: string; key: string; kind: string; at: number; mono: number },
+    raw: string | Buffer,
+    start = 0,
+    end = typeof raw === 'string' ? 0 : raw.length,
+  ) {
+    this.seq = f.seq;
+    this.id = f.id;
+    this.key = f.key;
+    this.kind = f.kind;
+    this.at = f.at;
+    this.mono = f.mono;
+    this.#raw = raw;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  /**
+   * @internal Once the batch is durable, point at the payload bytes inside the written batch buffer
+   * (off the V8 heap, shared by the batch) instead of keeping the JSON string: a large offline backlog
+   * then costs the garbage collector one object per batch, not one big string per record.
+   */
+  attach(bytes: Buffer, start: number, end: number): void {
+    if (this.#raw === undefined) return; // already parsed
+    this.#raw = bytes;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  get payload(): P {
+    if (this.#raw !== undefined) {
+      // Parsed once, then the bytes are released. Each caller gets the same object: treat it as read-only.
+      const text = typeof this.#raw === 'string' ? this.#raw : this.#raw.toString('utf8', this.#start, this.#end);
+      this.#value = JSON.parse(text) as P;
+      this.#raw = undefined;
+    }
+    return this.#value as P;
+  }
+
+  /** Plain object for logs and JSON responses (getters are not serialised by JSON.stringify). */
+  toJSON(): JournalEntry<P> {
+    return { seq: this.seq, id: this.id, key: this.key, kind: this.kind, at: this.at, mono: this.mono, payload: this.payload };
+  }
+}
