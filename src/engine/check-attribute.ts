@@ -1,0 +1,161 @@
+import type { EvalCtx } from './context.js';
+import { compilePath, Invalid, Unsupported, type Getter, type PathEnv } from './paths.js';
+import { compileExpr } from './template.js';
+import { safeRegex, MAX_MATCH_INPUT } from './regex-guard.js';
+
+/** Operators of `checkAttribute` (NOTES §4), all implemented except `inCollection`/`not(inCollection)`. */
+export const SCALAR_OPS = ['equals', 'not(equals)', 'lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual', 'contains', 'not(contains)', 'matchesRegexp', 'startsWith', 'endsWith', 'oneOf', 'not(oneOf)', 'after', 'before'] as const;
+export const RANGE_OPS = ['between', 'within', 'not(within)'] as const;
+export const LIST_OPS = ['containsOneOf', 'containsNoneOf', 'containsAllOf', 'containsAtLeast', 'containsExactly'] as const;
+export const UNARY_OPS = ['empty', 'not(empty)', 'exists', 'not(exists)', 'isTrue', 'isFalse'] as const;
+
+export type Pred = (ctx: EvalCtx) => boolean;
+
+const TEMPLATE = /^\s*\{\{([\s\S]*)\}\}\s*$/;
+
+/** A comparison value: a literal, or a `{{expression}}` evaluated at run time. */
+function operand(v: unknown, env: PathEnv, where: string): Getter {
+  if (typeof v === 'string') {
+    const m = TEMPLATE.exec(v);
+    if (m) return compileExpr(m[1] as string, env, where);
+  }
+  return () => v;
+}
+
+function time(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isFinite(t) ? t : undefined;
+  }
+  return undefined;
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const same = (a: unknown, b: unknown) => a === b;
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null;
+}
+
+function asList(v: unknown): unknown[] | undefined {
+  return Array.isArray(v) ? v : undefined;
+}
+
+/** Distinct members of `wanted` found in `have`. */
+function hits(have: unknown[], wanted: ReadonlySet<unknown>): number {
+  const found = new Set<unknown>();
+  for (let i = 0; i < have.length; i++) if (wanted.has(have[i])) found.add(have[i]);
+  return found.size;
+}
+
+/** Compiles a `checkAttribute` block (or selector predicate) into a predicate. Missing values fail. */
+export function compileCheckAttribute(b: Record<string, unknown>, env: PathEnv, where: string): Pred {
+  const op = b.operator;
+  if (typeof op !== 'string') throw new Invalid(`${where}/operator`, 'operator must be a string');
+  const attr = compilePath(b.attribute, env, `${where}/attribute`);
+  const need = (k: string) => {
+    if (!(k in b)) throw new Invalid(`${where}/${k}`, `operator ${op} needs "${k}"`);
+    return operand(b[k], env, `${where}/${k}`);
+  };
+  switch (op) {
+    case 'equals': { const v = need('value'); return (ctx) => { const a = attr(ctx); return present(a) && same(a, v(ctx)); }; }
+    case 'not(equals)': { const v = need('value'); return (ctx) => { const a = attr(ctx); return present(a) && !same(a, v(ctx)); }; }
+    case 'lessThan': case 'lessThanOrEqual': case 'greaterThan': case 'greaterThanOrEqual': {
+      const v = need('value');
+      const cmp = op === 'lessThan' ? (a: number, c: number) => a < c : op === 'lessThanOrEqual' ? (a: number, c: number) => a <= c : op === 'greaterThan' ? (a: number, c: number) => a > c : (a: number, c: number) => a >= c;
+      return (ctx) => { const a = attr(ctx), c = v(ctx); return isNum(a) && isNum(c) && cmp(a, c); };
+    }
+    case 'contains': case 'not(contains)': {
+      const v = need('value');
+      const neg = op === 'not(contains)';
+      return (ctx) => {
+        const a = attr(ctx), c = v(ctx);
+        let r: boolean;
+        if (typeof a === 'string' && typeof c === 'string') r = a.includes(c);
+        else if (Array.isArray(a)) r = a.some((x) => same(x, c));
+        else return false;
+        return neg ? !r : r;
+      };
+    }
+    case 'matchesRegexp': {
+      const re = safeRegex(b.value);
+      return (ctx) => { const a = attr(ctx); return typeof a === 'string' && a.length <= MAX_MATCH_INPUT && re.test(a); };
+    }
+    case 'startsWith': case 'endsWith': {
+      const v = need('value');
+      return (ctx) => { const a = attr(ctx), c = v(ctx); return typeof a === 'string' && typeof c === 'string' && (op === 'startsWith' ? a.startsWith(c) : a.endsWith(c)); };
+    }
+    case 'oneOf': case 'not(oneOf)': {
+      if (!Array.isArray(b.value)) throw new Invalid(`${where}/value`, `${op} needs a list value`);
+      const set = new Set(b.value as unknown[]);
+      const neg = op === 'not(oneOf)';
+      return (ctx) => { const a = attr(ctx); return present(a) && set.has(a) !== neg; };
+    }
+    case 'after': case 'before': {
+      const v = need('value');
+      return (ctx) => { const a = time(attr(ctx)), c = time(v(ctx)); return a !== undefined && c !== undefined && (op === 'after' ? a > c : a < c); };
+    }
+    case 'between': {
+      const lo = need('min'), hi = need('max');
+      return (ctx) => { const a = attr(ctx), l = lo(ctx), h = hi(ctx); return isNum(a) && isNum(l) && isNum(h) && a >= l && a <= h; };
+    }
+    case 'within': case 'not(within)': {
+      if (b.timezoneInsensitive === true) throw new Unsupported('within with timezoneInsensitive is not supported offline');
+      const s = need('start'), e = need('end');
+      const si = b.startInclusive !== false, ei = b.endInclusive !== false;
+      const neg = op === 'not(within)';
+      return (ctx) => {
+        const a = time(attr(ctx)), lo = time(s(ctx)), hi = time(e(ctx));
+        if (a === undefined || lo === undefined || hi === undefined) return false;
+        const r = (si ? a >= lo : a > lo) && (ei ? a <= hi : a < hi);
+        return neg ? !r : r;
+      };
+    }
+    case 'containsOneOf': case 'containsNoneOf': case 'containsAllOf': case 'containsAtLeast': case 'containsExactly': {
+      if (!Array.isArray(b.values)) throw new Invalid(`${where}/values`, `${op} needs a list "values"`);
+      const vals = b.values as unknown[];
+      let count = 0;
+      if (op === 'containsAtLeast' || op === 'containsExactly') {
+        if (typeof b.count !== 'number' || !Number.isInteger(b.count) || b.count < 0) throw new Invalid(`${where}/count`, `${op} needs an integer "count"`);
+        count = b.count;
+      }
+      const wanted = new Set(vals);
+      if (op === 'containsOneOf' || op === 'containsNoneOf') {
+        const none = op === 'containsNoneOf';
+        return (ctx) => {
+          const a = asList(attr(ctx));
+          if (!a) return false;
+          for (let i = 0; i < a.length; i++) if (wanted.has(a[i])) return !none;
+          return none;
+        };
+      }
+      return (ctx) => {
+        const a = asList(attr(ctx));
+        if (!a) return false;
+        const n = hits(a, wanted);
+        switch (op) {
+          case 'containsAllOf': return n === wanted.size;
+          case 'containsAtLeast': return n >= count;
+          default: return n === count;
+        }
+      };
+    }
+    case 'empty': case 'not(empty)': {
+      const neg = op === 'not(empty)';
+      return (ctx) => {
+        const a = attr(ctx);
+        const e = a === undefined || a === null || a === '' || (Array.isArray(a) && a.length === 0);
+        return neg ? !e : e;
+      };
+    }
+    case 'exists': return (ctx) => present(attr(ctx));
+    case 'not(exists)': return (ctx) => !present(attr(ctx));
+    case 'isTrue': return (ctx) => attr(ctx) === true;
+    case 'isFalse': return (ctx) => attr(ctx) === false;
+    case 'inCollection': case 'not(inCollection)':
+      throw new Unsupported(`operator ${op}: collections are not synced to the store`);
+    default:
+      throw new Unsupported(`checkAttribute operator ${op} is not supported offline`);
+  }
+}

@@ -1,0 +1,143 @@
+import { compileBlocks, type BlockEnv, type Exec } from './blocks.js';
+import { compileGlobalFilter, compileSelector, type CompiledSelector } from './selectors.js';
+import { Invalid, Unsupported, type Getter } from './paths.js';
+import { currency, type Currency } from './money.js';
+import type { RuleEnvelope } from './rule-run.js';
+import type { ApplicationSettings, Campaign, CampaignSetNode, RulesPayload, StoreRecord } from './types.js';
+
+export interface CompiledRule {
+  readonly index: number;
+  readonly title: string;
+  readonly exec: Exec;
+  /** Effect envelope of this rule (without evaluation group fields). */
+  readonly env: RuleEnvelope;
+}
+
+export interface CompiledCampaign {
+  readonly id: number;
+  readonly name: string;
+  readonly campaign: Campaign;
+  readonly rulesetId: number;
+  /** ms; -Infinity/Infinity when open */
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly linkedStoreIds: readonly number[];
+  readonly offlineCapable: boolean;
+  readonly reason: string | null;
+  readonly rules: readonly CompiledRule[];
+  /** Title of the first rule (used in coupon rejection envelopes). */
+  readonly firstRuleName: string;
+}
+
+/** Evaluation plan node (from the evaluation tree, or one ALL/stackable set of all campaigns). */
+export type PlanNode =
+  | { kind: 'campaign'; id: number }
+  | { kind: 'set'; operator: 'ALL' | 'FIRST'; mode: string; groupId: number | undefined; children: PlanNode[] };
+
+export interface CompiledRules {
+  readonly version: number;
+  readonly app: ApplicationSettings;
+  readonly cur: Currency;
+  readonly timezone: string;
+  readonly campaigns: ReadonlyMap<number, CompiledCampaign>;
+  readonly list: readonly CompiledCampaign[];
+  readonly plan: PlanNode;
+  readonly stores: readonly StoreRecord[];
+}
+
+const ts = (s: string | null | undefined, dflt: number) => (typeof s === 'string' ? Date.parse(s) : dflt);
+
+/** Selectors shared by campaigns when their pipelines are identical and depend on the cart only. */
+type SelectorCache = Map<string, CompiledSelector>;
+const SHAREABLE = /\$(?!Session\b|Item\b|Profile\b|Store\b|Application\b)|"passthrough"|Coupon/;
+
+function compileCampaign(entry: RulesPayload['campaigns'][number], filters: ReadonlyMap<string, Getter>, where: string, setReason: string | undefined, shared: SelectorCache): CompiledCampaign {
+  const c = entry.campaign;
+  const rs = entry.ruleset;
+  const base = {
+    id: c.id, name: c.name, campaign: c, rulesetId: rs.id,
+    startMs: ts(c.startTime, -Infinity), endMs: ts(c.endTime, Infinity),
+    linkedStoreIds: c.linkedStoreIds ?? [],
+    firstRuleName: rs.promotionRules[0]?.title ?? '',
+  };
+  try {
+    if (setReason) throw new Unsupported(setReason);
+    const selectors = new Map<string, Getter>();
+    const defs = new Map<string, CompiledSelector>();
+    const env: BlockEnv = { selectors, selectorDefs: defs, globalFilters: filters };
+    (rs.selectors ?? []).forEach((s, i) => {
+      const key = JSON.stringify([s.source, s.steps]);
+      const shareable = !SHAREABLE.test(key);
+      let cs = shareable ? shared.get(key) : undefined;
+      if (!cs) {
+        cs = compileSelector(s, env, `${where}/ruleset/selectors/${i}`);
+        if (shareable) shared.set(key, cs);
+      }
+      selectors.set(s.name, cs.get);
+      defs.set(s.name, { ...cs, name: s.name });
+    });
+    const rules = rs.promotionRules.map((r, i) => ({
+      index: i, title: r.title, exec: compileBlocks(r.blocks, env, `${where}/ruleset/promotionRules/${i}/blocks`),
+      env: { campaignId: c.id, rulesetId: rs.id, ruleIndex: i, ruleName: r.title },
+    }));
+    return { ...base, offlineCapable: true, reason: null, rules };
+  } catch (e) {
+    if (e instanceof Unsupported) return { ...base, offlineCapable: false, reason: e.message, rules: [] };
+    throw e;
+  }
+}
+
+/** Campaign ids of a tree, and the set-level reasons that make its campaigns not offline-capable. */
+function planFromTree(node: CampaignSetNode, reasons: Map<number, string>, where: string, depth = 0): PlanNode {
+  if (depth > 16) throw new Invalid(where, 'evaluation tree nested too deeply');
+  if (node.type === 'CAMPAIGN') {
+    if (typeof node.campaignId !== 'number') throw new Invalid(`${where}/campaignId`, 'campaignId must be a number');
+    return { kind: 'campaign', id: node.campaignId };
+  }
+  if (node.type !== 'SET') throw new Invalid(`${where}/type`, 'node type must be SET or CAMPAIGN');
+  if (!Array.isArray(node.elements)) throw new Invalid(`${where}/elements`, 'elements must be a list');
+  const children = node.elements.map((e, i) => planFromTree(e, reasons, `${where}/elements/${i}`, depth + 1));
+  const mode = node.evaluationMode ?? 'stackable';
+  const op = node.operator === 'FIRST' ? 'FIRST' : 'ALL';
+  let reason: string | undefined;
+  if (!['stackable', 'listOrder', 'lowestDiscount', 'highestDiscount'].includes(mode)) reason = `evaluation mode ${mode} is not supported offline`;
+  else if ((mode === 'lowestDiscount' || mode === 'highestDiscount') && node.evaluationScope === 'cartItem') reason = `evaluation mode ${mode} with cartItem scope is not supported offline`;
+  else if ((mode === 'lowestDiscount' || mode === 'highestDiscount') && children.some((c) => c.kind === 'set')) reason = `evaluation mode ${mode} over nested sets is not supported offline`;
+  if (reason) {
+    const mark = (p: PlanNode) => { if (p.kind === 'campaign') reasons.set(p.id, reason as string); else p.children.forEach(mark); };
+    children.forEach(mark);
+  }
+  return { kind: 'set', operator: op, mode, groupId: node.groupId, children };
+}
+
+/**
+ * Compiles a validated rules payload. Unsupported blocks/operators/functions make their campaign
+ * `offlineCapable: false` (with the reason); malformed content throws {@link Invalid}.
+ */
+export function compileRules(p: RulesPayload): CompiledRules {
+  const filters = new Map<string, Getter>();
+  (p.cartItemFilters ?? []).forEach((f, i) => {
+    try {
+      filters.set(f.name, compileGlobalFilter(f, `/cartItemFilters/${i}`));
+    } catch (e) {
+      if (!(e instanceof Unsupported)) throw e; // unsupported filter: campaigns using it become not offline-capable
+    }
+  });
+  const reasons = new Map<number, string>();
+  const plan: PlanNode = p.evaluationTree
+    ? planFromTree(p.evaluationTree.set, reasons, '/evaluationTree/set')
+    : { kind: 'set', operator: 'ALL', mode: 'stackable', groupId: undefined, children: p.campaigns.map((c) => ({ kind: 'campaign' as const, id: c.campaign.id })) };
+  const shared: SelectorCache = new Map();
+  const list = p.campaigns.map((c, i) => compileCampaign(c, filters, `/campaigns/${i}`, reasons.get(c.campaign.id), shared));
+  const campaigns = new Map(list.map((c) => [c.id, c]));
+  return {
+    version: p.version,
+    app: p.application,
+    cur: currency(p.application.currency),
+    timezone: p.application.timezone ?? 'UTC',
+    campaigns,
+    list,
+    plan,
+    stores: p.stores ?? [],
+  };
+}

@@ -1,0 +1,248 @@
+import { readFile } from 'node:fs/promises';
+import { DataError, StoregateError } from '../core/errors.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { SnapshotStore } from '../state/snapshot-store.js';
+import { compileRules, type CompiledRules } from './compile-rules.js';
+import { CouponIndex } from './coupons.js';
+import { Engine, DEFAULT_BUDGET } from './evaluate.js';
+import { guardJson, DEFAULT_GUARD, type GuardLimits } from './ingest/guard.js';
+import { parseCoupons } from './ingest/coupons.js';
+import { parseLoyalty } from './ingest/loyalty.js';
+import { parsePrices } from './ingest/prices.js';
+import { parseRules } from './ingest/rules.js';
+import { LoyaltyIndex } from './loyalty.js';
+import { EntryBuilder, fromRows, PriceBook, toRow, type EntryRow, type PriceEntry } from './pricebook.js';
+import type { Coupon, DataKind, LoyaltyPayload, RulesPayload } from './types.js';
+
+export type { DataKind } from './types.js';
+
+export interface LocalDataLimits extends Partial<GuardLimits> {
+  /** Work units per evaluation (Talang nodes, selector item visits). */
+  evaluationBudget?: number;
+}
+
+interface PricesSnapshot { revision: number; batches: string[]; rows: EntryRow[] }
+
+interface Bundle {
+  versions: Record<DataKind, number>;
+  updatedAt: number | null;
+  rules: CompiledRules;
+  rulesPayload: RulesPayload | null;
+  prices: PriceBook;
+  batches: readonly string[];
+  coupons: CouponIndex;
+  loyalty: LoyaltyIndex;
+  engine: Engine;
+}
+
+const EMPTY_RULES: RulesPayload = { version: 0, application: {}, evaluationTree: null, campaigns: [] };
+const MAX_BATCH_KEYS = 10_000;
+
+export interface CampaignStatus { id: number; name: string; running: boolean; offlineCapable: boolean; reason: string | null }
+
+export interface LocalDataStatus {
+  rulesVersion: number;
+  pricesVersion: number;
+  couponsVersion: number;
+  loyaltyVersion: number;
+  updatedAt: string | null;
+  pricedSkus: number;
+  coupons: number;
+  campaigns: CampaignStatus[];
+}
+
+/**
+ * The four local data sets (CONTRACT §7) behind one immutable bundle. `ingest` validates, checks the
+ * version, persists the snapshot (durably) and only then swaps the bundle in, so an evaluation sees the
+ * old or the new data, never half of an update. Ingestions are serialised.
+ */
+export class LocalData {
+  readonly #store: SnapshotStore;
+  readonly #clock: Clock;
+  readonly #storeId: string;
+  readonly #storeAttrs: Record<string, unknown>;
+  readonly #log: Logger | undefined;
+  readonly #guard: GuardLimits;
+  /** Longest list accepted per kind (coupons and balances can be long; rules are small). */
+  readonly #listCap: Partial<Record<DataKind, number>>;
+  readonly #budget: number;
+  #bundle: Bundle;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(deps: { store: SnapshotStore; clock: Clock; storeIntegrationId: string; storeAttributes?: Record<string, unknown>; log?: Logger; limits?: LocalDataLimits }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#storeId = deps.storeIntegrationId;
+    this.#storeAttrs = deps.storeAttributes ?? {};
+    this.#log = deps.log;
+    this.#guard = { ...DEFAULT_GUARD, ...deps.limits };
+    this.#listCap = deps.limits?.maxListLength !== undefined ? {} : { rules: 10_000, prices: 200_000, coupons: 1_000_000, loyalty: 1_000_000 };
+    this.#budget = deps.limits?.evaluationBudget ?? DEFAULT_BUDGET;
+    this.#bundle = this.#make({ versions: { rules: 0, prices: 0, coupons: 0, loyalty: 0 }, updatedAt: null, rules: compileRules(EMPTY_RULES), rulesPayload: null, prices: new PriceBook(), batches: [], coupons: new CouponIndex(), loyalty: new LoyaltyIndex() });
+  }
+
+  #make(b: Omit<Bundle, 'engine'>): Bundle {
+    const rec = b.rules.stores.find((s) => s.integrationId === this.#storeId);
+    const engine = new Engine({
+      rules: b.rules, prices: b.prices, coupons: b.coupons, loyalty: b.loyalty,
+      store: { id: rec?.id, integrationId: this.#storeId, ...(rec?.name !== undefined ? { name: rec.name } : {}), attributes: { ...(rec?.attributes ?? {}), ...this.#storeAttrs } },
+    }, { budget: this.#budget });
+    return Object.freeze({ ...b, engine });
+  }
+
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.#queue.then(f, f);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Loads the persisted snapshots (a corrupt one is logged and ignored). */
+  start(): Promise<void> {
+    return this.#serial(async () => {
+      for (const kind of ['rules', 'coupons', 'loyalty', 'prices'] as const) {
+        try {
+          const snap = await this.#store.load<unknown>(kind);
+          if (!snap) continue;
+          if (kind === 'prices') {
+            const d = snap.data as PricesSnapshot;
+            const prices = new PriceBook(fromRows(d.rows));
+            this.#bundle = this.#make({ ...this.#bundle, prices, batches: d.batches, versions: { ...this.#bundle.versions, prices: snap.version }, updatedAt: snap.savedAt });
+          } else {
+            this.#apply(kind, snap.data, snap.version, snap.savedAt);
+          }
+        } catch (e) {
+          this.#log?.error({ err: e, kind }, 'local data snapshot unreadable; starting without it');
+        }
+      }
+    });
+  }
+
+  #apply(kind: 'rules' | 'coupons' | 'loyalty', data: unknown, version: number, at: number): void {
+    const versions = { ...this.#bundle.versions, [kind]: version };
+    if (kind === 'rules') {
+      const { payload, compiled } = parseRules(data);
+      this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: payload, versions, updatedAt: at });
+    } else if (kind === 'coupons') {
+      const p = parseCoupons(data);
+      this.#bundle = this.#make({ ...this.#bundle, coupons: new CouponIndex(p.coupons), versions, updatedAt: at });
+    } else {
+      this.#bundle = this.#make({ ...this.#bundle, loyalty: new LoyaltyIndex((data as LoyaltyPayload).programs, (data as LoyaltyPayload).balances), versions, updatedAt: at });
+    }
+  }
+
+  #stale(kind: DataKind, version: number): never {
+    throw new StoregateError('SG_ERR_DATA_STALE', `${kind} version ${version} is not newer than the stored version ${this.#bundle.versions[kind]}`, { statusCode: 409, details: [{ path: '/version', message: `must be greater than ${this.#bundle.versions[kind]}` }] });
+  }
+
+  /**
+   * Validates → version check → persists → swaps. Throws {@link DataError} (400, JSON pointers) or
+   * `SG_ERR_DATA_STALE` (409) for a version not above the stored one. Prices have no version: items
+   * replace older item versions; a repeated batch (`trigger.id` + `currentBatch`) changes nothing.
+   */
+  ingest(kind: DataKind, payload: unknown): Promise<{ kind: DataKind; version: number; changed: number }> {
+    return this.#serial(async () => {
+      const hostile = guardJson(payload, { ...this.#guard, maxListLength: this.#listCap[kind] ?? this.#guard.maxListLength });
+      if (hostile.length > 0) throw new DataError(`invalid ${kind} data`, hostile);
+      const now = this.#clock.now();
+      const cur = this.#bundle;
+      switch (kind) {
+        case 'rules': {
+          const { payload: p, compiled } = parseRules(payload);
+          if (p.version <= cur.versions.rules) this.#stale(kind, p.version);
+          await this.#store.save({ kind, version: p.version, savedAt: now, data: p });
+          this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: p, versions: { ...this.#bundle.versions, rules: p.version }, updatedAt: now });
+          return { kind, version: p.version, changed: p.campaigns.length };
+        }
+        case 'coupons': {
+          const p = parseCoupons(payload);
+          if (p.version <= cur.versions.coupons) this.#stale(kind, p.version);
+          const index = p.full ? new CouponIndex(p.coupons.filter((c) => c.deleted !== true)) : cur.coupons.withDelta(p.coupons);
+          const data = { version: p.version, full: true, coupons: [...index.byCode.values()] as Coupon[] };
+          await this.#store.save({ kind, version: p.version, savedAt: now, data });
+          this.#bundle = this.#make({ ...this.#bundle, coupons: index, versions: { ...this.#bundle.versions, coupons: p.version }, updatedAt: now });
+          return { kind, version: p.version, changed: p.coupons.length };
+        }
+        case 'loyalty': {
+          const p = parseLoyalty(payload);
+          if (p.version <= cur.versions.loyalty) this.#stale(kind, p.version);
+          await this.#store.save({ kind, version: p.version, savedAt: now, data: p });
+          this.#bundle = this.#make({ ...this.#bundle, loyalty: new LoyaltyIndex(p.programs, p.balances), versions: { ...this.#bundle.versions, loyalty: p.version }, updatedAt: now });
+          return { kind, version: p.version, changed: p.balances.length };
+        }
+        case 'prices': {
+          const batches = parsePrices(payload);
+          const seen = new Set(cur.batches);
+          const fresh = batches.filter((b) => !seen.has(`${b.trigger.id}:${b.currentBatch}`));
+          if (fresh.length === 0) return { kind, version: cur.versions.prices, changed: 0 };
+          const entries = new Map<string, PriceEntry>(cur.prices.entries);
+          const builder = new EntryBuilder();
+          let changed = 0;
+          for (const b of fresh) {
+            for (const it of b.changedItems) {
+              const old = entries.get(it.sku);
+              if (old && old.version >= it.version) continue;
+              entries.set(it.sku, builder.entry(it));
+              changed++;
+            }
+          }
+          const keys = [...cur.batches, ...fresh.map((b) => `${b.trigger.id}:${b.currentBatch}`)].slice(-MAX_BATCH_KEYS);
+          const version = cur.versions.prices + 1;
+          const rows: EntryRow[] = [];
+          for (const e of entries.values()) rows.push(toRow(e));
+          await this.#store.save<PricesSnapshot>({ kind, version, savedAt: now, data: { revision: version, batches: keys, rows } });
+          this.#bundle = this.#make({ ...this.#bundle, prices: new PriceBook(entries), batches: keys, versions: { ...this.#bundle.versions, prices: version }, updatedAt: now });
+          return { kind, version, changed };
+        }
+        default:
+          throw new DataError(`unknown data kind ${String(kind)}`, [{ path: '/', message: 'kind must be rules, prices, coupons or loyalty' }]);
+      }
+    });
+  }
+
+  /**
+   * Reads a data file named in config at start and ingests it. A file not newer than the stored data
+   * is skipped (returns `changed: 0`) rather than failing the start.
+   */
+  async ingestFile(kind: DataKind, path: string): Promise<{ kind: DataKind; version: number; changed: number }> {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(await readFile(path, 'utf8'));
+    } catch (e) {
+      throw new DataError(`cannot read ${kind} file ${path}: ${(e as Error).message}`, [{ path: '/', message: 'unreadable JSON file' }]);
+    }
+    try {
+      return await this.ingest(kind, payload);
+    } catch (e) {
+      if (e instanceof StoregateError && e.code === 'SG_ERR_DATA_STALE') return { kind, version: this.#bundle.versions[kind], changed: 0 };
+      throw e;
+    }
+  }
+
+  status(): LocalDataStatus {
+    const b = this.#bundle;
+    const now = this.#clock.now();
+    return {
+      rulesVersion: b.versions.rules,
+      pricesVersion: b.versions.prices,
+      couponsVersion: b.versions.coupons,
+      loyaltyVersion: b.versions.loyalty,
+      updatedAt: b.updatedAt === null ? null : new Date(b.updatedAt).toISOString(),
+      pricedSkus: b.prices.size,
+      coupons: b.coupons.size,
+      campaigns: b.rules.list.map((c) => ({ id: c.id, name: c.name, running: b.engine.eligible(c, now), offlineCapable: c.offlineCapable, reason: c.reason })),
+    };
+  }
+
+  /** Price-book answer for a SKU at `at` (default: now) for a customer in `audienceIds`. */
+  priceLookup(sku: string, at?: number, audienceIds: number[] = []): { sku: string; price: number; finalPrice: number; label: string | null; validUntil: string | null } | undefined {
+    const b = this.#bundle;
+    const a = b.prices.lookup(sku, at ?? this.#clock.now(), new Set(audienceIds), b.rules.cur);
+    return a ? { sku: a.sku, price: a.price, finalPrice: a.finalPrice, label: a.label, validUntil: a.validUntil } : undefined;
+  }
+
+  /** The evaluator of the current bundle (keep the reference for one whole evaluation). */
+  engine(): Engine {
+    return this.#bundle.engine;
+  }
+}

@@ -1,0 +1,114 @@
+import type { LoyaltyBalance, LoyaltyProgram } from './types.js';
+
+/** Key of a points holder: `<programId>|p|<profileId>` or `<programId>|c|<cardId>`. */
+export function holderKey(programId: number, kind: 'p' | 'c', id: string): string {
+  return `${programId}|${kind}|${id}`;
+}
+
+/** The loyalty data set, indexed (immutable once built). */
+export class LoyaltyIndex {
+  readonly programs: ReadonlyMap<number, LoyaltyProgram>;
+  readonly balances: ReadonlyMap<string, LoyaltyBalance>;
+
+  constructor(programs: readonly LoyaltyProgram[] = [], balances: readonly LoyaltyBalance[] = []) {
+    this.programs = new Map(programs.map((p) => [p.id, p]));
+    const m = new Map<string, LoyaltyBalance>();
+    for (const b of balances) {
+      if (b.cardId !== undefined) m.set(holderKey(b.programId, 'c', b.cardId), b);
+      else if (b.profileId !== undefined) m.set(holderKey(b.programId, 'p', b.profileId), b);
+    }
+    this.balances = m;
+  }
+
+  /** The holder key for a session: card-based programs use the session's card, others the profile. */
+  holderFor(programId: number, profileId: string | undefined, cardId: string | undefined): string | undefined {
+    const p = this.programs.get(programId);
+    if (!p) return undefined;
+    if (p.cardBased) return cardId ? holderKey(programId, 'c', cardId) : undefined;
+    return profileId ? holderKey(programId, 'p', profileId) : undefined;
+  }
+}
+
+export interface LoyaltyOp {
+  op: 'spend';
+  holderKey: string;
+  sessionId: string;
+  /** points this session now spends offline (replaces its previous figure) */
+  points: number;
+  /** the previous figure, for revert */
+  previous: number;
+}
+
+export interface LoyaltyExport {
+  version: 1;
+  spent: { holderKey: string; sessionId: string; points: number }[];
+}
+
+/**
+ * Offline point deductions, store-wide: per holder, what each session spends locally. A session may
+ * deduct at most `min(cached activePoints, maxOfflineLoyaltyDeduction) − what other sessions spent`.
+ * Same apply/revert/export/import style as the coupon ledger.
+ */
+export class LoyaltyLimits {
+  #spent = new Map<string, Map<string, number>>();
+
+  constructor(readonly maxOfflineDeduction: number = 500) {}
+
+  spentBy(holder: string, sessionId: string): number {
+    return this.#spent.get(holder)?.get(sessionId) ?? 0;
+  }
+
+  /** Points spent locally on `holder` by sessions other than `sessionId`. */
+  spentExcluding(holder: string, sessionId: string): number {
+    let n = 0;
+    for (const [s, p] of this.#spent.get(holder) ?? []) if (s !== sessionId) n += p;
+    return n;
+  }
+
+  /** Points `sessionId` may deduct offline, given the cached balance. */
+  available(holder: string, sessionId: string, cachedBalance: number): number {
+    const others = this.spentExcluding(holder, sessionId);
+    return Math.max(0, Math.min(cachedBalance, this.maxOfflineDeduction) - others);
+  }
+
+  /** Holders with local spending by `sessionId`. */
+  holdersOf(sessionId: string): string[] {
+    return [...this.#spent].filter(([, m]) => m.has(sessionId)).map(([h]) => h);
+  }
+
+  #set(holder: string, sessionId: string, points: number): void {
+    let m = this.#spent.get(holder);
+    if (!m) this.#spent.set(holder, (m = new Map()));
+    if (points > 0) m.set(sessionId, points);
+    else m.delete(sessionId);
+    if (m.size === 0) this.#spent.delete(holder);
+  }
+
+  apply(ops: readonly LoyaltyOp[]): void {
+    for (const o of ops) this.#set(o.holderKey, o.sessionId, o.points);
+  }
+
+  revert(ops: readonly LoyaltyOp[]): void {
+    for (let i = ops.length - 1; i >= 0; i--) {
+      const o = ops[i] as LoyaltyOp;
+      this.#set(o.holderKey, o.sessionId, o.previous);
+    }
+  }
+
+  /** Forgets a session's spending once Talon.One has it (the next loyalty snapshot includes it). */
+  reconciled(sessionId: string): void {
+    for (const h of this.holdersOf(sessionId)) this.#set(h, sessionId, 0);
+  }
+
+  export(): LoyaltyExport {
+    const spent: LoyaltyExport['spent'] = [];
+    for (const [h, m] of this.#spent) for (const [s, p] of m) spent.push({ holderKey: h, sessionId: s, points: p });
+    return { version: 1, spent };
+  }
+
+  import(data: LoyaltyExport): void {
+    if (!data || data.version !== 1 || !Array.isArray(data.spent)) throw new Error('not a loyalty limits export (version 1)');
+    this.#spent.clear();
+    for (const s of data.spent) this.#set(s.holderKey, s.sessionId, s.points);
+  }
+}

@@ -1,0 +1,201 @@
+import { fromMinor, toMinor, type Currency } from './money.js';
+import type { StrikethroughChangedItem } from './types.js';
+
+/** Rule metadata shared by many SKUs' effects (interned). */
+export interface EffectMeta {
+  readonly campaignId: number;
+  readonly rulesetId: number;
+  readonly ruleIndex: number;
+  readonly ruleName: string;
+  readonly type: string;
+  readonly name: string;
+}
+
+/** One per-item strikethrough effect of a SKU. Times are ms (±Infinity when open). */
+export class PriceEffect {
+  constructor(
+    readonly meta: EffectMeta,
+    readonly value: number,
+    readonly start: number,
+    readonly end: number,
+    readonly priceType: string | undefined,
+    readonly selectedPrice: number | undefined,
+    readonly ref: string | undefined,
+    /** audience ids, or null for `NONE` (everyone) */
+    readonly audiences: readonly number[] | null,
+  ) {}
+}
+
+export class PriceType {
+  constructor(
+    readonly name: string,
+    readonly price: number,
+    readonly from: number,
+    readonly until: number,
+    readonly ref: string | undefined,
+  ) {}
+}
+
+export class PriceEntry {
+  constructor(
+    readonly sku: string,
+    readonly version: number,
+    readonly price: number,
+    readonly types: readonly PriceType[] | null,
+    readonly effects: readonly PriceEffect[] | null,
+  ) {}
+}
+
+/** What applies to a SKU at an instant (`final` in minor units, -1 when there are no effects). */
+export interface PriceChoice {
+  entry: PriceEntry;
+  type: string;
+  price: number;
+  final: number;
+  until: number;
+  effects: readonly PriceEffect[];
+}
+
+/** Answer of a price lookup. Money in currency units. */
+export interface PriceAnswer {
+  sku: string;
+  price: number;
+  finalPrice: number;
+  label: string | null;
+  validUntil: string | null;
+  selectedPriceType: string;
+  selectedPrice: number;
+  /** The effects making up the final price (for cart `setDiscountPerItem`). */
+  effects: readonly PriceEffect[];
+}
+
+const NO_EFFECTS: readonly PriceEffect[] = Object.freeze([]);
+
+const t = (s: unknown, dflt: number) => (typeof s === 'string' ? Date.parse(s) : dflt);
+
+/** Builds entries from notification items, interning effect metadata. */
+export class EntryBuilder {
+  #metas = new Map<string, EffectMeta>();
+
+  entry(it: StrikethroughChangedItem): PriceEntry {
+    const onlyBase = it.prices && Object.keys(it.prices).length === 1 && it.prices.base?.price === it.price && !it.prices.base.effectiveFrom && !it.prices.base.effectiveUntil && !it.prices.base.adjustmentReferenceId;
+    const types = it.prices && !onlyBase
+      ? Object.entries(it.prices).map(([k, p]) => new PriceType(k, p.price, t(p.effectiveFrom ?? p.adjustmentEffectiveFrom, -Infinity), t(p.effectiveUntil ?? p.adjustmentEffectiveUntil, Infinity), p.adjustmentReferenceId))
+      : null;
+    const effects = it.effects && it.effects.length > 0
+      ? it.effects.map((e) => {
+          const name = typeof e.props.name === 'string' ? e.props.name : '';
+          const key = `${e.campaignId}|${e.rulesetId}|${e.ruleIndex}|${e.type}|${e.ruleName}|${name}`;
+          let meta = this.#metas.get(key);
+          if (!meta) this.#metas.set(key, (meta = { campaignId: e.campaignId, rulesetId: e.rulesetId, ruleIndex: e.ruleIndex, ruleName: e.ruleName, type: e.type, name }));
+          const aud = e.targets?.some((x) => x.type === 'NONE') || !e.targets || e.targets.length === 0 ? null : e.targets.filter((x) => x.type === 'AUDIENCE' && x.audience).map((x) => (x.audience as { id: number }).id);
+          return new PriceEffect(meta, typeof e.props.value === 'number' ? e.props.value : 0, t(e.startTime, -Infinity), t(e.endTime, Infinity), e.selectedPriceType, e.selectedPrice, e.adjustmentReferenceId, aud);
+        })
+      : null;
+    return new PriceEntry(it.sku, it.version, it.price, types, effects);
+  }
+}
+
+/** Compact persisted row of an entry (what `prices` snapshots store). */
+export type EntryRow = [sku: string, version: number, price: number, types: [string, number, number | null, number | null, string | null][] | null, effects: [number, number, number, string, string, string, number, number | null, number | null, string | null, number | null, string | null, number[] | null][] | null];
+
+const fin = (x: number) => (Number.isFinite(x) ? x : null);
+
+export function toRow(e: PriceEntry): EntryRow {
+  return [
+    e.sku, e.version, e.price,
+    e.types ? e.types.map((p) => [p.name, p.price, fin(p.from), fin(p.until), p.ref ?? null]) : null,
+    e.effects ? e.effects.map((f) => [f.meta.campaignId, f.meta.rulesetId, f.meta.ruleIndex, f.meta.ruleName, f.meta.type, f.meta.name, f.value, fin(f.start), fin(f.end), f.priceType ?? null, f.selectedPrice ?? null, f.ref ?? null, f.audiences ? [...f.audiences] : null]) : null,
+  ];
+}
+
+export function fromRows(rows: readonly EntryRow[]): Map<string, PriceEntry> {
+  const metas = new Map<string, EffectMeta>();
+  const m = new Map<string, PriceEntry>();
+  for (const [sku, version, price, types, effects] of rows) {
+    m.set(sku, new PriceEntry(sku, version, price,
+      types ? types.map(([n, p, f, u, r]) => new PriceType(n, p, f ?? -Infinity, u ?? Infinity, r ?? undefined)) : null,
+      effects ? effects.map(([c, rs, ri, rn, ty, nm, v, s, en, pt, sp, ref, aud]) => {
+        const key = `${c}|${rs}|${ri}|${ty}|${rn}|${nm}`;
+        let meta = metas.get(key);
+        if (!meta) metas.set(key, (meta = { campaignId: c, rulesetId: rs, ruleIndex: ri, ruleName: rn, type: ty, name: nm }));
+        return new PriceEffect(meta, v, s ?? -Infinity, en ?? Infinity, pt ?? undefined, sp ?? undefined, ref ?? undefined, aud);
+      }) : null));
+  }
+  return m;
+}
+
+/**
+ * The price book: per SKU the base price, price types and per-item strikethrough effects. Immutable;
+ * ingestion builds a new one. Lookups pick, among the price types with active effects for the
+ * customer's audiences (`NONE` targets apply to everyone), the one giving the lowest final price.
+ */
+export class PriceBook {
+  constructor(readonly entries: ReadonlyMap<string, PriceEntry> = new Map()) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  #active(f: PriceEffect, at: number, audiences: ReadonlySet<number>): boolean {
+    if (f.meta.type !== 'setDiscountPerItem' || at < f.start || at >= f.end) return false;
+    if (!f.audiences) return true;
+    for (const a of f.audiences) if (audiences.has(a)) return true;
+    return false;
+  }
+
+  #typePrice(e: PriceEntry, name: string, at: number): { price: number; until: number } | undefined {
+    const p = e.types?.find((x) => x.name === name);
+    if (!p) return name === 'base' ? { price: e.price, until: Infinity } : undefined;
+    if (at < p.from || at >= p.until) return undefined;
+    return { price: p.price, until: p.until };
+  }
+
+  /** The price type, price and effects that apply (no formatting: the cart path uses this). */
+  select(sku: string, at: number, audiences: ReadonlySet<number>, cur: Currency): PriceChoice | undefined {
+    const e = this.entries.get(sku);
+    if (!e) return undefined;
+    if (!e.effects) return { entry: e, type: 'base', price: e.price, final: -1, until: Infinity, effects: NO_EFFECTS };
+    let best = { type: 'base', price: e.price, final: toMinor(e.price, cur), until: Infinity, effects: NO_EFFECTS as readonly PriceEffect[] };
+    // Group the active effects by price type (usually one or two), pick the lowest final price.
+    let done: string[] | undefined;
+    const fx = e.effects;
+    for (let i = 0; i < fx.length; i++) {
+      const f0 = fx[i] as PriceEffect;
+      const name = f0.priceType ?? 'base';
+      if (done?.includes(name) || !this.#active(f0, at, audiences)) continue;
+      (done ??= []).push(name);
+      const tp = this.#typePrice(e, name, at);
+      const price = f0.selectedPrice ?? tp?.price;
+      if (price === undefined || (f0.priceType !== undefined && f0.priceType !== 'base' && !tp)) continue;
+      const group: PriceEffect[] = [];
+      let off = 0;
+      let until = tp?.until ?? Infinity;
+      for (let j = i; j < fx.length; j++) {
+        const f = fx[j] as PriceEffect;
+        if ((f.priceType ?? 'base') !== name || !this.#active(f, at, audiences)) continue;
+        group.push(f);
+        off += toMinor(f.value, cur);
+        if (f.end < until) until = f.end;
+      }
+      const final = Math.max(0, toMinor(price, cur) - off);
+      if (final < best.final || (final === best.final && best.effects.length === 0)) best = { type: name, price, final, until, effects: group };
+    }
+    return { entry: e, type: best.type, price: best.price, final: best.final, until: best.until, effects: best.effects };
+  }
+
+  lookup(sku: string, at: number, audiences: ReadonlySet<number>, cur: Currency): PriceAnswer | undefined {
+    const best = this.select(sku, at, audiences, cur);
+    if (!best) return undefined;
+    return {
+      sku,
+      price: best.entry.price,
+      finalPrice: best.final < 0 ? best.entry.price : fromMinor(best.final, cur),
+      label: best.effects.length ? best.effects.map((f) => f.meta.name || f.meta.ruleName).join(', ') : null,
+      validUntil: Number.isFinite(best.until) ? new Date(best.until).toISOString() : null,
+      selectedPriceType: best.type,
+      selectedPrice: best.price,
+      effects: best.effects,
+    };
+  }
+}

@@ -1,0 +1,225 @@
+import { createHash } from 'node:crypto';
+import type { EffectSink, EvalCtx, ItemView } from './context.js';
+import { fromMinor, prorate, toMinor, type Currency } from './money.js';
+import type { Effect } from './types.js';
+
+/** Envelope fields of the rule being evaluated. */
+export interface RuleEnvelope {
+  campaignId: number;
+  rulesetId: number;
+  ruleIndex: number;
+  ruleName: string;
+  evaluationGroupID?: number;
+  evaluationGroupMode?: string;
+  selectedPriceType?: string;
+  selectedPrice?: number;
+  adjustmentReferenceId?: string;
+}
+
+/** A pending loyalty deduction of this evaluation. */
+export interface LoyaltyDeduction {
+  programId: number;
+  holderKey: string;
+  points: number;
+}
+
+export interface RunDeps {
+  cur: Currency;
+  /** Remaining value per cart line, minor units (mutated, with undo). */
+  lines: number[];
+  /** Remaining value that cart-level discounts may take, minor units. */
+  session: number;
+  enablePartial: boolean;
+  sessionId: string;
+  profileId: string | undefined;
+  cardId: string | undefined;
+  /** Holder key of a program for this session's profile/card, or undefined if none applies. */
+  holderKey(programId: number): string | undefined;
+  /** Points this session may still deduct offline for a holder (cached balance − others' spending, capped). */
+  deductible(holderKey: string): number;
+}
+
+/**
+ * The effect sink of one evaluation: applies discounts in integer minor units against the remaining
+ * line and session values (never below zero), and keeps an undo log so a failed rule or branch is rolled
+ * back completely (rules are never half-applied).
+ */
+export class Run implements EffectSink {
+  readonly out: Effect[] = [];
+  readonly deductions: LoyaltyDeduction[] = [];
+  /** Sum of discounts applied, minor units. */
+  discountTotal = 0;
+  env: RuleEnvelope = { campaignId: -1, rulesetId: -1, ruleIndex: -1, ruleName: '' };
+  /** Set when a rule validated the campaign's coupon; `redeem` as the block said. */
+  couponUse: boolean | undefined;
+  #fail: Effect[] = [];
+  #failureMode = false;
+  #undo: number[] = [];
+  #seq = 0;
+
+  constructor(readonly d: RunDeps) {}
+
+  /** Marks are stored flat (5 numbers each) with a top pointer: no allocation, no array resizing. */
+  #marks: number[] = [];
+  #top = 0;
+
+  mark(): number {
+    const m = this.#marks;
+    const at = this.#top;
+    m[at] = this.out.length;
+    m[at + 1] = this.#fail.length;
+    m[at + 2] = this.#undo.length;
+    m[at + 3] = this.deductions.length;
+    m[at + 4] = this.couponUse === undefined ? 0 : this.couponUse ? 2 : 1;
+    this.#top = at + 5;
+    return at;
+  }
+
+  rollback(mark: number, keepFailures = false): void {
+    const m = this.#marks;
+    const at = mark;
+    if (at >= this.#top) return;
+    if (this.out.length !== m[at]) this.out.length = m[at] as number;
+    if (!keepFailures && this.#fail.length !== m[at + 1]) this.#fail.length = m[at + 1] as number;
+    const undoTo = m[at + 2] as number;
+    if (this.deductions.length !== m[at + 3]) this.deductions.length = m[at + 3] as number;
+    const c = m[at + 4] as number;
+    this.couponUse = c === 0 ? undefined : c === 2;
+    const u = this.#undo;
+    while (u.length > undoTo) {
+      const old = u.pop() as number, idx = u.pop() as number, amt = u.pop() as number;
+      if (idx === -1) this.d.session = old; else this.d.lines[idx] = old;
+      this.discountTotal -= amt;
+    }
+    this.#top = at;
+  }
+
+  /** Drops `mark` and the marks above it (keeps what they cover). */
+  release(mark: number): void {
+    this.#top = mark;
+  }
+
+  /** Moves failure effects of the finished rule to the output. */
+  flushFailures(): void {
+    if (this.#fail.length === 0) return;
+    for (const e of this.#fail) this.out.push(e);
+    this.#fail = [];
+  }
+
+  onFailure(f: () => void): void {
+    const prev = this.#failureMode;
+    this.#failureMode = true;
+    try { f(); } finally { this.#failureMode = prev; }
+  }
+
+  emit(effectType: string, props: Record<string, unknown>): void {
+    const v = this.env;
+    const e: Effect = { campaignId: v.campaignId, rulesetId: v.rulesetId, ruleIndex: v.ruleIndex, ruleName: v.ruleName, effectType, props };
+    if (v.evaluationGroupID !== undefined) { e.evaluationGroupID = v.evaluationGroupID; e.evaluationGroupMode = v.evaluationGroupMode as string; }
+    if (v.selectedPriceType !== undefined) e.selectedPriceType = v.selectedPriceType;
+    if (v.selectedPrice !== undefined) e.selectedPrice = v.selectedPrice;
+    if (v.adjustmentReferenceId !== undefined) e.adjustmentReferenceId = v.adjustmentReferenceId;
+    (this.#failureMode ? this.#fail : this.out).push(e);
+  }
+
+  #take(idx: number, amt: number): void {
+    if (idx >= 0) {
+      this.#undo.push(amt, idx, this.d.lines[idx] as number);
+      this.d.lines[idx] = (this.d.lines[idx] as number) - amt;
+      this.#undo.push(0, -1, this.d.session);
+    } else {
+      this.#undo.push(amt, -1, this.d.session);
+    }
+    this.d.session -= amt;
+    this.discountTotal += amt;
+  }
+
+  cartDiscount(_ctx: EvalCtx, name: string, value: number, partial: boolean): boolean {
+    const desired = toMinor(value, this.d.cur);
+    if (desired <= 0) return true;
+    const cap = Math.max(0, this.d.session);
+    let v = desired;
+    if (desired > cap) {
+      if (!partial && !this.d.enablePartial) return false;
+      v = cap;
+    }
+    if (v === 0) return true;
+    this.#take(-1, v);
+    const props: Record<string, unknown> = { name, value: fromMinor(v, this.d.cur) };
+    if (v !== desired) props.desiredValue = fromMinor(desired, this.d.cur);
+    this.emit('setDiscount', props);
+    return true;
+  }
+
+  itemDiscounts(_ctx: EvalCtx, name: string, lines: readonly ItemView[], perUnit: readonly number[], partial: boolean, prorated?: { total: number }): boolean {
+    const cur = this.d.cur;
+    const allowPartial = partial || this.d.enablePartial;
+    let desired: number[];
+    let want: number[];
+    if (prorated) {
+      const total = toMinor(prorated.total, cur);
+      if (total <= 0 || lines.length === 0) return true;
+      const weights = lines.map((l) => Math.max(0, this.d.lines[l.Position] as number));
+      const room = Math.min(weights.reduce((a, b) => a + b, 0), Math.max(0, this.d.session));
+      if (total > room && !allowPartial) return false;
+      desired = prorate(total, weights);
+      want = prorate(Math.min(total, room), weights);
+      const parts: { l: ItemView; v: number; d: number }[] = [];
+      lines.forEach((l, i) => { if ((want[i] as number) > 0) parts.push({ l, v: want[i] as number, d: desired[i] as number }); });
+      for (const p of parts) {
+        this.#take(p.l.Position, p.v);
+        const props: Record<string, unknown> = { name: `${name}#${p.l.Position}`, value: fromMinor(p.v, cur), position: p.l.Position, totalDiscount: fromMinor(Math.min(total, room), cur) };
+        if (total > room) props.desiredTotalDiscount = fromMinor(total, cur);
+        this.emit('setDiscountPerItem', props);
+      }
+      return true;
+    }
+    desired = lines.map((l, i) => Math.max(0, toMinor(perUnit[i] as number, cur)) * l.Quantity);
+    // Check first (all or nothing), then apply.
+    let session = Math.max(0, this.d.session);
+    want = lines.map((l, i) => {
+      const cap = Math.min(Math.max(0, this.d.lines[l.Position] as number), session);
+      const v = Math.min(desired[i] as number, cap);
+      session -= v;
+      return v;
+    });
+    if (!allowPartial && want.some((v, i) => v !== desired[i])) return false;
+    lines.forEach((l, i) => {
+      const v = want[i] as number;
+      if (v <= 0) return;
+      this.#take(l.Position, v);
+      const props: Record<string, unknown> = { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position };
+      if (v !== desired[i]) props.desiredValue = fromMinor(desired[i] as number, cur);
+      this.emit('setDiscountPerItem', props);
+    });
+    return true;
+  }
+
+  couponValid(ctx: EvalCtx, redeem: boolean): boolean {
+    if (!ctx.coupon) return false;
+    this.couponUse = (this.couponUse ?? false) || redeem;
+    return true;
+  }
+
+  #uuid(kind: string): string {
+    const h = createHash('sha256').update(`${this.d.sessionId}|${this.env.campaignId}|${this.env.ruleIndex}|${kind}|${this.#seq++}`).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  }
+
+  loyalty(_ctx: EvalCtx, kind: 'add' | 'deduct', programId: number, name: string, points: number): boolean {
+    if (!Number.isFinite(points) || points <= 0) return false;
+    const key = this.d.holderKey(programId);
+    if (!key || !this.d.profileId && !this.d.cardId) return false;
+    const pts = Number(points.toFixed(2));
+    const card = key.includes('|c|') ? { cardIdentifier: this.d.cardId } : {};
+    if (kind === 'add') {
+      this.emit('addLoyaltyPoints', { name, programId, subLedgerId: '', value: pts, recipientIntegrationId: this.d.profileId ?? '', transactionUUID: this.#uuid('add'), ...card });
+      return true;
+    }
+    const pending = this.deductions.filter((x) => x.holderKey === key).reduce((a, b) => a + b.points, 0);
+    if (pts + pending > this.d.deductible(key)) return false;
+    this.deductions.push({ programId, holderKey: key, points: pts });
+    this.emit('deductLoyaltyPoints', { ruleTitle: this.env.ruleName, programId, subLedgerId: '', value: pts, transactionUUID: this.#uuid('deduct'), name, ...card });
+    return true;
+  }
+}

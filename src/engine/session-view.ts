@@ -1,0 +1,94 @@
+import type { ItemView } from './context.js';
+import { EvalError } from './context.js';
+import { fromMinor, toMinor, type Currency } from './money.js';
+import type { PriceChoice, PriceBook } from './pricebook.js';
+import type { ProfileInput, SessionInput } from './types.js';
+
+export const MAX_CART_ITEMS = 1000;
+export const MAX_QUANTITY_SUM = 10_000;
+
+export interface SessionView {
+  items: ItemView[];
+  /** price-book answers by position (undefined when the SKU is not in the book) */
+  answers: (PriceChoice | undefined)[];
+  /** minor units */
+  lineTotals: number[];
+  cartItemTotal: number;
+  additionalCostTotal: number;
+  bind: Record<string, unknown>;
+}
+
+function attrs(v: unknown): Record<string, unknown> {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/**
+ * Builds the cart lines (prices from the request, else from the price book) and the `$Session`,
+ * `$Profile`, `$Store`, `$Application` bindings. Totals are integer minor units.
+ */
+export function buildSessionView(args: {
+  customerSessionId: string;
+  session: SessionInput;
+  profile: ProfileInput | undefined;
+  store: { id: number | undefined; integrationId: string; name?: string; attributes: Record<string, unknown> };
+  app: { attributes?: Record<string, unknown>; currency?: string; timezone?: string };
+  prices: PriceBook;
+  audiences: ReadonlySet<number>;
+  now: number;
+  cur: Currency;
+}): SessionView {
+  const { session, cur } = args;
+  const cart = session.cartItems ?? [];
+  if (cart.length > MAX_CART_ITEMS) throw new EvalError(`more than ${MAX_CART_ITEMS} cart items`);
+  let qsum = 0;
+  const items: ItemView[] = [];
+  const answers: (PriceChoice | undefined)[] = [];
+  const lineTotals: number[] = [];
+  let cartItemTotal = 0;
+  let additionalCostTotal = 0;
+  cart.forEach((ci, i) => {
+    const q = ci.quantity;
+    if (!Number.isInteger(q) || q < 1) throw new EvalError(`cartItems[${i}].quantity must be a positive integer`);
+    qsum += q;
+    const ans = args.prices.size > 0 ? args.prices.select(ci.sku, args.now, args.audiences, cur) : undefined;
+    answers.push(ans);
+    const price = typeof ci.price === 'number' ? ci.price : ans ? ans.price : 0;
+    const unit = toMinor(price, cur);
+    const line = unit * q;
+    lineTotals.push(line);
+    cartItemTotal += line;
+    if (ci.additionalCosts) for (const ac of Object.values(ci.additionalCosts)) additionalCostTotal += toMinor(ac.price, cur) * q;
+    items.push({
+      Sku: ci.sku, SKU: ci.sku, Name: ci.name, Price: fromMinor(unit, cur), Quantity: q, Category: ci.category, Position: i,
+      Attributes: attrs(ci.attributes), Weight: ci.weight, Height: ci.height, Width: ci.width, Length: ci.length,
+      ProductName: ci.product?.name, _unit: unit,
+    });
+  });
+  if (qsum > MAX_QUANTITY_SUM) throw new EvalError(`sum of quantities over ${MAX_QUANTITY_SUM}`);
+  for (const ac of Object.values(session.additionalCosts ?? {})) additionalCostTotal += toMinor(ac.price, cur);
+  const p = args.profile;
+  const bind: Record<string, unknown> = {
+    Session: {
+      IntegrationId: args.customerSessionId,
+      ProfileId: session.profileId ?? '',
+      Total: fromMinor(cartItemTotal + additionalCostTotal, cur),
+      CartItemTotal: fromMinor(cartItemTotal, cur),
+      CartTotal: fromMinor(cartItemTotal, cur),
+      AdditionalCostTotal: fromMinor(additionalCostTotal, cur),
+      ItemCount: qsum,
+      CartItems: items,
+      Attributes: attrs(session.attributes),
+      State: session.state ?? 'open',
+      CouponCodes: session.couponCodes ?? [],
+      LoyaltyCards: session.loyaltyCards ?? [],
+      Identifiers: session.identifiers ?? [],
+      StoreIntegrationId: args.store.integrationId,
+    },
+    Profile: p
+      ? { IntegrationId: p.integrationId, Attributes: attrs(p.attributes), AudienceIds: [...args.audiences] }
+      : session.profileId ? { IntegrationId: session.profileId, Attributes: {}, AudienceIds: [] } : undefined,
+    Store: { Id: args.store.id, IntegrationId: args.store.integrationId, Name: args.store.name, Attributes: args.store.attributes },
+    Application: { Attributes: attrs(args.app.attributes), Currency: cur.code, Timezone: args.app.timezone ?? 'UTC' },
+  };
+  return { items, answers, lineTotals, cartItemTotal, additionalCostTotal, bind };
+}

@@ -1,0 +1,80 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Low } from 'lowdb';
+import { AtomicJsonFile } from './atomic-adapter.js';
+
+/** Envelope of every persisted snapshot. */
+export interface Snapshot<T = unknown> {
+  /** Snapshot kind (`rules`, `prices`, …); also the file name. */
+  kind: string;
+  /** The data set's version (prices: a local revision counter). */
+  version: number;
+  /** Wall-clock ms when it was stored. */
+  savedAt: number;
+  data: T;
+}
+
+/**
+ * A store of small JSON snapshots, one file per kind under `<dataDir>/state/<kind>.json`, kept with
+ * lowdb 7 over {@link AtomicJsonFile} (never `JSONFilePreset`, which turns into an in-memory store when
+ * NODE_ENV=test). `save` returns only once the file is durable.
+ */
+export interface SnapshotStore {
+  load<T>(kind: string): Promise<Snapshot<T> | undefined>;
+  save<T>(snapshot: Snapshot<T>): Promise<void>;
+}
+
+const KIND_RE = /^[a-z][a-z0-9-]{0,40}$/;
+
+/** File-backed {@link SnapshotStore}. */
+export class FileSnapshotStore implements SnapshotStore {
+  readonly dir: string;
+  #ready: Promise<void> | undefined;
+  #dbs = new Map<string, Low<Snapshot<unknown> | null>>();
+
+  /** @param dataDir the daemon's data dir; files go to `<dataDir>/state/`. */
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'state');
+  }
+
+  #db(kind: string): Low<Snapshot<unknown> | null> {
+    if (!KIND_RE.test(kind)) throw new Error(`invalid snapshot kind ${JSON.stringify(kind)}`);
+    let db = this.#dbs.get(kind);
+    if (!db) {
+      db = new Low<Snapshot<unknown> | null>(new AtomicJsonFile(join(this.dir, `${kind}.json`)), null);
+      this.#dbs.set(kind, db);
+    }
+    return db;
+  }
+
+  async #mkdir(): Promise<void> {
+    this.#ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
+    return this.#ready;
+  }
+
+  async load<T>(kind: string): Promise<Snapshot<T> | undefined> {
+    await this.#mkdir();
+    const db = this.#db(kind);
+    await db.read();
+    return (db.data ?? undefined) as Snapshot<T> | undefined;
+  }
+
+  async save<T>(snapshot: Snapshot<T>): Promise<void> {
+    await this.#mkdir();
+    const db = this.#db(snapshot.kind);
+    db.data = snapshot as Snapshot<unknown>;
+    await db.write();
+  }
+}
+
+/** In-memory {@link SnapshotStore} for tests and benchmarks (stores a JSON copy, like the file one). */
+export class MemorySnapshotStore implements SnapshotStore {
+  readonly files = new Map<string, string>();
+  async load<T>(kind: string): Promise<Snapshot<T> | undefined> {
+    const s = this.files.get(kind);
+    return s === undefined ? undefined : (JSON.parse(s) as Snapshot<T>);
+  }
+  async save<T>(snapshot: Snapshot<T>): Promise<void> {
+    this.files.set(snapshot.kind, JSON.stringify(snapshot));
+  }
+}
