@@ -2,7 +2,8 @@
  * Admin routes under `/_emulator/` (no API key; loopback clients only; never faulted or recorded):
  *   GET    /_emulator/health            → {ok: true}
  *   GET    /_emulator/requests          → RecordedRequest[] (oldest first)
- *   DELETE /_emulator/requests          → 204
+ *   DELETE /_emulator/requests          → 204 (also clears the in-flight high-water marks)
+ *   GET    /_emulator/inflight          → {"s:<session>"|"p:<profile>": highest number of requests in flight at once}
  *   POST   /_emulator/reset             → 204 (state, idempotency keys, recordings, faults)
  *   GET    /_emulator/faults            → current Faults
  *   PUT    /_emulator/faults            → body Faults (replaces the set; {} clears) → 200 {faults}
@@ -19,6 +20,7 @@ import type { Faults, JsonObject, RecordedRequest } from './types.js';
 export interface AdminOps {
   requests(): RecordedRequest[];
   clearRequests(): void;
+  inFlightHighWater(): Record<string, number>;
   reset(): void;
   getFaults(): Faults;
   setFaults(f: Faults): Promise<void>;
@@ -50,6 +52,7 @@ export function handleAdmin(ops: AdminOps, req: IncomingMessage, pathname: strin
     case 'GET health': return { status: 200, body: { ok: true } };
     case 'GET requests': return { status: 200, body: ops.requests() };
     case 'DELETE requests': ops.clearRequests(); return { status: 204 };
+    case 'GET inflight': return { status: 200, body: ops.inFlightHighWater() };
     case 'POST reset': ops.reset(); return { status: 204 };
     case 'GET faults': return { status: 200, body: ops.getFaults() };
     case 'PUT faults': {

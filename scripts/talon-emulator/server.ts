@@ -36,6 +36,23 @@ interface Route {
 }
 
 const sessionKey = (m: string[]): string => `s:${m[0]}`;
+
+/** The per-session/profile key of an API request for the in-flight instrumentation (GETs of a session count too). */
+function inFlightKey(method: string, pathname: string, body: unknown): string | undefined {
+  const s = /^\/v2\/customer_sessions\/([^/]+)/.exec(pathname);
+  if (s) return `s:${safeDecode(s[1]!)}`;
+  const p = /^\/v2\/customer_profiles\/([^/]+)$/.exec(pathname);
+  if (p) return `p:${safeDecode(p[1]!)}`;
+  if (method === 'POST' && pathname === '/v2/events' && typeof body === 'object' && body !== null) {
+    const pid = (body as { profileId?: unknown }).profileId;
+    if (typeof pid === 'string') return `p:${pid}`;
+  }
+  return undefined;
+}
+
+function safeDecode(s: string): string {
+  try { return decodeURIComponent(s); } catch { return s; }
+}
 const ROUTES: Route[] = [
   { method: 'PUT', re: /^\/v2\/customer_sessions\/([^/]+)$/, key: sessionKey, mutating: true, plain400: true, run: (st, m, q, b) => updateSession(st, m[0]!, q, b) },
   { method: 'GET', re: /^\/v2\/customer_sessions\/([^/]+)$/, mutating: false, run: (st, m) => getSession(st, m[0]!) },
@@ -116,6 +133,23 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
   let port = opts.port ?? 0;
   let refuseTimer: NodeJS.Timeout | undefined;
 
+  // Instrumentation (while recording): requests in flight per session/profile, from arrival to the response
+  // being sent or the connection closing (hung requests included), and each key's high-water mark.
+  const inFlight = new Map<string, number>();
+  let highWater = new Map<string, number>();
+  const trackInFlight = (method: string, pathname: string, body: unknown, res: ServerResponse): void => {
+    const k = inFlightKey(method, pathname, body);
+    if (k === undefined) return;
+    const n = (inFlight.get(k) ?? 0) + 1;
+    inFlight.set(k, n);
+    if (n > (highWater.get(k) ?? 0)) highWater.set(k, n);
+    res.once('close', () => {
+      const m = (inFlight.get(k) ?? 1) - 1;
+      if (m <= 0) inFlight.delete(k);
+      else inFlight.set(k, m);
+    });
+  };
+
   const record = (req: IncomingMessage, raw: string, status: number): void => {
     if (!recording) return;
     const headers: Record<string, string> = {};
@@ -174,6 +208,7 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
       try { body = JSON.parse(raw); } catch { body = raw; badJson = true; }
     }
     const finish = (a: Answer): void => { send(res, a); record(req, raw, a.status); };
+    if (recording) trackInFlight(req.method ?? '', pathname, body, res);
     if (faults.active && faults.hang(pathname)) {
       hung.add(res);
       res.on('close', () => hung.delete(res));
@@ -204,8 +239,9 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
 
   const ops: AdminOps = {
     requests: () => recorded.map(toRecorded),
-    clearRequests: () => { recorded = []; },
-    reset: () => { st = new State(loadCfg(), now); recorded = []; queue.clear(); void setFaults({}); },
+    clearRequests: () => { recorded = []; highWater = new Map(); },
+    reset: () => { st = new State(loadCfg(), now); recorded = []; highWater = new Map(); queue.clear(); void setFaults({}); },
+    inFlightHighWater: () => Object.fromEntries(highWater),
     getFaults: () => faults.get(),
     setFaults: (f) => setFaults(f),
     setRecording: (on) => { recording = on; },
@@ -310,6 +346,7 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
     adminUrl: adminPort === undefined ? undefined : `http://${host.includes(':') ? `[${host}]` : host}:${adminPort}`,
     get requests() { return recorded.map(toRecorded); },
     clearRequests: ops.clearRequests,
+    inFlightHighWater: ops.inFlightHighWater,
     setRecording: ops.setRecording,
     setFaults,
     getFaults: ops.getFaults,

@@ -78,7 +78,14 @@ export interface Emulator {
   readonly adminUrl: string | undefined;
   /** Recorded requests, oldest first (a copy). */
   readonly requests: RecordedRequest[];
+  /** Also clears the in-flight high-water marks. */
   clearRequests(): void;
+  /**
+   * Per session (`s:<id>`) / profile (`p:<id>`) key: the most API requests that were in flight at once
+   * (from arrival to response sent or connection closed, hung ones included; GETs of a session count).
+   * Tracked while recording is on; cleared by `clearRequests` and `reset`.
+   */
+  inFlightHighWater(): Record<string, number>;
   setRecording(on: boolean): void;
   /** Replace the fault set. Resolves once the listening state matches (relevant for `refuse`). */
   setFaults(f: Faults): Promise<void>;

@@ -64,6 +64,8 @@ export class Journal {
   #active: SegmentState;
   #handle: SegmentHandle;
   #undelivered: Map<number, Slot>;
+  /** Undelivered records per ordering key, so "does this session still wait for the flush?" is O(1). */
+  readonly #keyCount = new Map<string, number>();
   readonly #dead: Map<number, { slot: Slot; info: DeadInfo }>;
   readonly #delivered: RangeSet;
   #nextSeq: number;
@@ -97,6 +99,7 @@ export class Journal {
     this.#active = o.active;
     this.#handle = o.handle;
     this.#undelivered = o.rec.undelivered;
+    for (const slot of this.#undelivered.values()) this.#countKey(slot.entry.key, 1);
     this.#dead = o.rec.dead;
     this.#delivered = o.rec.delivered;
     this.#lastDurableSeq = o.rec.lastSeq;
@@ -182,7 +185,7 @@ export class Journal {
     for (const seq of typeof seqs === 'number' ? [seqs] : seqs) {
       const slot = this.#undelivered.get(seq) ?? this.#dead.get(seq)?.slot;
       if (!slot) continue;
-      this.#undelivered.delete(seq);
+      if (this.#undelivered.delete(seq)) this.#countKey(slot.entry.key, -1);
       this.#dead.delete(seq);
       slot.seg.live -= 1;
       this.#delivered.add(seq);
@@ -196,6 +199,7 @@ export class Journal {
     const slot = this.#undelivered.get(seq);
     if (!slot) throw new StoregateError('SG_ERR_NOT_FOUND', `journal seq ${seq} is not undelivered`, { statusCode: 404 });
     this.#undelivered.delete(seq);
+    this.#countKey(slot.entry.key, -1);
     this.#dead.set(seq, { slot, info: { status: info.status, body: info.body, at: info.at } });
     await this.#cursorWriter.submit(null);
   }
@@ -217,6 +221,7 @@ export class Journal {
       if (!d) continue;
       this.#dead.delete(seq);
       this.#undelivered.set(seq, d.slot);
+      this.#countKey(d.slot.entry.key, 1);
       moved.push(d.slot);
     }
     if (moved.length > 0) {
@@ -226,6 +231,17 @@ export class Journal {
     await this.#cursorWriter.submit(null);
     for (const s of moved) this.#notify(s.entry);
     return moved.length;
+  }
+
+  /** True while records with this ordering key wait for delivery (dead letters excluded). */
+  hasUndelivered(key: string): boolean {
+    return this.#keyCount.has(key);
+  }
+
+  #countKey(key: string, delta: number): void {
+    const n = (this.#keyCount.get(key) ?? 0) + delta;
+    if (n > 0) this.#keyCount.set(key, n);
+    else this.#keyCount.delete(key);
   }
 
   /** Undelivered records (dead letters excluded), in seq order. A snapshot array. */
@@ -314,6 +330,7 @@ export class Journal {
       for (const p of batch) {
         p.entry.attach(buf, p.rec.payloadAt, p.rec.payloadAt + p.rec.payloadLen);
         this.#undelivered.set(p.rec.seq, { entry: p.entry, seg });
+        this.#countKey(p.entry.key, 1);
         seg.live += 1;
       }
       this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;

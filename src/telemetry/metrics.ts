@@ -50,6 +50,41 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // --- journal flusher (CONTRACT §6) ---
+  readonly flushDelivered = new Counter({
+    name: 'storegate_flush_delivered_total',
+    help: 'Journal records delivered upstream by the flusher (coalesced records count each), by record kind and how.',
+    labelNames: ['kind', 'how'] as const,
+    registers: [this.registry],
+  });
+
+  readonly flushDeadLetters = new Counter({
+    name: 'storegate_flush_dead_letters_total',
+    help: 'Journal records moved to the dead letters (upstream 4xx other than 409/429), by record kind and status.',
+    labelNames: ['kind', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly flushRetries = new Counter({
+    name: 'storegate_flush_retries_total',
+    help: 'Flusher sends to be retried later with backoff, by reason (http_409, http_429, http_5xx, timeout, connect, …).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly flushInFlight = new Gauge({
+    name: 'storegate_flush_in_flight',
+    help: 'Flusher requests in flight (at most one per session/profile key).',
+    registers: [this.registry],
+  });
+
+  readonly reconciliations = new Counter({
+    name: 'storegate_reconciliation_entries_total',
+    help: 'Differences between local answers and the upstream answer on flush, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'storegate_' });
   }

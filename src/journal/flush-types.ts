@@ -1,0 +1,54 @@
+/** Public types of the flusher (src/journal/flusher.ts). */
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { UpstreamClient } from '../upstream/client.js';
+import type { Journal } from './journal.js';
+import type { ReconciliationLog } from './reconciliation.js';
+
+export interface FlusherDeps {
+  journal: Journal;
+  upstream: UpstreamClient;
+  clock: Clock;
+  log: Logger;
+  metrics?: Metrics;
+  /** `journal.flushConcurrency`: keys with a request in flight at once. */
+  concurrency: number;
+  reconciliation: ReconciliationLog;
+  /** Backoff for 409/429/5xx/network, full jitter (default 250 ms .. 30 s). */
+  retry?: { baseMs: number; maxMs: number };
+  random?: () => number;
+  /** Called with the seqs about to be marked delivered; the gateway persists its local state snapshot first. */
+  beforeMarkDelivered?: (seqs: number[]) => Promise<void>;
+  /** True while live terminal requests are waiting on the upstream: the flusher then holds back. */
+  liveBusy?: () => boolean;
+  /** Reconciliation entries and dead letters are also announced (published to P/alerts). */
+  onAlert?: (a: { kind: 'deadLetter' | 'reconciliation'; [k: string]: unknown }) => void;
+  /** Records older than this (wall time since append) are checked upstream first (default 23 h). */
+  oldRecordMs?: number;
+}
+
+export interface FlushReport {
+  /** Records marked delivered during this call (coalesced records count each). */
+  delivered: number;
+  deadLettered: number;
+  /** Sends that failed retryably and were rescheduled. */
+  retried: number;
+  /** Undelivered records still queued (not dead letters) when the call returned. */
+  remaining: number;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export interface FlusherStats {
+  inFlight: number;
+  delivered: number;
+  deadLettered: number;
+  /** Keys whose head record is waiting for a retry. */
+  retrying: number;
+  lastError: string | null;
+  /** ISO time of the last delivery marked. */
+  lastFlushAt: string | null;
+  queued: number;
+  paused: boolean;
+}

@@ -1,0 +1,402 @@
+/**
+ * The flusher (CONTRACT §6): replays journal records upstream.
+ *
+ * - Per key (`session:<id>`, `profile:<id>`): strict seq order, at most one request in flight; overall at
+ *   most `concurrency` keys in flight. Keys take turns (FIFO of ready keys); a key backing off is parked
+ *   in a timer heap and blocks nobody else.
+ * - `Idempotency-Key` = the journal id of the record sent (of the last record of a coalesced group). A
+ *   group is frozen once tried, so every retry carries the same key; after a restart the same records give
+ *   the same group unless more records arrived (then a later close is sent, which upstream needs anyway).
+ * - Upstream is called with `attempts: 1`; 409/429/5xx/408/401/403 and network errors are retried here
+ *   with capped exponential backoff and full jitter per key. While `upstream.health.state` is `down` the
+ *   background flush pauses (in-flight requests finish) until health changes (the gateway's probe marks it
+ *   up); `flushNow` ignores the pause. Other 4xx → dead letters with the upstream body text.
+ * - One attempt and its outcome: flush-send.ts; old-record and 400-on-closed rules: flush-check.ts;
+ *   coalescing: coalesce.ts; reconciliation: reconciliation.ts.
+ * - Delivered seqs are marked in batches (flush-marks.ts: `beforeMarkDelivered`, then `markDelivered`)
+ *   while the key goes on with its next record: an unmarked delivery is only replayed, which upstream dedupes.
+ */
+import type { JournalRecord } from '../checkout/records.js';
+import type { Effect } from '../engine/index.js';
+import { backoffDelay } from '../upstream/backoff.js';
+import { coalesceHead } from './coalesce.js';
+import { DeliveryMarker } from './flush-marks.js';
+import { type Outcome, type SendContext, deliverGroup } from './flush-send.js';
+import { DueTimer } from './flush-timer.js';
+import { diffOutcome } from './reconciliation.js';
+import type { JournalEntry } from './types.js';
+
+import type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
+
+export type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
+export { ReconciliationLog, type ReconciliationEntry } from './reconciliation.js';
+
+interface KeyState {
+  readonly key: string;
+  /** Undelivered records of this key, seq order. */
+  queue: JournalEntry[];
+  inFlight: boolean;
+  ready: boolean;
+  /** Consecutive retryable failures of the head group. */
+  attempt: number;
+  /** clock.monotonic() before which the key is not tried again. */
+  dueAt: number;
+  /** The group being retried: same records, same Idempotency-Key on every try. */
+  frozen: JournalEntry[] | undefined;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const LIVE_MAX_WAITS = 100;
+const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
+
+export class Flusher {
+  readonly #d: FlusherDeps;
+  readonly #retry: { baseMs: number; maxMs: number };
+  readonly #random: () => number;
+  readonly #oldMs: number;
+  readonly #keys = new Map<string, KeyState>();
+  /** Seqs queued, in flight or awaiting their delivery mark (dedupes append notifications). */
+  readonly #known = new Set<number>();
+  #ready: KeyState[] = [];
+  #readyHead = 0;
+  readonly #timer: DueTimer<KeyState>;
+  readonly #marker: DeliveryMarker;
+  readonly #send: SendContext;
+  #unsubscribe: (() => void) | undefined;
+  #healthHooked = false;
+  #running = false;
+  #closing = false;
+  #force = 0;
+  #dispatchQueued = false;
+  #inFlight = 0;
+  #queued = 0;
+  readonly #tasks = new Set<Promise<void>>();
+  #idleWaiters: (() => void)[] = [];
+  #delivered = 0;
+  #deadLettered = 0;
+  #retried = 0;
+  #lastError: string | null = null;
+  #lastFlushAt: number | null = null;
+
+  constructor(deps: FlusherDeps) {
+    this.#d = deps;
+    this.#retry = deps.retry ?? { baseMs: 250, maxMs: 30_000 };
+    this.#random = deps.random ?? Math.random;
+    this.#oldMs = deps.oldRecordMs ?? 23 * 60 * 60 * 1000;
+    if (!(deps.concurrency >= 1)) throw new RangeError(`flush concurrency must be >= 1, got ${deps.concurrency}`);
+    this.#timer = new DueTimer<KeyState>(
+      deps.clock,
+      (ks, at) => ks.dueAt === at, // stale when cut short by flushNow or a health change
+      (due) => {
+        for (const ks of due) {
+          ks.dueAt = 0;
+          this.#makeReady(ks);
+        }
+        this.#scheduleDispatch();
+      },
+    );
+    this.#marker = new DeliveryMarker({
+      journal: deps.journal,
+      ...(deps.beforeMarkDelivered ? { beforeMarkDelivered: deps.beforeMarkDelivered } : {}),
+      onMarked: (batch) => {
+        this.#delivered += batch.length;
+        this.#lastFlushAt = deps.clock.now();
+        for (const b of batch) {
+          deps.metrics?.flushDelivered.inc({ kind: b.kind, how: b.how });
+          this.#known.delete(b.seq);
+        }
+      },
+      onFailed: (err, batch) => {
+        // Delivered upstream but not recorded: replayed after a restart, which upstream dedupes.
+        this.#lastError = `mark delivered failed: ${(err as Error).message}`;
+        deps.log.error({ err, seqs: batch.length }, 'flusher: could not mark records delivered');
+        for (const b of batch) this.#known.delete(b.seq);
+      },
+      onIdle: () => this.#checkIdle(),
+    });
+    this.#send = { upstream: deps.upstream, clock: deps.clock, oldRecordMs: this.#oldMs, reconcile: (r, l, e) => this.#reconcile(r, l, e) };
+    if (this.#oldMs >= DAY_MS) deps.log.warn({ oldRecordMs: this.#oldMs }, 'flusher: oldRecordMs ≥ 24 h: idempotency keys may have expired upstream');
+  }
+
+  /** Background flushing: whenever the upstream is not `down`; wakes on appends and on health changes. */
+  start(): void {
+    this.#closing = false;
+    this.#running = true;
+    this.#attach();
+    this.#scheduleDispatch();
+  }
+
+  /** Stops dispatching, waits for requests in flight and pending delivery marks. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#closing = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#timer.stop();
+    while (this.#tasks.size > 0 || this.#marker.busy) {
+      await Promise.all([...this.#tasks, this.#marker.drain()]);
+    }
+    this.#wakeIdle();
+  }
+
+  /**
+   * Drains what can be delivered now, even while health says `down` (an operator's `journal flush`):
+   * backoffs are cut short once, then retried as usual until everything queued is delivered or dead,
+   * or `timeoutMs` (default 30 s) passes.
+   */
+  async flushNow(opts: { timeoutMs?: number } = {}): Promise<FlushReport> {
+    const t0 = performance.now();
+    const before = { d: this.#delivered, x: this.#deadLettered, r: this.#retried };
+    this.#closing = false;
+    this.#attach();
+    this.#force++;
+    for (const ks of this.#keys.values()) {
+      if (ks.dueAt > 0) {
+        ks.dueAt = 0;
+        this.#makeReady(ks);
+      }
+    }
+    this.#scheduleDispatch();
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      timedOut = await Promise.race([
+        this.#idle().then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), opts.timeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.#force--;
+    }
+    return {
+      delivered: this.#delivered - before.d,
+      deadLettered: this.#deadLettered - before.x,
+      retried: this.#retried - before.r,
+      remaining: this.#queued,
+      timedOut,
+      durationMs: Math.round(performance.now() - t0),
+    };
+  }
+
+  /**
+   * True while the key (`session:<id>`, `profile:<id>`) has records queued or a send in flight (dead
+   * letters excluded). Checkout uses it to keep a session local until its backlog is upstream.
+   */
+  pending(key: string): boolean {
+    const ks = this.#keys.get(key);
+    return ks !== undefined && (ks.queue.length > 0 || ks.inFlight);
+  }
+
+  stats(): FlusherStats {
+    let retrying = 0;
+    for (const ks of this.#keys.values()) if (ks.attempt > 0) retrying++;
+    return {
+      inFlight: this.#inFlight,
+      delivered: this.#delivered,
+      deadLettered: this.#deadLettered,
+      retrying,
+      lastError: this.#lastError,
+      lastFlushAt: this.#lastFlushAt === null ? null : new Date(this.#lastFlushAt).toISOString(),
+      queued: this.#queued,
+      paused: this.#paused(),
+    };
+  }
+
+  // ---- queueing -------------------------------------------------------------------------------
+
+  #attach(): void {
+    if (!this.#healthHooked) {
+      this.#healthHooked = true;
+      this.#d.upstream.health.onChange((s) => {
+        if (s === 'down') return;
+        // Back from down (the probe saw it): everything parked may go now.
+        for (const ks of this.#keys.values()) {
+          if (ks.dueAt > 0) {
+            ks.dueAt = 0;
+            this.#makeReady(ks);
+          }
+        }
+        this.#scheduleDispatch();
+      });
+    }
+    if (this.#unsubscribe) return;
+    this.#unsubscribe = this.#d.journal.onAppend((e) => this.#enqueue(e));
+    for (const e of this.#d.journal.undelivered()) this.#enqueue(e);
+  }
+
+  #enqueue(e: JournalEntry): void {
+    if (this.#known.has(e.seq)) return;
+    this.#known.add(e.seq);
+    let ks = this.#keys.get(e.key);
+    if (!ks) {
+      ks = { key: e.key, queue: [], inFlight: false, ready: false, attempt: 0, dueAt: 0, frozen: undefined };
+      this.#keys.set(e.key, ks);
+    }
+    const q = ks.queue;
+    if (q.length === 0 || (q[q.length - 1] as JournalEntry).seq < e.seq) q.push(e);
+    else {
+      // A retried dead letter: it goes back in seq order, ahead of the key's later records.
+      let i = q.findIndex((x) => x.seq > e.seq);
+      if (i < 0) i = q.length;
+      q.splice(i, 0, e);
+    }
+    this.#queued++;
+    this.#makeReady(ks);
+    this.#scheduleDispatch();
+  }
+
+  #makeReady(ks: KeyState): void {
+    if (ks.ready || ks.inFlight || ks.queue.length === 0 || ks.dueAt > 0) return;
+    ks.ready = true;
+    this.#ready.push(ks);
+  }
+
+  #paused(): boolean {
+    return this.#force === 0 && this.#d.upstream.health.state === 'down';
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchQueued) return;
+    this.#dispatchQueued = true;
+    queueMicrotask(() => {
+      this.#dispatchQueued = false;
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
+    if (this.#closing || !(this.#running || this.#force > 0) || this.#paused()) return;
+    while (this.#inFlight < this.#d.concurrency && this.#readyHead < this.#ready.length) {
+      const ks = this.#ready[this.#readyHead++] as KeyState;
+      ks.ready = false;
+      if (ks.inFlight || ks.queue.length === 0 || ks.dueAt > 0) continue;
+      const task = this.#runKey(ks);
+      this.#tasks.add(task);
+      void task.finally(() => this.#tasks.delete(task));
+    }
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead);
+      this.#readyHead = 0;
+    }
+  }
+
+  // ---- one key's send ---------------------------------------------------------------------------
+
+  async #runKey(ks: KeyState): Promise<void> {
+    ks.inFlight = true;
+    this.#inFlight++;
+    this.#d.metrics?.flushInFlight.set(this.#inFlight);
+    let group: JournalEntry[] = [];
+    let outcome: Outcome;
+    try {
+      await this.#waitForLive();
+      if (ks.frozen && ks.frozen[0] !== ks.queue[0]) ks.frozen = undefined; // a retried dead letter came first
+      group = ks.frozen ?? coalesceHead(ks.queue);
+      ks.frozen = group;
+      outcome = await deliverGroup(this.#send, group);
+    } catch (err) {
+      this.#d.log.error({ err, key: ks.key }, 'flusher: unexpected error; will retry');
+      outcome = { t: 'retry', reason: `internal: ${(err as Error).message}` };
+    }
+    try {
+      if (outcome.t === 'retry') this.#scheduleRetry(ks, outcome.reason);
+      else {
+        const seqs = new Set(group.map((e) => e.seq));
+        ks.queue = ks.queue.filter((e) => !seqs.has(e.seq));
+        this.#queued -= group.length;
+        ks.frozen = undefined;
+        ks.attempt = 0;
+        if (outcome.t === 'delivered') this.#marker.add(group, outcome.how);
+        else await this.#deadLetter(group, outcome);
+      }
+    } finally {
+      ks.inFlight = false;
+      this.#inFlight--;
+      this.#d.metrics?.flushInFlight.set(this.#inFlight);
+      if (ks.queue.length === 0 && !ks.frozen) this.#keys.delete(ks.key);
+      else this.#makeReady(ks);
+      this.#scheduleDispatch();
+      this.#checkIdle();
+    }
+  }
+
+  /** Live terminal requests keep priority: hold back (bounded) while they wait on the upstream. */
+  async #waitForLive(): Promise<void> {
+    const busy = this.#d.liveBusy;
+    if (!busy) return;
+    for (let i = 0; i < LIVE_MAX_WAITS && busy(); i++) await this.#d.clock.sleep(5 + Math.floor(this.#random() * 15));
+  }
+
+  async #reconcile(rec: JournalRecord, last: JournalEntry, upstream: Effect[]): Promise<void> {
+    if (rec.kind !== 'updateSession' || !rec.local) return;
+    const at = new Date(this.#d.clock.now()).toISOString();
+    const diffs = diffOutcome({ sessionId: rec.sessionId, terminalId: rec.terminalId, seq: last.seq, at }, rec.local, upstream);
+    for (const e of diffs) {
+      await this.#d.reconciliation.add(e); // a failure retries the send: the replayed answer is the same
+      this.#d.metrics?.reconciliations.inc({ kind: e.kind });
+      this.#d.log.warn({ sessionId: e.sessionId, terminalId: e.terminalId, kind: e.kind, coupon: e.coupon, reason: e.reason }, 'flusher: upstream answer differs from the local one');
+      this.#alert({ ...e, kind: 'reconciliation', entryKind: e.kind });
+    }
+  }
+
+  #scheduleRetry(ks: KeyState, reason: string): void {
+    ks.attempt++;
+    this.#retried++;
+    this.#lastError = reason;
+    this.#d.metrics?.flushRetries.inc({ reason: reason.split(':')[0] ?? reason });
+    const delay = Math.max(1, backoffDelay(ks.attempt - 1, this.#retry, this.#random));
+    ks.dueAt = this.#d.clock.monotonic() + delay;
+    this.#timer.schedule(ks.dueAt, ks);
+  }
+
+  async #deadLetter(group: JournalEntry[], o: { status: number; body: string }): Promise<void> {
+    const at = this.#d.clock.now();
+    this.#lastError = `dead letter: HTTP ${o.status}`;
+    // All records of the group at once: their cursor writes share one (the journal's group commit).
+    const results = await Promise.allSettled(group.map((e) => this.#d.journal.markDead(e.seq, { status: o.status, body: o.body, at })));
+    group.forEach((e, i) => {
+      this.#known.delete(e.seq);
+      const r = results[i];
+      if (r?.status === 'rejected') {
+        this.#d.log.error({ err: r.reason, seq: e.seq }, 'flusher: could not record a dead letter; it is replayed after a restart');
+        return;
+      }
+      this.#deadLettered++;
+      this.#d.metrics?.flushDeadLetters.inc({ kind: e.kind, status: String(o.status) });
+      this.#d.log.warn({ seq: e.seq, id: e.id, key: e.key, kind: e.kind, status: o.status, body: o.body.slice(0, 500) }, 'flusher: record moved to dead letters');
+      this.#alert({
+        kind: 'deadLetter', seq: e.seq, id: e.id, key: e.key, recordKind: e.kind, status: o.status, body: o.body,
+        terminalId: (e.payload as Partial<JournalRecord>).terminalId, at: new Date(at).toISOString(),
+      });
+    });
+  }
+
+  #alert(a: { kind: 'deadLetter' | 'reconciliation'; [k: string]: unknown }): void {
+    try {
+      this.#d.onAlert?.(a);
+    } catch (err) {
+      this.#d.log.error({ err }, 'flusher: onAlert threw');
+    }
+  }
+
+  // ---- idleness (flushNow) ------------------------------------------------------------------------
+
+  #idle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#idleWaiters.push(resolve);
+      this.#checkIdle();
+    });
+  }
+
+  #checkIdle(): void {
+    if (this.#queued === 0 && this.#inFlight === 0 && !this.#marker.busy) this.#wakeIdle();
+  }
+
+  #wakeIdle(): void {
+    const w = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const fn of w) fn();
+  }
+}
