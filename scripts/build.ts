@@ -16,9 +16,13 @@ try {
   // not a git checkout: keep "unknown"
 }
 
+// `--outfile F` lets tests build a private copy without touching build/.
+const at = process.argv.indexOf('--outfile');
+const outfile = at > 0 && process.argv[at + 1] ? path.resolve(process.argv[at + 1] as string) : path.join(root, 'build', 'storegate.mjs');
+
 await build({
   entryPoints: [path.join(root, 'src', 'main.ts')],
-  outfile: path.join(root, 'build', 'storegate.mjs'),
+  outfile,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -30,4 +34,4 @@ await build({
   define: { 'process.env.STOREGATE_GIT_COMMIT': JSON.stringify(commit) },
   logLevel: 'warning',
 });
-console.log(`built build/storegate.mjs (commit ${commit})`);
+console.log(`built ${path.relative(root, outfile)} (commit ${commit})`);

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.js';
 import type { Mode } from '../config/schema.js';
 import { StoregateError } from '../core/errors.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import { UpstreamUnavailableError } from '../upstream/client.js';
 import { upstreamPath, type OperationSpec } from './operations.js';
+import type { LocalAnswers } from './local-answers.js';
+import { profileKey, sessionKey } from './records.js';
 
 export interface TerminalRequest {
   spec: OperationSpec;
@@ -31,48 +34,78 @@ export interface CheckoutDeps {
   mode: Mode;
   storeIntegrationId: string;
   upstream: UpstreamClient | null;
+  /** Local answers (engine + journal); null only in tests of the pure forwarding path. */
+  local: LocalAnswers | null;
+  /** True while the journal holds undelivered records for this ordering key (`session:<id>`, `profile:<id>`). */
+  pending: (key: string) => boolean;
+  /** Called after an upstream answer to a session update, so local state can follow the session. */
+  onUpstreamSession?: (req: TerminalRequest, status: number) => void;
+  /** Deadline of one terminal call (`upstream.timeoutMs`). */
+  timeoutMs: number;
   log: Logger;
 }
 
 /**
- * The core use case: route one terminal call. In connected mode it is forwarded to Talon.One with this store's
- * id injected; the answer (effects included) goes back byte for byte. Offline answers plug in here.
+ * The core use case: route one terminal call (CONTRACT §2).
+ * - `connected`: forward to Talon.One with this store's id; if the upstream is down, fails, answers 5xx/429,
+ *   or misses its deadline, answer locally instead, within the same deadline. A session or profile that
+ *   already has journaled records stays local until they are delivered, so upstream never sees them out of order.
+ * - `hybrid`: answer locally at once (the flusher forwards in the background); reads still try upstream first.
+ * - `offline`: answer locally only.
  */
 export class Checkout {
   readonly #deps: CheckoutDeps;
+  /** Time kept for the local answer when an upstream attempt fails late (evaluation + fsync). */
+  readonly #reserveMs: number;
 
   constructor(deps: CheckoutDeps) {
     this.#deps = deps;
+    this.#reserveMs = Math.min(150, Math.max(20, Math.round(deps.timeoutMs * 0.15)));
   }
 
   async handle(req: TerminalRequest): Promise<TerminalAnswer> {
     const body = this.#withStore(req);
-    const upstream = this.#deps.upstream;
-    if (this.#deps.mode !== 'connected' || upstream === null) {
-      throw new StoregateError('SG_ERR_LOCAL_UNAVAILABLE', `mode "${this.#deps.mode}" needs local answers, which this build cannot give yet`, {
-        statusCode: 503,
-        retryable: true,
-      });
-    }
-    if (upstream.health.state === 'down') {
-      throw new StoregateError('SG_ERR_UPSTREAM_UNAVAILABLE', 'Talon.One is unreachable (upstream down); try again shortly', {
-        statusCode: 503,
-        retryable: true,
-      });
-    }
-    try {
-      const res = await upstream.request({
-        op: req.spec.op,
-        method: req.spec.method,
-        path: upstreamPath(req.spec, req.params, req.query),
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
-      });
-      return { status: res.status, body: res.body, contentType: res.contentType, source: 'upstream' };
-    } catch (err) {
-      if (err instanceof UpstreamUnavailableError) {
-        throw new StoregateError(err.code, `Talon.One is unreachable: ${err.message}`, { statusCode: 503, retryable: true, cause: err });
+    const { upstream, local, mode } = this.#deps;
+    const idem = req.idempotencyKey ?? randomUUID();
+    const read = req.spec.method === 'GET';
+    const key = orderingKey(req);
+    const tryUpstream =
+      upstream !== null &&
+      upstream.health.state !== 'down' &&
+      (mode === 'connected' || (mode === 'hybrid' && read)) &&
+      (key === null || !this.#deps.pending(key));
+
+    if (tryUpstream) {
+      try {
+        const res = await upstream.request({
+          op: req.spec.op,
+          method: req.spec.method,
+          path: upstreamPath(req.spec, req.params, req.query),
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          idempotencyKey: idem,
+          deadlineMs: local ? this.#deps.timeoutMs - this.#reserveMs : this.#deps.timeoutMs,
+        });
+        const failed = res.status >= 500 || res.status === 429;
+        if (!failed || !local) {
+          if (req.spec.op === 'updateSession') this.#deps.onUpstreamSession?.(req, res.status);
+          return { status: res.status, body: res.body, contentType: res.contentType, source: 'upstream' };
+        }
+        this.#deps.log.debug({ op: req.spec.op, status: res.status }, 'upstream failed; answering locally');
+      } catch (err) {
+        if (!(err instanceof UpstreamUnavailableError)) throw err;
+        if (!local) throw new StoregateError(err.code, `Talon.One is unreachable: ${err.message}`, { statusCode: 503, retryable: true, cause: err });
       }
+    } else if (!local) {
+      throw new StoregateError('SG_ERR_UPSTREAM_UNAVAILABLE', 'Talon.One is unreachable (upstream down) and local answers are not available', {
+        statusCode: 503,
+        retryable: true,
+      });
+    }
+    if (!local) throw new StoregateError('SG_ERR_LOCAL_UNAVAILABLE', 'local answers are not available', { statusCode: 503, retryable: true });
+    try {
+      return await local.answer({ ...req, body }, idem);
+    } catch (err) {
+      if (err instanceof StoregateError) err.source = 'local';
       throw err;
     }
   }
@@ -100,5 +133,21 @@ export class Checkout {
     }
     node[field] = this.#deps.storeIntegrationId;
     return req.body;
+  }
+}
+
+/** The journal ordering key a call belongs to (reads have none: they never wait behind the journal). */
+export function orderingKey(req: TerminalRequest): string | null {
+  switch (req.spec.op) {
+    case 'updateSession':
+    case 'returnItems':
+    case 'reopenSession':
+      return sessionKey(req.params.customerSessionId as string);
+    case 'trackEvent':
+      return profileKey(((req.body as { profileId?: string } | undefined)?.profileId ?? '') as string);
+    case 'updateProfile':
+      return profileKey(req.params.integrationId as string);
+    default:
+      return null;
   }
 }

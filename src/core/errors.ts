@@ -33,6 +33,8 @@ export class StoregateError extends Error {
   readonly statusCode: number;
   readonly retryable: boolean;
   readonly details: readonly ErrorDetail[];
+  /** Who refused the call, for `X-Storegate-Source` on the error answer (local answers set `local`). */
+  source: 'local' | 'gateway' = 'gateway';
 
   constructor(
     code: ErrorCode,

@@ -82,7 +82,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 }
 
 function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
-  reply.header('x-storegate-source', req.answerSource === 'local' ? 'local' : 'gateway');
+  reply.header('x-storegate-source', isStoregateError(err) ? err.source : 'gateway');
   const shape = (status: number, message: string, errors: Parameters<typeof talonError>[2] = []) => {
     const body = talonError(status, message, errors);
     if (req.plainErrorShape && status === 400) delete body.StatusCode;
@@ -92,6 +92,7 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, 
     return shape(400, 'The submitted data was invalid', validationErrors(err.validation as Parameters<typeof validationErrors>[0]));
   }
   if (isStoregateError(err)) {
+    req.answerSource = err.source;
     if (err.statusCode >= 500) log.warn({ code: err.code, err: err.message, route: req.routeOptions.url }, 'request failed');
     return shape(
       err.statusCode,

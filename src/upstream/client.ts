@@ -83,6 +83,7 @@ export class UpstreamClient {
   readonly #prefix: string;
   readonly #authHeader: string;
   readonly #random: () => number;
+  #skewWarned = false;
 
   constructor(opts: UpstreamClientOptions) {
     this.#opts = opts;
@@ -132,7 +133,7 @@ export class UpstreamClient {
         });
         const body = Buffer.from(await res.body.arrayBuffer());
         const latency = this.#opts.clock.monotonic() - t0;
-        this.health.recordClockSkew(headerValue(res.headers.date), this.#opts.clock.now());
+        this.#skew(headerValue(res.headers.date));
         this.#opts.metrics.upstreamDuration.observe({ op: call.op, status: String(res.statusCode) }, latency / 1000);
         const response: UpstreamResponse = {
           status: res.statusCode,
@@ -184,6 +185,15 @@ export class UpstreamClient {
     } catch (err) {
       return { ok: false, latencyMs: this.#opts.clock.monotonic() - t0, reason: (err as Error).message };
     }
+  }
+
+  /** Tracks the upstream clock; warns once per excursion beyond 2 s (promotion windows depend on our clock). */
+  #skew(dateHeader: string | undefined): void {
+    this.health.recordClockSkew(dateHeader, this.#opts.clock.now());
+    const skew = this.health.snapshot().clockSkewMs;
+    const off = skew !== null && Math.abs(skew) > 2000;
+    if (off && !this.#skewWarned) this.#opts.log.warn({ clockSkewMs: skew }, 'local clock differs from Talon.One by more than 2 s');
+    this.#skewWarned = off;
   }
 
   async close(): Promise<void> {

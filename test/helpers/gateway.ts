@@ -21,8 +21,9 @@ export interface TestGateway {
 }
 
 /** Starts a real gateway on a random loopback port, from a real config file in a temp dir. */
-export async function startGateway(config: Record<string, unknown>, opts: { probeIntervalMs?: number } = {}): Promise<TestGateway> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sg-gw-'));
+export async function startGateway(config: Record<string, unknown>, opts: { probeIntervalMs?: number; dir?: string } = {}): Promise<TestGateway> {
+  // Reusing `dir` restarts a gateway on the same data dir (journal, snapshots).
+  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'sg-gw-'));
   const full = {
     store: { integrationId: STORE_ID, attributes: { region: 'north' } },
     dataDir: 'var',

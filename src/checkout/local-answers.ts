@@ -1,0 +1,312 @@
+import type { Journal } from '../journal/index.js';
+import type { LocalData, Effect, SessionInput } from '../engine/index.js';
+import { holderKey } from '../engine/loyalty.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import { StoregateError } from '../core/errors.js';
+import type { TerminalAnswer, TerminalRequest } from './checkout.js';
+import { applyReopen, applyReturn, mergeUpdate, toUpstreamSession, type SessionUpdate } from './local-sessions.js';
+import type { LocalState } from './local-state.js';
+import { customerProfileJson, integrationState, rollbackEffects } from './responses.js';
+import { profileKey, sessionKey, type JournalRecord, type LocalOutcome } from './records.js';
+
+export interface LocalAnswersDeps {
+  localData: LocalData;
+  journal: Journal;
+  state: LocalState;
+  clock: Clock;
+  storeIntegrationId: string;
+  log: Logger;
+}
+
+type Query = URLSearchParams;
+
+/**
+ * Answers terminals from the shop's own data: the engine evaluates, the journal records the answer durably,
+ * and only then does the terminal get it (CONTRACT §6). Calls on one session are serialised so successive
+ * updates build on each other; the coupon ledger is reserved during evaluation and released again if the
+ * journal cannot take the record, so a failed write never leaves a coupon used.
+ */
+export class LocalAnswers {
+  readonly #d: LocalAnswersDeps;
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(deps: LocalAnswersDeps) {
+    this.#d = deps;
+  }
+
+  /** `idempotencyKey` becomes the record id, i.e. the `Idempotency-Key` the flusher sends upstream. */
+  answer(req: TerminalRequest, idempotencyKey: string): Promise<TerminalAnswer> {
+    const q = new URLSearchParams(req.query);
+    switch (req.spec.op) {
+      case 'updateSession':
+        return this.#serial(sessionKey(this.#sid(req)), () => this.#updateSession(req, q, idempotencyKey));
+      case 'returnItems':
+        return this.#serial(sessionKey(this.#sid(req)), () => this.#returnItems(req, q, idempotencyKey));
+      case 'reopenSession':
+        return this.#serial(sessionKey(this.#sid(req)), () => this.#reopen(req, q, idempotencyKey));
+      case 'trackEvent':
+        return this.#trackEvent(req, q, idempotencyKey);
+      case 'updateProfile':
+        return this.#updateProfile(req, q, idempotencyKey);
+      case 'getInventory':
+        return Promise.resolve(this.#inventory(req, q));
+      case 'getBalances':
+        return Promise.resolve(this.#balances(req));
+    }
+  }
+
+  #sid(req: TerminalRequest): string {
+    return req.params.customerSessionId as string;
+  }
+
+  async #serial<T>(key: string, f: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    const run = prev.then(f, f);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    }
+  }
+
+  async #updateSession(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+    const { state, clock } = this.#d;
+    const id = this.#sid(req);
+    const body = req.body as { customerSession: SessionUpdate; responseContent?: string[] };
+    const now = clock.now();
+    const dry = q.get('dry') === 'true';
+    const ctx = { now, terminalId: req.terminalId, storeIntegrationId: this.#d.storeIntegrationId };
+    // A dry run considers only the payload sent, and changes nothing (NOTES §1.1).
+    const next = mergeUpdate(dry ? undefined : state.sessions.get(id), id, body.customerSession, ctx);
+    const profile = next.profileId ? state.profiles.get(next.profileId) : undefined;
+    const out = this.#d.localData.engine().evaluate({
+      customerSessionId: id,
+      session: next as SessionInput,
+      ...(profile ? { profile } : {}),
+      terminalId: req.terminalId,
+      now: dry && q.get('now') ? Date.parse(q.get('now') as string) || now : now,
+      ledger: state.ledger,
+      loyalty: state.loyalty,
+    });
+    next.effects = out.effects;
+    const respond = (seq?: number): TerminalAnswer => ({
+      status: 200,
+      body: integrationState(out.effects, {
+        ...(body.responseContent ? { responseContent: body.responseContent } : {}),
+        session: next,
+        profile: customerProfileJson(profile, next.profileId, now),
+      }),
+      source: 'local',
+      ...(seq === undefined ? {} : { journalSeq: seq }),
+    });
+    if (dry) return respond();
+
+    state.ledger.apply(out.ledgerOps);
+    state.loyalty.apply(out.loyaltyOps);
+    q.delete('dry');
+    const record: JournalRecord = {
+      kind: 'updateSession',
+      terminalId: req.terminalId,
+      query: q.toString(),
+      sessionId: id,
+      body: { customerSession: toUpstreamSession(next), ...(body.responseContent ? { responseContent: body.responseContent } : {}) },
+      state: next.state,
+      local: outcome(out.effects),
+      meta: { created: next.created, updated: next.updated, updateCount: next.updateCount },
+      ledgerOps: out.ledgerOps,
+      loyaltyOps: out.loyaltyOps,
+    };
+    let seq: number;
+    try {
+      seq = (await this.#d.journal.append({ key: sessionKey(id), kind: record.kind, payload: record, id: idem })).seq;
+    } catch (err) {
+      state.ledger.revert(out.ledgerOps);
+      state.loyalty.revert(out.loyaltyOps);
+      throw unavailable(err);
+    }
+    state.commit(seq, record, next);
+    return respond(seq);
+  }
+
+  async #returnItems(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+    const { state, clock } = this.#d;
+    const id = this.#sid(req);
+    const body = req.body as { return: { returnedCartItems: { position?: number; quantity?: number; sku?: string }[] }; responseContent?: string[] };
+    const prev = state.sessions.get(id);
+    const now = clock.now();
+    const next = applyReturn(prev, id, body.return.returnedCartItems, now);
+    const positions = new Set(body.return.returnedCartItems.map((r) => r.position ?? next.cartItems.findIndex((c) => c.sku === r.sku)));
+    const effects = rollbackEffects(prev?.effects ?? [], positions);
+    if (q.get('dry') === 'true') return { status: 200, body: integrationState(effects, { session: next, ...rc(body) }), source: 'local' };
+    q.delete('dry');
+    const record: JournalRecord = { kind: 'returnItems', terminalId: req.terminalId, query: q.toString(), sessionId: id, body, local: outcome(effects) };
+    const seq = await this.#append(sessionKey(id), record, idem);
+    state.commit(seq, record, next);
+    const ret = {
+      id: 0,
+      created: new Date(now).toISOString(),
+      applicationId: 0,
+      accountId: 0,
+      returnedCartItems: body.return.returnedCartItems,
+      eventId: 0,
+      sessionId: 0,
+      sessionIntegrationId: id,
+      profileIntegrationId: next.profileId,
+    };
+    return { status: 200, body: integrationState(effects, { session: next, ...rc(body), extra: { return: ret } }), source: 'local', journalSeq: seq };
+  }
+
+  async #reopen(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+    const { state, clock } = this.#d;
+    const id = this.#sid(req);
+    const prev = state.sessions.get(id);
+    const next = applyReopen(prev, id, clock.now());
+    const effects = rollbackEffects(prev?.effects ?? []);
+    q.delete('dry');
+    const record: JournalRecord = { kind: 'reopenSession', terminalId: req.terminalId, query: q.toString(), sessionId: id, local: outcome(effects) };
+    const seq = await this.#append(sessionKey(id), record, idem);
+    state.commit(seq, record, next);
+    return { status: 200, body: { effects }, source: 'local', journalSeq: seq };
+  }
+
+  async #trackEvent(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+    const body = req.body as { profileId?: string; type: string; attributes?: Record<string, unknown>; storeIntegrationId?: string };
+    const profileId = body.profileId ?? '';
+    const silent = (q.get('silent') ?? 'yes') !== 'no';
+    const now = this.#d.clock.now();
+    let seq: number | undefined;
+    if (q.get('dry') !== 'true') {
+      const record: JournalRecord = { kind: 'trackEvent', terminalId: req.terminalId, query: q.toString(), profileId, body: body as Record<string, unknown> };
+      seq = await this.#append(profileKey(profileId), record, idem);
+      this.#d.state.commit(seq, record);
+    }
+    const withSeq = seq === undefined ? {} : { journalSeq: seq };
+    if (silent) return { status: 204, body: undefined, source: 'local', ...withSeq };
+    const event = {
+      id: 0,
+      created: new Date(now).toISOString(),
+      applicationId: 0,
+      profileId,
+      storeIntegrationId: this.#d.storeIntegrationId,
+      type: body.type,
+      attributes: body.attributes ?? {},
+      effects: [],
+    };
+    return { status: 200, body: { effects: [], createdCoupons: [], createdReferrals: [], event }, source: 'local', ...withSeq };
+  }
+
+  async #updateProfile(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+    const id = req.params.integrationId as string;
+    const body = req.body as { attributes?: Record<string, unknown>; audiencesChanges?: { adds: number[]; deletes: number[] } };
+    const now = this.#d.clock.now();
+    const { state } = this.#d;
+    let seq: number | undefined;
+    if (q.get('dry') !== 'true') {
+      const record: JournalRecord = { kind: 'updateProfile', terminalId: req.terminalId, query: q.toString(), profileId: id, body: body as Record<string, unknown> };
+      seq = await this.#append(profileKey(id), record, idem);
+      state.commit(seq, record);
+      const prev = state.profiles.get(id)?.audienceMemberships ?? [];
+      const deletes = new Set(body.audiencesChanges?.deletes ?? []);
+      const audiences = [...prev.filter((a) => !deletes.has(a.id)), ...(body.audiencesChanges?.adds ?? []).map((a) => ({ id: a }))];
+      state.rememberProfile({ integrationId: id, audienceMemberships: audiences });
+    }
+    const profile = customerProfileJson(state.profiles.get(id) ?? { integrationId: id, attributes: body.attributes ?? {} }, id, now);
+    return {
+      status: 200,
+      body: { customerProfile: profile, effects: [], createdCoupons: [], createdReferrals: [] },
+      source: 'local',
+      ...(seq === undefined ? {} : { journalSeq: seq }),
+    };
+  }
+
+  /** Reads need no journal record: they change nothing, so they carry no `X-Storegate-Journal-Seq`. */
+  #inventory(req: TerminalRequest, q: Query): TerminalAnswer {
+    const id = req.params.integrationId as string;
+    const { state } = this.#d;
+    const known = state.profiles.get(id);
+    const loyalty = this.#loyaltyOf(id);
+    if (!known && Object.keys(loyalty).length === 0) {
+      throw new StoregateError('SG_ERR_NOT_FOUND', `customer profile "${id}" is not known to this store`, { statusCode: 404 });
+    }
+    const body: Record<string, unknown> = {};
+    if (q.get('profile') === 'true') body.profile = customerProfileJson(known, id, this.#d.clock.now());
+    if (q.get('loyalty') === 'true') body.loyalty = { programs: loyalty };
+    if (q.get('coupons') === 'true') body.coupons = [];
+    if (q.get('referrals') === 'true') body.referrals = [];
+    if (q.get('giveaways') === 'true') body.giveaways = [];
+    if (q.get('achievements') === 'true') body.achievements = [];
+    return { status: 200, body, source: 'local' };
+  }
+
+  #balances(req: TerminalRequest): TerminalAnswer {
+    const programId = Number(req.params.loyaltyProgramId);
+    const id = req.params.integrationId as string;
+    const b = this.#balance(programId, id);
+    if (!b) throw new StoregateError('SG_ERR_NOT_FOUND', `no cached loyalty balance for "${id}" in program ${programId}`, { statusCode: 404 });
+    return {
+      status: 200,
+      body: { balance: { activePoints: b.active, pendingPoints: b.pending, spentPoints: b.spent, expiredPoints: 0, negativePoints: 0 }, subledgerBalances: {} },
+      source: 'local',
+    };
+  }
+
+  /** Cached balance minus what this store spent offline since (CONTRACT §6). */
+  #balance(programId: number, profileId: string): { active: number; pending: number; spent: number } | undefined {
+    const holder = holderKey(programId, 'p', profileId);
+    const cached = this.#d.localData.engine().data.loyalty.balances.get(holder);
+    if (!cached) return undefined;
+    const spent = this.#d.state.loyalty.spentExcluding(holder, '');
+    return { active: Math.max(0, cached.activePoints - spent), pending: cached.pendingPoints ?? 0, spent };
+  }
+
+  #loyaltyOf(profileId: string): Record<string, unknown> {
+    const programs: Record<string, unknown> = {};
+    for (const [pid, program] of this.#d.localData.engine().data.loyalty.programs) {
+      const b = this.#balance(pid, profileId);
+      if (!b) continue;
+      programs[String(pid)] = {
+        id: pid,
+        title: program.title ?? program.name ?? String(pid),
+        name: program.name ?? String(pid),
+        ledger: { currentBalance: b.active, pendingBalance: b.pending, tentativeCurrentBalance: b.active, expiredBalance: 0, spentBalance: 0 },
+      };
+    }
+    return programs;
+  }
+
+  async #append(key: string, record: JournalRecord, idem: string): Promise<number> {
+    try {
+      return (await this.#d.journal.append({ key, kind: record.kind, payload: record, id: idem })).seq;
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+}
+
+function rc(body: { responseContent?: string[] }): { responseContent?: string[] } {
+  return body.responseContent ? { responseContent: body.responseContent } : {};
+}
+
+/** What the terminal was told, summarised for reconciliation after the flush. */
+function outcome(effects: readonly Effect[]): LocalOutcome {
+  const acceptedCoupons: string[] = [];
+  const loyaltyPoints: Record<string, number> = {};
+  for (const e of effects) {
+    if (e.effectType === 'acceptCoupon') acceptedCoupons.push(String(e.props.value));
+    if (e.effectType === 'addLoyaltyPoints' || e.effectType === 'deductLoyaltyPoints') {
+      const k = String(e.props.programId);
+      const v = Number(e.props.value) * (e.effectType === 'deductLoyaltyPoints' ? -1 : 1);
+      loyaltyPoints[k] = Math.round(((loyaltyPoints[k] ?? 0) + v) * 100) / 100;
+    }
+  }
+  return { effects: [...effects], acceptedCoupons, loyaltyPoints };
+}
+
+/** A journal that cannot take the record means no answer: 503 with the reason, never an unrecorded success. */
+function unavailable(err: unknown): StoregateError {
+  if (err instanceof StoregateError && err.statusCode === 503) return err;
+  return new StoregateError('SG_ERR_JOURNAL_WRITE', `cannot record the transaction: ${(err as Error).message}`, { statusCode: 503, retryable: true, cause: err });
+}

@@ -1,0 +1,169 @@
+import { CouponLedger, LoyaltyLimits, type LedgerExport, type LedgerOp, type LoyaltyExport, type LoyaltyOp, type ProfileInput } from '../engine/index.js';
+import type { SnapshotStore } from '../state/snapshot-store.js';
+import type { JournalEntry } from '../journal/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Clock } from '../platform/clock.js';
+import { applyReopen, applyReturn, sessionFromRecord, type LocalSession } from './local-sessions.js';
+import type { JournalRecord } from './records.js';
+
+interface LedgerSnapshot {
+  lastSeq: number;
+  ledger: LedgerExport;
+  loyalty: LoyaltyExport;
+}
+
+interface SessionsSnapshot {
+  lastSeq: number;
+  sessions: LocalSession[];
+  profiles: ProfileInput[];
+}
+
+const SESSION_KEEP_MS = 3 * 24 * 3600_000;
+const MAX_SESSIONS = 50_000;
+const MAX_PROFILES = 50_000;
+
+/**
+ * What the shop must remember between local answers: customer sessions (so updates build on each other),
+ * seen profiles (for `$Profile` paths), the store-wide coupon ledger and offline loyalty spending.
+ *
+ * It is rebuilt on start from two snapshots plus the journal: every journal record carries the state change
+ * it made, so records newer than a snapshot are replayed on top of it. The coupon ledger is the part that
+ * protects against double redemption, so its (small) snapshot is made durable before any record is marked
+ * delivered (`ensureLedgerSaved`); sessions are saved every minute and at shutdown.
+ */
+export class LocalState {
+  readonly sessions = new Map<string, LocalSession>();
+  readonly profiles = new Map<string, ProfileInput>();
+  readonly ledger = new CouponLedger();
+  readonly loyalty: LoyaltyLimits;
+  readonly #store: SnapshotStore;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #lastSeq = 0;
+  #ledgerSavedSeq = 0;
+  #ledgerSaving: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(deps: { store: SnapshotStore; clock: Clock; log: Logger; maxOfflineLoyaltyDeduction: number }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.loyalty = new LoyaltyLimits(deps.maxOfflineLoyaltyDeduction);
+  }
+
+  /** Loads the snapshots, then replays undelivered journal records newer than each of them. */
+  async start(undelivered: readonly JournalEntry[]): Promise<void> {
+    const ledgerSnap = (await this.#store.load<LedgerSnapshot>('ledger'))?.data;
+    const sessionsSnap = (await this.#store.load<SessionsSnapshot>('sessions'))?.data;
+    if (ledgerSnap) {
+      this.ledger.import(ledgerSnap.ledger);
+      this.loyalty.import(ledgerSnap.loyalty);
+    }
+    for (const s of sessionsSnap?.sessions ?? []) this.sessions.set(s.integrationId, s);
+    for (const p of sessionsSnap?.profiles ?? []) this.profiles.set(p.integrationId, p);
+    const ledgerSeq = ledgerSnap?.lastSeq ?? 0;
+    const sessionsSeq = sessionsSnap?.lastSeq ?? 0;
+    let replayed = 0;
+    for (const e of undelivered) {
+      const r = e.payload as JournalRecord;
+      if (e.seq > ledgerSeq) this.#applyOps(r);
+      if (e.seq > sessionsSeq) this.#applySession(r, e.at);
+      this.#lastSeq = Math.max(this.#lastSeq, e.seq);
+      replayed++;
+    }
+    this.#lastSeq = Math.max(this.#lastSeq, ledgerSeq, sessionsSeq);
+    this.#ledgerSavedSeq = ledgerSeq;
+    this.#log.info({ sessions: this.sessions.size, replayed, lastSeq: this.#lastSeq }, 'local state restored');
+    this.#timer = setInterval(() => void this.saveSessions().catch((err: unknown) => this.#log.error({ err }, 'sessions snapshot failed')), 60_000);
+    this.#timer.unref();
+  }
+
+  /**
+   * Folds a durable journal record into the state. Called synchronously right after `append` resolves, so
+   * records are committed in seq order (the journal resolves a batch's appends in order).
+   */
+  commit(seq: number, record: JournalRecord, next?: LocalSession): void {
+    if (next) this.sessions.set(next.integrationId, next);
+    else this.#applySession(record, this.#clock.now());
+    if (seq < this.#lastSeq) this.#log.warn({ seq, lastSeq: this.#lastSeq }, 'journal record committed out of order');
+    this.#lastSeq = Math.max(this.#lastSeq, seq);
+  }
+
+  /** Makes the coupon ledger durable up to the newest committed record (before records are marked delivered). */
+  async ensureLedgerSaved(): Promise<void> {
+    while (this.#ledgerSavedSeq < this.#lastSeq) {
+      this.#ledgerSaving ??= (async () => {
+        const seq = this.#lastSeq;
+        const data: LedgerSnapshot = { lastSeq: seq, ledger: this.ledger.export(), loyalty: this.loyalty.export() };
+        await this.#store.save({ kind: 'ledger', version: seq, savedAt: this.#clock.now(), data });
+        this.#ledgerSavedSeq = Math.max(this.#ledgerSavedSeq, seq);
+      })().finally(() => {
+        this.#ledgerSaving = null;
+      });
+      await this.#ledgerSaving;
+    }
+  }
+
+  /** Persists sessions and profiles (pruned: finished sessions older than three days, oldest first past 50,000). */
+  async saveSessions(): Promise<void> {
+    const cutoff = this.#clock.now() - SESSION_KEEP_MS;
+    for (const [id, s] of this.sessions) if (Date.parse(s.updated) < cutoff) this.sessions.delete(id);
+    while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string);
+    while (this.profiles.size > MAX_PROFILES) this.profiles.delete(this.profiles.keys().next().value as string);
+    const data: SessionsSnapshot = { lastSeq: this.#lastSeq, sessions: [...this.sessions.values()], profiles: [...this.profiles.values()] };
+    await this.#store.save({ kind: 'sessions', version: data.lastSeq, savedAt: this.#clock.now(), data });
+  }
+
+  /** Remembers a profile's attributes and audiences (from updates passing through and upstream answers). */
+  rememberProfile(p: ProfileInput): void {
+    const prev = this.profiles.get(p.integrationId);
+    this.profiles.delete(p.integrationId); // re-insert: Map order doubles as least-recently-seen order
+    this.profiles.set(p.integrationId, {
+      integrationId: p.integrationId,
+      attributes: { ...(prev?.attributes ?? {}), ...(p.attributes ?? {}) },
+      audienceMemberships: p.audienceMemberships ?? prev?.audienceMemberships ?? [],
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.ensureLedgerSaved();
+    await this.saveSessions();
+  }
+
+  #applyOps(r: JournalRecord): void {
+    if (r.kind !== 'updateSession') return;
+    this.ledger.apply(r.ledgerOps as LedgerOp[]);
+    this.loyalty.apply(r.loyaltyOps as LoyaltyOp[]);
+  }
+
+  /** Replays a record's effect on sessions/profiles (on restart; live answers pass the new session in). */
+  #applySession(r: JournalRecord, at: number): void {
+    switch (r.kind) {
+      case 'updateSession':
+        this.sessions.set(r.sessionId, sessionFromRecord(r));
+        break;
+      case 'returnItems':
+        this.#tryReplay(r.sessionId, (prev) => applyReturn(prev, r.sessionId, r.body.return.returnedCartItems, at));
+        break;
+      case 'reopenSession':
+        this.#tryReplay(r.sessionId, (prev) => applyReopen(prev, r.sessionId, at));
+        break;
+      case 'updateProfile': {
+        const attrs = r.body.attributes;
+        this.rememberProfile({ integrationId: r.profileId, ...(attrs && typeof attrs === 'object' ? { attributes: attrs as Record<string, unknown> } : {}) });
+        break;
+      }
+      case 'trackEvent':
+        break;
+    }
+  }
+
+  #tryReplay(id: string, f: (prev: LocalSession | undefined) => LocalSession): void {
+    try {
+      this.sessions.set(id, f(this.sessions.get(id)));
+    } catch {
+      // The session's earlier state was pruned or delivered; upstream has it, nothing to rebuild here.
+    }
+  }
+}
