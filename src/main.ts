@@ -11,10 +11,13 @@ import { Gateway } from './gateway.js';
 import { VERSION, gitCommit } from './version.js';
 import { signingKeys, terminalKey } from './cli/keys.js';
 import { statusCommand } from './cli/status.js';
+import { journalCommand } from './cli/journal.js';
+import { daemonUrl } from './cli/daemon-client.js';
 
 const USAGE = `usage: storegate [command] [options]
   run [--config FILE]                 start the daemon (default command)
   status [--url URL] [--json]         print the running daemon's /status
+  journal stats|list|dead|flush       journal depth, entries, dead letters; flush now (asks the daemon)
   keys terminal ID | keys signing     new terminal token / Ed25519 signing key pair
   version                             version, git commit, Node.js version
 config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults`;
@@ -47,9 +50,12 @@ async function main(argv: string[]): Promise<number> {
       console.error('usage: storegate keys terminal ID | storegate keys signing');
       return 2;
     case 'status': {
-      const loaded = await loadConfig({ configPath: values.config });
-      const url = values.url ?? `http://${loaded.config.http.host === '0.0.0.0' ? '127.0.0.1' : loaded.config.http.host}:${loaded.config.http.port}`;
-      return statusCommand({ url, adminToken: loaded.config.adminToken, json: values.json });
+      const { config } = await loadConfig({ configPath: values.config });
+      return statusCommand({ url: daemonUrl(config, values.url), adminToken: config.adminToken, json: values.json });
+    }
+    case 'journal': {
+      const { config } = await loadConfig({ configPath: values.config });
+      return journalCommand(rest[0], { url: daemonUrl(config, values.url), adminToken: config.adminToken, json: values.json });
     }
     default:
       console.error(`unknown command "${command}"\n${USAGE}`);

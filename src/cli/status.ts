@@ -1,25 +1,15 @@
+import { adminCall } from './daemon-client.js';
+
 /** `storegate status [--url URL] [--json]`: the running daemon's /status, in words or JSON. */
 export async function statusCommand(opts: { url: string; adminToken: string | null; json: boolean }): Promise<number> {
-  let res: Response;
+  let data: unknown;
   try {
-    res = await fetch(new URL('/status', opts.url), {
-      headers: opts.adminToken ? { authorization: `Bearer ${opts.adminToken}` } : {},
-      signal: AbortSignal.timeout(3000),
-    });
+    data = await adminCall(opts.url, opts.adminToken, 'GET', '/status', 3000);
   } catch (err) {
-    console.error(`storegate is not answering at ${opts.url}: ${(err as Error).message}`);
+    console.error((err as Error).message);
     return 1;
   }
-  const text = await res.text();
-  if (!res.ok) {
-    console.error(`status: HTTP ${res.status} ${res.status === 401 ? '(set STOREGATE_ADMIN_TOKEN or adminToken in the config)' : text}`);
-    return 1;
-  }
-  if (opts.json) {
-    console.log(text);
-    return 0;
-  }
-  console.log(describe(JSON.parse(text) as Record<string, unknown>).join('\n'));
+  console.log(opts.json ? JSON.stringify(data, null, 2) : describe(data as Record<string, unknown>).join('\n'));
   return 0;
 }
 

@@ -1,0 +1,81 @@
+/** The CLI as a technician runs it: a real process against a real running gateway. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { APP_DIR } from '../../src/config/load.js';
+import { startGateway, terminalHeaders, type TestGateway } from '../helpers/gateway.js';
+
+const run = promisify(execFile);
+let gw: TestGateway;
+let configFile: string;
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(APP_DIR, 'src', 'main.ts'), ...args], { cwd: APP_DIR, env: { ...process.env, STOREGATE_CONFIG: '' } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+beforeAll(async () => {
+  gw = await startGateway({ mode: 'offline', dataFiles: { rules: path.join(APP_DIR, 'config', 'sample-rules.json') } });
+  // The CLI finds the daemon and its admin token through the same config file.
+  const port = Number(new URL(gw.url).port);
+  configFile = path.join(gw.dir, 'cli.json');
+  const cfg = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(path.join(gw.dir, 'config.json'), 'utf8'))) as Record<string, unknown>;
+  writeFileSync(configFile, JSON.stringify({ ...cfg, http: { host: '127.0.0.1', port } }));
+  await fetch(`${gw.url}/v2/customer_sessions/CLI-1`, { method: 'PUT', headers: terminalHeaders(), body: JSON.stringify({ customerSession: { cartItems: [{ sku: 'A', quantity: 1, price: 3 }] } }) });
+});
+
+afterAll(async () => {
+  await gw?.stop();
+});
+
+describe('storegate CLI', () => {
+  it('version prints version, commit and Node.js version', async () => {
+    const r = await cli(['version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^storegate \d+\.\d+\.\d+ \(commit \w+\) on Node\.js v\d+/);
+  });
+
+  it('keys terminal prints a token and a config line; keys signing an Ed25519 pair', async () => {
+    const t = await cli(['keys', 'terminal', 'T7']);
+    expect(t.stdout).toMatch(/"id":"T7","tokenSha256":"[0-9a-f]{64}"/);
+    const s = await cli(['keys', 'signing']);
+    expect(s.stdout).toContain('BEGIN PRIVATE KEY');
+    expect(s.stdout).toContain('BEGIN PUBLIC KEY');
+  });
+
+  it('journal stats, list and flush ask the running daemon', async () => {
+    const stats = await cli(['journal', 'stats', '--config', configFile]);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/depth 1 undelivered/);
+    const list = await cli(['journal', 'list', '--config', configFile]);
+    expect(list.stdout).toMatch(/updateSession session:CLI-1/);
+    const dead = await cli(['journal', 'dead', '--config', configFile]);
+    expect(dead.stdout).toMatch(/no dead letters/);
+    const flush = await cli(['journal', 'flush', '--config', configFile, '--json']);
+    expect(flush.code).toBe(0);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ ok: false, reason: expect.stringContaining('no upstream') });
+  });
+
+  it('status prints the daemon status in words', async () => {
+    const r = await cli(['status', '--config', configFile]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/mode: offline/);
+  });
+
+  it('exits 2 with every problem listed for an invalid config, and 2 for an unknown command', async () => {
+    const bad = path.join(gw.dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ mode: 'never', http: { port: -1 } }));
+    const r = await cli(['run', '--config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('/mode');
+    expect(r.stderr).toContain('/http/port');
+    expect((await cli(['frobnicate'])).code).toBe(2);
+  });
+});
