@@ -12,7 +12,7 @@ const Store = Type.Object(
     integrationId: Type.String({
       minLength: 1,
       maxLength: 1000,
-      default: 'store-001',
+      default: 'store-042',
       description: "This store's Talon.One `storeIntegrationId`; injected into every session and event sent upstream.",
     }),
     attributes: Type.Record(Type.String(), Type.Unknown(), {
@@ -25,8 +25,8 @@ const Store = Type.Object(
 
 const Http = Type.Object(
   {
-    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listen address (env STOREGATE_HTTP_HOST).' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Listen port, 0 = any free port (env STOREGATE_HTTP_PORT).' }),
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listen address.' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Listen port, 0 = any free port.' }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1048576, default: 1048576, description: 'Largest accepted request body; larger bodies get 413.' }),
   },
   { additionalProperties: false, default: {} },
@@ -53,11 +53,11 @@ const Upstream = Type.Object(
   {
     baseUrl: Type.Union([Type.String({ pattern: '^https?://[^\\s]+$' }), Type.Null()], {
       default: null,
-      description: 'Talon.One deployment URL, e.g. https://acme.europe-west1.talon.one (env STOREGATE_UPSTREAM_URL).',
+      description: 'Talon.One deployment URL, e.g. https://acme.europe-west1.talon.one.',
     }),
     apiKey: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
       default: null,
-      description: 'Integration API key (env STOREGATE_UPSTREAM_API_KEY). Prefer apiKeyFile. Never logged or shown.',
+      description: 'Integration API key. Prefer apiKeyFile. Never logged or shown.',
     }),
     apiKeyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
       default: null,
@@ -74,9 +74,9 @@ const Mqtt = Type.Object(
   {
     url: Type.Union([Type.String({ pattern: '^(mqtts?|wss?|tcp)://[^\\s]+$' }), Type.Null()], {
       default: null,
-      description: 'Broker URL (env STOREGATE_MQTT_URL); null = no MQTT.',
+      description: 'Broker URL; null = no MQTT.',
     }),
-    username: Type.Union([Type.String(), Type.Null()], { default: null }),
+    username: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Broker user name, if the broker needs one.' }),
     password: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Never logged or shown.' }),
     topicPrefix: Type.String({ minLength: 1, default: 'storegate', description: 'Topics are `<topicPrefix>/<store.integrationId>/…`.' }),
   },
@@ -95,11 +95,13 @@ const Trust = Type.Object(
 
 const Serial = Type.Object(
   {
-    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
-    path: Type.String({ minLength: 1 }),
-    baudRate: Type.Integer({ minimum: 50, maximum: 4_000_000, default: 9600 }),
-    role: Type.Union([Type.Literal('terminal'), Type.Literal('priceCheck')]),
-    terminalId: Type.Optional(Type.String({ minLength: 1 })),
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$', description: 'Scanner id (topics, logs, /status).' }),
+    path: Type.String({ minLength: 1, description: 'Device path; prefer /dev/serial/by-id/… so a replug keeps its name.' }),
+    baudRate: Type.Integer({ minimum: 50, maximum: 4_000_000, default: 9600, description: 'Serial speed.' }),
+    role: Type.Union([Type.Literal('terminal'), Type.Literal('priceCheck')], {
+      description: '`terminal`: scans go to that terminal; `priceCheck`: scans are answered from the price book.',
+    }),
+    terminalId: Type.Optional(Type.String({ minLength: 1, description: 'With role `terminal`: the terminal the scans belong to.' })),
     suffix: Type.String({ default: '\r\n', description: 'Line terminator the scanner sends.' }),
   },
   { additionalProperties: false },
@@ -139,7 +141,7 @@ const Log = Type.Object(
   {
     level: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-      { default: 'info', description: 'pino level (env STOREGATE_LOG_LEVEL).' },
+      { default: 'info', description: 'pino level.' },
     ),
   },
   { additionalProperties: false, default: {} },
@@ -151,13 +153,13 @@ export const ConfigSchema = Type.Object(
     store: Store,
     mode: Type.Union([Type.Literal('connected'), Type.Literal('hybrid'), Type.Literal('offline')], {
       default: 'offline',
-      description: 'connected: forward synchronously, local answer on failure; hybrid: answer locally, forward in background; offline: local only (env STOREGATE_MODE).',
+      description: 'connected: forward synchronously, local answer on failure; hybrid: answer locally, forward in background; offline: local only.',
     }),
-    dataDir: Type.String({ minLength: 1, default: './var', description: 'Journal and snapshots live here (env STOREGATE_DATA_DIR).' }),
+    dataDir: Type.String({ minLength: 1, default: './var', description: 'Journal and snapshots live here.' }),
     http: Http,
     adminToken: Type.Union([Type.String({ minLength: 16 }), Type.Null()], {
       default: null,
-      description: 'Bearer token for /status, /metrics and /admin/* (env STOREGATE_ADMIN_TOKEN); null = those routes are closed.',
+      description: 'Bearer token for /status, /metrics and /admin/*; null = those routes are closed.',
     }),
     terminals: Type.Array(Terminal, { default: [], description: 'Terminals allowed on the terminal API.' }),
     upstream: Upstream,
