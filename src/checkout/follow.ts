@@ -1,25 +1,49 @@
 import type { Clock } from '../platform/clock.js';
 import type { TerminalRequest } from './checkout.js';
-import { mergeUpdate, type SessionUpdate } from './local-sessions.js';
+import type { LocalSession, SessionUpdate } from './local-sessions.js';
 import type { LocalState } from './local-state.js';
 
+const FIELDS = ['profileId', 'couponCodes', 'referralCode', 'loyaltyCards', 'cartItems', 'additionalCosts', 'identifiers', 'attributes'] as const;
+
 /**
- * In connected mode, keeps the local copy of a session in step with what upstream accepted, so that if the
- * link drops mid-basket the next update is answered locally on top of the whole cart, not just the delta.
- * Runs after the answer is sent (setImmediate), off the terminal's latency.
+ * In connected mode, keeps a light copy of each session upstream accepted, so that if the link drops
+ * mid-basket the next update is answered locally on top of the whole cart, not just the delta. The request
+ * body is already serialised and never touched again, so its objects are kept by reference (no deep copy on
+ * the hot path); upstream is the authority, so no state-machine check is made here.
  */
 export function followUpstreamSession(state: LocalState, req: TerminalRequest, status: number, clock: Clock, storeIntegrationId: string): void {
   if (status < 200 || status >= 300 || /(^|&)dry=true(&|$)/.test(req.query)) return;
   const id = req.params.customerSessionId as string;
   const update = (req.body as { customerSession?: SessionUpdate } | undefined)?.customerSession;
   if (!update) return;
-  setImmediate(() => {
-    try {
-      state.sessions.set(id, mergeUpdate(state.sessions.get(id), id, update, { now: clock.now(), terminalId: req.terminalId, storeIntegrationId }));
-      if (update.profileId && update.profileId !== '' && !state.profiles.has(update.profileId)) state.rememberProfile({ integrationId: update.profileId });
-    } catch {
-      // Upstream accepted a transition we cannot replay (e.g. a session created before this gateway started): forget it.
-      state.sessions.delete(id);
-    }
-  });
+  const prev = state.session(id);
+  const at = new Date(clock.now()).toISOString();
+  const next: LocalSession = prev
+    ? { ...prev }
+    : {
+        integrationId: id,
+        created: at,
+        updated: at,
+        profileId: '',
+        storeIntegrationId,
+        state: 'open',
+        couponCodes: [],
+        loyaltyCards: [],
+        cartItems: [],
+        additionalCosts: {},
+        identifiers: [],
+        attributes: {},
+        updateCount: 0,
+        effects: [],
+        returned: {},
+        terminalId: req.terminalId,
+      };
+  const target = next as unknown as Record<string, unknown>;
+  for (const f of FIELDS) if (update[f] !== undefined) target[f] = update[f];
+  if (update.state) next.state = update.state;
+  next.updated = at;
+  next.updateCount += 1;
+  next.terminalId = req.terminalId;
+  if (state.sessions.has(id)) state.sessions.set(id, next);
+  else state.follow(next);
 }

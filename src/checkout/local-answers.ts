@@ -80,7 +80,7 @@ export class LocalAnswers {
     const dry = q.get('dry') === 'true';
     const ctx = { now, terminalId: req.terminalId, storeIntegrationId: this.#d.storeIntegrationId };
     // A dry run considers only the payload sent, and changes nothing (NOTES §1.1).
-    const next = mergeUpdate(dry ? undefined : state.sessions.get(id), id, body.customerSession, ctx);
+    const next = mergeUpdate(dry ? undefined : state.session(id), id, body.customerSession, ctx);
     const profile = next.profileId ? state.profiles.get(next.profileId) : undefined;
     const out = this.#d.localData.engine().evaluate({
       customerSessionId: id,
@@ -135,7 +135,7 @@ export class LocalAnswers {
     const { state, clock } = this.#d;
     const id = this.#sid(req);
     const body = req.body as { return: { returnedCartItems: { position?: number; quantity?: number; sku?: string }[] }; responseContent?: string[] };
-    const prev = state.sessions.get(id);
+    const prev = state.session(id);
     const now = clock.now();
     const next = applyReturn(prev, id, body.return.returnedCartItems, now);
     const positions = new Set(body.return.returnedCartItems.map((r) => r.position ?? next.cartItems.findIndex((c) => c.sku === r.sku)));
@@ -162,7 +162,7 @@ export class LocalAnswers {
   async #reopen(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
     const { state, clock } = this.#d;
     const id = this.#sid(req);
-    const prev = state.sessions.get(id);
+    const prev = state.session(id);
     const next = applyReopen(prev, id, clock.now());
     const effects = rollbackEffects(prev?.effects ?? []);
     q.delete('dry');

@@ -21,6 +21,7 @@ interface SessionsSnapshot {
 const SESSION_KEEP_MS = 3 * 24 * 3600_000;
 const MAX_SESSIONS = 50_000;
 const MAX_PROFILES = 50_000;
+const FOLLOW_MAX = 1000;
 
 /**
  * What the shop must remember between local answers: customer sessions (so updates build on each other),
@@ -33,6 +34,11 @@ const MAX_PROFILES = 50_000;
  */
 export class LocalState {
   readonly sessions = new Map<string, LocalSession>();
+  /**
+   * Sessions answered by upstream in connected mode, followed so a mid-basket fallback builds on the whole
+   * cart. Not persisted (upstream has them) and bounded: a shop has far fewer baskets open at once.
+   */
+  readonly followed = new Map<string, LocalSession>();
   readonly profiles = new Map<string, ProfileInput>();
   readonly ledger = new CouponLedger();
   readonly loyalty: LoyaltyLimits;
@@ -83,7 +89,10 @@ export class LocalState {
    * records are committed in seq order (the journal resolves a batch's appends in order).
    */
   commit(seq: number, record: JournalRecord, next?: LocalSession): void {
-    if (next) this.sessions.set(next.integrationId, next);
+    if (next) {
+      this.sessions.set(next.integrationId, next);
+      this.followed.delete(next.integrationId);
+    }
     else this.#applySession(record, this.#clock.now());
     if (seq < this.#lastSeq) this.#log.warn({ seq, lastSeq: this.#lastSeq }, 'journal record committed out of order');
     this.#lastSeq = Math.max(this.#lastSeq, seq);
@@ -112,6 +121,18 @@ export class LocalState {
     while (this.profiles.size > MAX_PROFILES) this.profiles.delete(this.profiles.keys().next().value as string);
     const data: SessionsSnapshot = { lastSeq: this.#lastSeq, sessions: [...this.sessions.values()], profiles: [...this.profiles.values()] };
     await this.#store.save({ kind: 'sessions', version: data.lastSeq, savedAt: this.#clock.now(), data });
+  }
+
+  /** The session as the shop knows it: answered locally, or followed from upstream answers. */
+  session(id: string): LocalSession | undefined {
+    return this.sessions.get(id) ?? this.followed.get(id);
+  }
+
+  /** Records an upstream-answered session (least recently updated dropped past `FOLLOW_MAX`). */
+  follow(s: LocalSession): void {
+    this.followed.delete(s.integrationId);
+    this.followed.set(s.integrationId, s);
+    if (this.followed.size > FOLLOW_MAX) this.followed.delete(this.followed.keys().next().value as string);
   }
 
   /** Remembers a profile's attributes and audiences (from updates passing through and upstream answers). */

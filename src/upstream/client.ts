@@ -72,8 +72,8 @@ export interface UpstreamClientOptions {
 const PROBE_PATH = '/v1/customer_profiles/storegate-probe/inventory';
 
 /**
- * Talon.One client: one keep-alive undici `Pool`, a deadline per call (`AbortSignal.timeout`, because undici's
- * own timers fire on a ~1 s grid), retries with capped full-jitter backoff on 409/429/5xx and network errors,
+ * Talon.One client: one keep-alive undici `Pool`, a deadline per call (an AbortSignal on a precise timer,
+ * because undici's own timers fire on a ~1 s grid), retries with capped full-jitter backoff on 409/429/5xx and network errors,
  * and the API key added here and nowhere else.
  */
 export class UpstreamClient {
@@ -111,7 +111,19 @@ export class UpstreamClient {
    */
   async request(call: UpstreamCall): Promise<UpstreamResponse> {
     const deadlineMs = call.deadlineMs ?? this.#opts.timeoutMs;
-    const deadline = AbortSignal.timeout(deadlineMs);
+    // A cleared timer rather than AbortSignal.timeout(): both fire on time (undici's own timers have ~1 s
+    // resolution), but AbortSignal.timeout's timer cannot be cancelled, so each finished call's signal, with
+    // undici's listeners and buffers, would stay reachable for the whole deadline and fill the old generation.
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(new DOMException(`upstream deadline of ${deadlineMs} ms passed`, 'TimeoutError')), deadlineMs);
+    try {
+      return await this.#attempts(call, ctl.signal, deadlineMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #attempts(call: UpstreamCall, deadline: AbortSignal, deadlineMs: number): Promise<UpstreamResponse> {
     const start = this.#opts.clock.monotonic();
     const mutating = call.method !== 'GET';
     const idempotencyKey = mutating ? (call.idempotencyKey ?? randomUUID()) : undefined;
@@ -190,7 +202,7 @@ export class UpstreamClient {
   /** Tracks the upstream clock; warns once per excursion beyond 2 s (promotion windows depend on our clock). */
   #skew(dateHeader: string | undefined): void {
     this.health.recordClockSkew(dateHeader, this.#opts.clock.now());
-    const skew = this.health.snapshot().clockSkewMs;
+    const skew = this.health.clockSkewMs;
     const off = skew !== null && Math.abs(skew) > 2000;
     if (off && !this.#skewWarned) this.#opts.log.warn({ clockSkewMs: skew }, 'local clock differs from Talon.One by more than 2 s');
     this.#skewWarned = off;

@@ -41,6 +41,7 @@ export class UpstreamHealth {
   #lastError: string | null = null;
   #down = false;
   #clockSkewMs: number | null = null;
+  #lastDateHeader = '';
   /** p95 refreshed every 16 samples, so the hot path does not sort on every call. */
   #p95: number | null = null;
   #listeners: ((s: UpstreamState) => void)[] = [];
@@ -94,8 +95,15 @@ export class UpstreamHealth {
     this.#emitIfChanged(before);
   }
 
+  /** Upstream `Date` minus the local clock (null until a response had one). */
+  get clockSkewMs(): number | null {
+    return this.#clockSkewMs;
+  }
+
   recordClockSkew(upstreamDateHeader: string | undefined, receivedAt: number): void {
-    if (!upstreamDateHeader) return;
+    // The header changes once a second: parse it once, not on every response.
+    if (!upstreamDateHeader || upstreamDateHeader === this.#lastDateHeader) return;
+    this.#lastDateHeader = upstreamDateHeader;
     const t = Date.parse(upstreamDateHeader);
     // The Date header has 1 s resolution: a skew under a second is noise, not drift.
     if (Number.isFinite(t)) this.#clockSkewMs = Math.abs(t - receivedAt) < 1000 ? 0 : t - receivedAt;
