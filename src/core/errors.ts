@@ -5,11 +5,8 @@
  */
 export type ErrorCode =
   | 'SG_ERR_CONFIG_INVALID'
-  | 'SG_ERR_CONFIG_READ'
-  | 'SG_ERR_UNAUTHORIZED'
   | 'SG_ERR_BAD_REQUEST'
   | 'SG_ERR_WRONG_STORE'
-  | 'SG_ERR_BODY_TOO_LARGE'
   | 'SG_ERR_NOT_FOUND'
   | 'SG_ERR_UPSTREAM_UNAVAILABLE'
   | 'SG_ERR_UPSTREAM_TIMEOUT'
@@ -19,8 +16,7 @@ export type ErrorCode =
   | 'SG_ERR_JOURNAL_FULL'
   | 'SG_ERR_JOURNAL_WRITE'
   | 'SG_ERR_JOURNAL_CORRUPT'
-  | 'SG_ERR_SESSION_CLOSED'
-  | 'SG_ERR_INTERNAL';
+  | 'SG_ERR_SESSION_CLOSED';
 
 export interface ErrorDetail {
   /** JSON pointer or JSON path of the offending value, when there is one. */

@@ -20,7 +20,7 @@ let gw: TestGateway;
 async function call(method: string, route: string, body?: unknown, headers: Record<string, string> = admin) {
   const res = await fetch(gw.url + route, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown> & unknown[]) : undefined };
+  return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
 async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
