@@ -1,6 +1,6 @@
 import type { Clock } from '../platform/clock.js';
 import type { TerminalRequest } from './checkout.js';
-import type { LocalSession, SessionUpdate } from './local-sessions.js';
+import { newSession, type LocalSession, type SessionUpdate } from './local-sessions.js';
 import type { LocalState } from './local-state.js';
 
 const FIELDS = ['profileId', 'couponCodes', 'referralCode', 'loyaltyCards', 'cartItems', 'additionalCosts', 'identifiers', 'attributes'] as const;
@@ -17,27 +17,9 @@ export function followUpstreamSession(state: LocalState, req: TerminalRequest, s
   const update = (req.body as { customerSession?: SessionUpdate } | undefined)?.customerSession;
   if (!update) return;
   const prev = state.session(id);
-  const at = new Date(clock.now()).toISOString();
-  const next: LocalSession = prev
-    ? { ...prev }
-    : {
-        integrationId: id,
-        created: at,
-        updated: at,
-        profileId: '',
-        storeIntegrationId,
-        state: 'open',
-        couponCodes: [],
-        loyaltyCards: [],
-        cartItems: [],
-        additionalCosts: {},
-        identifiers: [],
-        attributes: {},
-        updateCount: 0,
-        effects: [],
-        returned: {},
-        terminalId: req.terminalId,
-      };
+  const now = clock.now();
+  const at = new Date(now).toISOString();
+  const next: LocalSession = prev ? { ...prev } : newSession(id, { now, terminalId: req.terminalId, storeIntegrationId });
   const target = next as unknown as Record<string, unknown>;
   for (const f of FIELDS) if (update[f] !== undefined) target[f] = update[f];
   if (update.state) next.state = update.state;

@@ -63,6 +63,29 @@ function transitionError(id: string, from: SessionState | 'new', to: SessionStat
   });
 }
 
+/** A session as it is before its first update. */
+export function newSession(id: string, ctx: { now: number; terminalId: string; storeIntegrationId: string }): LocalSession {
+  const at = new Date(ctx.now).toISOString();
+  return {
+    integrationId: id,
+    created: at,
+    updated: at,
+    profileId: '',
+    storeIntegrationId: ctx.storeIntegrationId,
+    state: 'open',
+    couponCodes: [],
+    loyaltyCards: [],
+    cartItems: [],
+    additionalCosts: {},
+    identifiers: [],
+    attributes: {},
+    updateCount: 0,
+    effects: [],
+    returned: {},
+    terminalId: ctx.terminalId,
+  };
+}
+
 /**
  * The next state of a session after an update, or a 400 when upstream would refuse it. Pure: the caller
  * decides to keep the result only once its journal record is durable.
@@ -86,26 +109,7 @@ export function mergeUpdate(
     throw transitionError(id, from, to);
   }
   const at = new Date(ctx.now).toISOString();
-  const base: LocalSession = prev
-    ? structuredClone(prev)
-    : {
-        integrationId: id,
-        created: at,
-        updated: at,
-        profileId: '',
-        storeIntegrationId: ctx.storeIntegrationId,
-        state: 'open',
-        couponCodes: [],
-        loyaltyCards: [],
-        cartItems: [],
-        additionalCosts: {},
-        identifiers: [],
-        attributes: {},
-        updateCount: 0,
-        effects: [],
-        returned: {},
-        terminalId: ctx.terminalId,
-      };
+  const base: LocalSession = prev ? structuredClone(prev) : newSession(id, ctx);
   if (from !== 'closed' && from !== 'partially_returned') {
     const target = base as unknown as Record<string, unknown>;
     for (const f of MERGED_FIELDS) if (update[f] !== undefined) target[f] = structuredClone(update[f]);

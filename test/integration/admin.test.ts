@@ -9,6 +9,7 @@ import path from 'node:path';
 import { APP_DIR } from '../../src/config/load.js';
 import { startEmulator } from '../../scripts/talon-emulator/server.js';
 import type { Emulator } from '../../scripts/talon-emulator/types.js';
+import { until } from '../helpers/until.js';
 import { ADMIN_TOKEN, startGateway, terminalHeaders, type TestGateway } from '../helpers/gateway.js';
 
 const KEY = 'admin-test-upstream-key-0123456789';
@@ -23,13 +24,6 @@ async function call(method: string, route: string, body?: unknown, headers: Reco
   return { status: res.status, json: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 beforeAll(async () => {
   emu = await startEmulator({ apiKey: KEY, port: 0 });

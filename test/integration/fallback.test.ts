@@ -7,6 +7,7 @@ import path from 'node:path';
 import { APP_DIR } from '../../src/config/load.js';
 import { startEmulator } from '../../scripts/talon-emulator/server.js';
 import type { Emulator } from '../../scripts/talon-emulator/types.js';
+import { until } from '../helpers/until.js';
 import { ADMIN_TOKEN, startGateway, terminalHeaders, type TestGateway } from '../helpers/gateway.js';
 
 const KEY = 'upstream-key-fallback-0123456789';
@@ -27,13 +28,6 @@ async function put(id: string, customerSession: Record<string, unknown>) {
   return { status: res.status, source: res.headers.get('x-storegate-source'), ms: Date.now() - t0, json };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 beforeAll(async () => {
   emu = await startEmulator({ apiKey: KEY, port: 0 });
