@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { Gateway } from '../../src/gateway.js';
 import { sha256Hex } from '../../src/http/auth.js';
+import type { Clock } from '../../src/platform/clock.js';
 
 export const TERMINAL_TOKENS = { T1: 'terminal-token-one-0123456789', T2: 'terminal-token-two-0123456789' } as const;
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
@@ -21,7 +22,10 @@ export interface TestGateway {
 }
 
 /** Starts a real gateway on a random loopback port, from a real config file in a temp dir. */
-export async function startGateway(config: Record<string, unknown>, opts: { probeIntervalMs?: number; dir?: string } = {}): Promise<TestGateway> {
+export async function startGateway(
+  config: Record<string, unknown>,
+  opts: { probeIntervalMs?: number; dir?: string; clock?: Clock } = {},
+): Promise<TestGateway> {
   // Reusing `dir` restarts a gateway on the same data dir (journal, snapshots).
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'sg-gw-'));
   const full = {
@@ -44,7 +48,13 @@ export async function startGateway(config: Record<string, unknown>, opts: { prob
     },
   });
   const log = createLogger(loaded.config.log.level, sink);
-  const gateway = new Gateway({ loaded, log, defaultMetrics: false, ...(opts.probeIntervalMs ? { probeIntervalMs: opts.probeIntervalMs } : {}) });
+  const gateway = new Gateway({
+    loaded,
+    log,
+    defaultMetrics: false,
+    ...(opts.probeIntervalMs ? { probeIntervalMs: opts.probeIntervalMs } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   const url = await gateway.start();
   return { gateway, url, dir, logs, stop: () => gateway.stop() };
 }

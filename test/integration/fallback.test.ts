@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { APP_DIR } from '../../src/config/load.js';
+import { systemClock } from '../../src/platform/clock.js';
 import { startEmulator } from '../../scripts/talon-emulator/server.js';
 import type { Emulator } from '../../scripts/talon-emulator/types.js';
 import { until } from '../helpers/until.js';
@@ -99,5 +100,21 @@ describe('connected mode with the upstream failing mid-run', () => {
   it('reports the flush in /status', async () => {
     const s = (await (await fetch(`${gw.url}/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Record<string, unknown>;
     expect(s).toMatchObject({ journal: { depth: 0, dead: 0 }, upstream: { state: expect.stringMatching(/up|degraded/) }, clockSkewMs: expect.any(Number) });
+  });
+});
+
+describe('clock skew', () => {
+  it('measures the difference with the upstream Date header and warns beyond 2 s', async () => {
+    const slow = { ...systemClock, now: () => Date.now() - 10_000 };
+    const skewed = await startGateway({ mode: 'connected', upstream: { baseUrl: emu.url, apiKey: KEY, timeoutMs: TIMEOUT_MS } }, { clock: slow });
+    try {
+      await fetch(`${skewed.url}/v2/customer_sessions/SKEW-1`, { method: 'PUT', headers: terminalHeaders(), body: JSON.stringify({ customerSession: {} }) });
+      const s = (await (await fetch(`${skewed.url}/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { clockSkewMs: number };
+      expect(s.clockSkewMs).toBeGreaterThan(8000);
+      expect(s.clockSkewMs).toBeLessThan(12_000);
+      expect(skewed.logs.some((l) => l.includes('more than 2 s'))).toBe(true);
+    } finally {
+      await skewed.stop();
+    }
   });
 });
