@@ -33,7 +33,7 @@ function text(v: unknown, where: string): string {
 }
 
 /** Evaluates a block, turning evaluation errors (missing attribute, type mismatch) into failure. */
-function guarded(f: Exec): Exec {
+function guard(f: Exec): Exec {
   return (ctx) => {
     try {
       return f(ctx);
@@ -44,12 +44,22 @@ function guarded(f: Exec): Exec {
   };
 }
 
-/** Compiles a list of blocks evaluated in order; the list fails at the first failing block. */
-export function compileBlocks(list: unknown, env: BlockEnv, where: string, depth = 0, failureMode = false): Exec {
+/**
+ * Compiles a list of blocks evaluated in order; the list fails at the first failing block.
+ * `callerCatches`: the caller turns an evaluation error into "the list failed" (the rule loop of
+ * `evaluate` does), so the list's own blocks need no per-block guard unless they have `onFailure`.
+ */
+export function compileBlocks(list: unknown, env: BlockEnv, where: string, depth = 0, failureMode = false, callerCatches = false): Exec {
   if (!Array.isArray(list)) throw new Invalid(where, 'blocks must be a list');
-  const execs = list.map((b, i) => compileBlock(b, env, `${where}/${i}`, depth, failureMode));
+  const execs = list.map((b, i) => compileBlock(b, env, `${where}/${i}`, depth, failureMode, callerCatches && !failureMode));
+  // Short lists (most rules have 1–3 blocks) without a loop: this runs for every rule of every campaign.
+  const [e0, e1, e2] = execs;
+  if (execs.length === 0) return () => true;
+  if (execs.length === 1) return e0 as Exec;
+  if (execs.length === 2) { const a = e0 as Exec, b = e1 as Exec; return (ctx) => a(ctx) && b(ctx); }
+  if (execs.length === 3) { const a = e0 as Exec, b = e1 as Exec, c = e2 as Exec; return (ctx) => a(ctx) && b(ctx) && c(ctx); }
   return (ctx) => {
-    for (const e of execs) if (!e(ctx)) return false;
+    for (let i = 0; i < execs.length; i++) if (!(execs[i] as Exec)(ctx)) return false;
     return true;
   };
 }
@@ -92,9 +102,11 @@ function withItem<T>(ctx: EvalCtx, item: unknown, f: () => T): T {
   try { return f(); } finally { ctx.item = saved; }
 }
 
-function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number, failureMode: boolean): Exec {
+function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number, failureMode: boolean, callerCatches = false): Exec {
   if (depth > MAX_DEPTH) throw new Unsupported('blocks nested too deeply');
   const b = obj(raw, where);
+  // An error fails the block; when it fails the whole list anyway (no onFailure to run), the caller's catch does that.
+  const guarded = callerCatches && !(Array.isArray(b.onFailure) && b.onFailure.length > 0) ? (f: Exec) => f : guard;
   const type = b.type;
   if (typeof type !== 'string') throw new Invalid(`${where}/type`, 'block type must be a string');
   if (failureMode && !FAILURE_SAFE.has(type)) throw new Unsupported(`${type} in onFailure is not supported offline`);
@@ -105,10 +117,10 @@ function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number,
       let body: Exec;
       switch (b.operator) {
         case 'all':
-          body = (ctx) => { const m = ctx.fx.mark(); for (const k of kids) if (!k(ctx)) { ctx.fx.rollback(m); return false; } return true; };
+          body = (ctx) => { const m = ctx.fx.mark(); for (let i = 0; i < kids.length; i++) if (!(kids[i] as Exec)(ctx)) { ctx.fx.rollback(m); return false; } return true; };
           break;
         case 'atLeastOne':
-          body = (ctx) => { for (const k of kids) { const m = ctx.fx.mark(); if (k(ctx)) return true; ctx.fx.rollback(m); } return false; };
+          body = (ctx) => { for (let i = 0; i < kids.length; i++) { const m = ctx.fx.mark(); if ((kids[i] as Exec)(ctx)) return true; ctx.fx.rollback(m); } return false; };
           break;
         case 'none':
           body = (ctx) => { for (const k of kids) { const m = ctx.fx.mark(); const r = k(ctx); ctx.fx.rollback(m); if (r) return false; } return true; };
@@ -153,7 +165,12 @@ function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number,
       if (t.prorated === true) return guarded((ctx) => ctx.fx.itemDiscounts(ctx, name, items(ctx), [], partial, { total: value(ctx) }));
       return guarded((ctx) => {
         const lines = items(ctx);
-        const per = lines.map((it) => withItem(ctx, it, () => value(ctx)));
+        // `$Item` set per line and restored once (same as withItem per line, without a closure per line).
+        const per: number[] = [];
+        const saved = ctx.item;
+        try {
+          for (let i = 0; i < lines.length; i++) { ctx.item = lines[i]; per.push(value(ctx)); }
+        } finally { ctx.item = saved; }
         return ctx.fx.itemDiscounts(ctx, name, lines, per, partial);
       });
     }

@@ -42,6 +42,13 @@ function asList(v: unknown): unknown[] | undefined {
   return Array.isArray(v) ? v : undefined;
 }
 
+/** A Set of the list's elements, built once per evaluation per list (lists are never mutated while evaluating). */
+function setOf(ctx: EvalCtx, a: unknown[]): ReadonlySet<unknown> {
+  let s = ctx.memo.get(a) as Set<unknown> | undefined;
+  if (!s) ctx.memo.set(a, (s = new Set(a)));
+  return s;
+}
+
 /** Distinct members of `wanted` found in `have`. */
 function hits(have: unknown[], wanted: ReadonlySet<unknown>): number {
   const found = new Set<unknown>();
@@ -59,10 +66,24 @@ export function compileCheckAttribute(b: Record<string, unknown>, env: PathEnv, 
     return operand(b[k], env, `${where}/${k}`);
   };
   switch (op) {
-    case 'equals': { const v = need('value'); return (ctx) => { const a = attr(ctx); return present(a) && same(a, v(ctx)); }; }
+    case 'equals': {
+      const v = need('value');
+      const lit = b.value;
+      // A literal value (the usual case) is compared directly: no operand call per campaign.
+      if (!(typeof lit === 'string' && TEMPLATE.test(lit))) return (ctx) => { const a = attr(ctx); return present(a) && a === lit; };
+      return (ctx) => { const a = attr(ctx); return present(a) && same(a, v(ctx)); };
+    }
     case 'not(equals)': { const v = need('value'); return (ctx) => { const a = attr(ctx); return present(a) && !same(a, v(ctx)); }; }
     case 'lessThan': case 'lessThanOrEqual': case 'greaterThan': case 'greaterThanOrEqual': {
       const v = need('value');
+      const c = b.value;
+      if (isNum(c)) {
+        // Literal bound: the comparison inline (no operand or comparator call per campaign).
+        if (op === 'lessThan') return (ctx) => { const a = attr(ctx); return isNum(a) && a < c; };
+        if (op === 'lessThanOrEqual') return (ctx) => { const a = attr(ctx); return isNum(a) && a <= c; };
+        if (op === 'greaterThan') return (ctx) => { const a = attr(ctx); return isNum(a) && a > c; };
+        return (ctx) => { const a = attr(ctx); return isNum(a) && a >= c; };
+      }
       const cmp = op === 'lessThan' ? (a: number, c: number) => a < c : op === 'lessThanOrEqual' ? (a: number, c: number) => a <= c : op === 'greaterThan' ? (a: number, c: number) => a > c : (a: number, c: number) => a >= c;
       return (ctx) => { const a = attr(ctx), c = v(ctx); return isNum(a) && isNum(c) && cmp(a, c); };
     }
@@ -123,9 +144,17 @@ export function compileCheckAttribute(b: Record<string, unknown>, env: PathEnv, 
       const wanted = new Set(vals);
       if (op === 'containsOneOf' || op === 'containsNoneOf') {
         const none = op === 'containsNoneOf';
+        const few = [...wanted];
         return (ctx) => {
           const a = asList(attr(ctx));
           if (!a) return false;
+          if (a.length > 8 && a.length > few.length) {
+            // "some element of a is wanted" = "some wanted value is in a": with a per-evaluation set of a long
+            // list (a selector result shared by many campaigns, e.g. the cart's SKUs), a few lookups instead of a scan.
+            const have = setOf(ctx, a);
+            for (let i = 0; i < few.length; i++) if (have.has(few[i])) return !none;
+            return none;
+          }
           for (let i = 0; i < a.length; i++) if (wanted.has(a[i])) return !none;
           return none;
         };

@@ -2,6 +2,7 @@ import { compileBlocks, type BlockEnv, type Exec } from './blocks.js';
 import { compileGlobalFilter, compileSelector, type CompiledSelector } from './selectors.js';
 import { Invalid, Unsupported, type Getter } from './paths.js';
 import { currency, type Currency } from './money.js';
+import { PathSlots, precheck } from './precheck.js';
 import type { RuleEnvelope } from './rule-run.js';
 import type { ApplicationSettings, Campaign, CampaignSetNode, RulesPayload, StoreRecord } from './types.js';
 
@@ -11,6 +12,8 @@ export interface CompiledRule {
   readonly exec: Exec;
   /** Effect envelope of this rule (without evaluation group fields). */
   readonly env: RuleEnvelope;
+  /** Leading pure equality checks (`precheck.ts`), or undefined. */
+  readonly pre: readonly unknown[] | undefined;
 }
 
 export interface CompiledCampaign {
@@ -43,6 +46,8 @@ export interface CompiledRules {
   readonly list: readonly CompiledCampaign[];
   readonly plan: PlanNode;
   readonly stores: readonly StoreRecord[];
+  /** Cart-level paths used by the rules' prechecks. */
+  readonly slots: PathSlots;
 }
 
 const ts = (s: string | null | undefined, dflt: number) => (typeof s === 'string' ? Date.parse(s) : dflt);
@@ -51,7 +56,7 @@ const ts = (s: string | null | undefined, dflt: number) => (typeof s === 'string
 type SelectorCache = Map<string, CompiledSelector>;
 const SHAREABLE = /\$(?!Session\b|Item\b|Profile\b|Store\b|Application\b)|"passthrough"|Coupon/;
 
-function compileCampaign(entry: RulesPayload['campaigns'][number], filters: ReadonlyMap<string, Getter>, where: string, setReason: string | undefined, shared: SelectorCache): CompiledCampaign {
+function compileCampaign(entry: RulesPayload['campaigns'][number], filters: ReadonlyMap<string, Getter>, where: string, setReason: string | undefined, shared: SelectorCache, slots: PathSlots): CompiledCampaign {
   const c = entry.campaign;
   const rs = entry.ruleset;
   const base = {
@@ -76,11 +81,13 @@ function compileCampaign(entry: RulesPayload['campaigns'][number], filters: Read
       selectors.set(s.name, cs.get);
       defs.set(s.name, { ...cs, name: s.name });
     });
-    const rules = rs.promotionRules.map((r, i) => ({
-      index: i, title: r.title, exec: compileBlocks(r.blocks, env, `${where}/ruleset/promotionRules/${i}/blocks`),
-      env: { campaignId: c.id, rulesetId: rs.id, ruleIndex: i, ruleName: r.title },
-    }));
-    return { ...base, offlineCapable: true, reason: null, rules };
+    const rules = rs.promotionRules.map((r, i) => {
+      const exec = compileBlocks(r.blocks, env, `${where}/ruleset/promotionRules/${i}/blocks`, 0, false, true); // evaluate catches
+      return { index: i, title: r.title, exec, env: { campaignId: c.id, rulesetId: rs.id, ruleIndex: i, ruleName: r.title }, pre: undefined as readonly unknown[] | undefined, blocks: r.blocks };
+    });
+    // Prechecks only once every rule compiled (a campaign that is not offline-capable registers no paths).
+    for (const r of rules) r.pre = precheck(r.blocks, env, slots);
+    return { ...base, offlineCapable: true, reason: null, rules: rules.map(({ blocks: _b, ...r }) => r) };
   } catch (e) {
     if (e instanceof Unsupported) return { ...base, offlineCapable: false, reason: e.message, rules: [] };
     throw e;
@@ -128,7 +135,8 @@ export function compileRules(p: RulesPayload): CompiledRules {
     ? planFromTree(p.evaluationTree.set, reasons, '/evaluationTree/set')
     : { kind: 'set', operator: 'ALL', mode: 'stackable', groupId: undefined, children: p.campaigns.map((c) => ({ kind: 'campaign' as const, id: c.campaign.id })) };
   const shared: SelectorCache = new Map();
-  const list = p.campaigns.map((c, i) => compileCampaign(c, filters, `/campaigns/${i}`, reasons.get(c.campaign.id), shared));
+  const slots = new PathSlots();
+  const list = p.campaigns.map((c, i) => compileCampaign(c, filters, `/campaigns/${i}`, reasons.get(c.campaign.id), shared, slots));
   const campaigns = new Map(list.map((c) => [c.id, c]));
   return {
     version: p.version,
@@ -139,5 +147,6 @@ export function compileRules(p: RulesPayload): CompiledRules {
     list,
     plan,
     stores: p.stores ?? [],
+    slots,
   };
 }

@@ -1,5 +1,7 @@
 import { BudgetError, EvalError, type EvalCtx } from './context.js';
 import type { CompiledCampaign, CompiledRules, PlanNode } from './compile-rules.js';
+import type { Exec } from './blocks.js';
+import { failsPrecheck, UNREAD } from './precheck.js';
 import type { CouponIndex } from './coupons.js';
 import type { CouponLedger, LedgerOp } from './coupon-ledger.js';
 import { screenCoupons, ledgerOps, rejectCoupon, type CouponCandidate } from './coupon-check.js';
@@ -46,7 +48,15 @@ export interface EvaluateOutput {
 export const DEFAULT_BUDGET = 2_000_000;
 
 /** A plan leaf with what the hot loop needs inline (fewer objects touched per campaign). */
-interface RLeaf { kind: 'campaign'; id: number; startMs: number; endMs: number; c: CompiledCampaign; envs: RuleEnvelope[] }
+interface RLeaf {
+  kind: 'campaign'; id: number; startMs: number; endMs: number; offline: boolean; c: CompiledCampaign;
+  /** Index of the time window in `Engine.#windows` (doubles inline in one array: no boxed number per leaf). */
+  wi: number;
+  /** The rules' compiled blocks and envelopes, side by side (one object less to reach per rule). */
+  execs: Exec[]; envs: RuleEnvelope[]; pres: (readonly unknown[] | undefined)[];
+  /** Rule count and rule 0 inline: most campaigns have one rule, and each array is one more cache line. */
+  n: number; exec0: Exec | undefined; env0: RuleEnvelope | undefined; pre0: readonly unknown[] | undefined;
+}
 type RNode = RLeaf | { kind: 'set'; operator: 'ALL' | 'FIRST'; mode: string; children: RNode[] };
 
 /** `$Coupon` of the campaign being evaluated. */
@@ -69,6 +79,9 @@ export class Engine {
   /** Campaign ids that are enabled and linked to this store (or to none); the time window is checked per call. */
   readonly #linked: ReadonlySet<number>;
   readonly #plan: RNode;
+  /** `[start, end)` ms of each leaf, side by side in plan order (the sweep reads them sequentially). */
+  #windows: Float64Array = new Float64Array(0);
+  #win: number[] = [];
 
   constructor(data: EngineData, opts: { budget?: number } = {}) {
     this.data = data;
@@ -76,6 +89,8 @@ export class Engine {
     const sid = data.store.id;
     this.#linked = new Set(data.rules.list.filter((c) => c.campaign.state === 'enabled' && (c.linkedStoreIds.length === 0 || (sid !== undefined && c.linkedStoreIds.includes(sid)))).map((c) => c.id));
     this.#plan = this.#resolve(data.rules.plan, undefined) ?? { kind: 'set', operator: 'ALL', mode: 'stackable', children: [] };
+    this.#windows = Float64Array.from(this.#win);
+    this.#win = [];
   }
 
   /** The plan with campaigns resolved and per-rule envelopes (with evaluation group fields) precomputed. */
@@ -85,7 +100,10 @@ export class Engine {
       // Campaigns that can never run here (disabled, other stores, absent) are left out of the plan.
       if (!c || !this.#linked.has(n.id)) return undefined;
       const envs = c.rules.map((r) => (group ? { ...r.env, evaluationGroupID: group.groupId, evaluationGroupMode: group.mode } : r.env));
-      return { kind: 'campaign', id: n.id, startMs: c.startMs, endMs: c.endMs, c, envs };
+      const wi = this.#win.length;
+      this.#win.push(c.startMs, c.endMs);
+      return { kind: 'campaign', id: n.id, wi, startMs: c.startMs, endMs: c.endMs, offline: c.offlineCapable, c, execs: c.rules.map((r) => r.exec), envs, pres: c.rules.map((r) => r.pre),
+        n: c.rules.length, exec0: c.rules[0]?.exec, env0: envs[0], pre0: c.rules[0]?.pre };
     }
     const g = n.groupId !== undefined ? { groupId: n.groupId, mode: n.mode } : undefined;
     const children: RNode[] = [];
@@ -166,28 +184,35 @@ export class Engine {
     const hasCands = screened.candidates.size > 0;
     const note = (id: number, o: Outcome) => { if (hasCands && screened.candidates.has(id)) outcome.set(id, o); };
 
+    const pathGetters = rules.slots.getters;
+    const pathValues: unknown[] = [];
+    for (let i = 0; i < pathGetters.length; i++) pathValues.push(UNREAD);
+
+    const windows = this.#windows;
     const evalCampaign = (leaf: RLeaf): boolean => {
-      if (now < leaf.startMs || now >= leaf.endMs) return false;
-      const c = leaf.c;
+      const wi = leaf.wi;
+      if (now < (windows[wi] as number) || now >= (windows[wi + 1] as number)) return false;
       const id = leaf.id;
-      if (!c.offlineCapable) { skipped.set(id, c.reason ?? 'not offline-capable'); note(id, 'skipped'); return false; }
+      if (!leaf.offline) { skipped.set(id, leaf.c.reason ?? 'not offline-capable'); note(id, 'skipped'); return false; }
       const cand: CouponCandidate | undefined = hasCands ? screened.candidates.get(id) : undefined;
+      // (`cand !== undefined` is `note`'s `candidates.has(id)`: one map lookup per campaign, not two.)
       ctx.coupon = cand?.coupon;
       if (cand) view.bind.Coupon = couponView(cand.coupon);
       const start = run.out.length;
       const campaignMark = run.mark();
       let triggered = false;
       let couponUsed: boolean | undefined;
-      const rs = c.rules;
+      const n = leaf.n;
       try {
-        for (let k = 0; k < rs.length; k++) {
-          const r = rs[k] as CompiledCampaign['rules'][number];
-          run.env = leaf.envs[k] as RuleEnvelope;
+        for (let k = 0; k < n; k++) {
+          run.env = (k === 0 ? leaf.env0 : leaf.envs[k]) as RuleEnvelope;
           run.couponUse = undefined;
           const ruleStart = run.out.length;
           const m = run.mark();
           let ok: boolean;
-          try { ok = r.exec(ctx); } catch (e) { if (e instanceof EvalError && !(e instanceof BudgetError)) ok = false; else throw e; }
+          const pre = k === 0 ? leaf.pre0 : leaf.pres[k];
+          if (pre !== undefined && failsPrecheck(pre, pathValues, pathGetters, ctx)) ok = false; // as running it would
+          else try { ok = ((k === 0 ? leaf.exec0 : leaf.execs[k]) as Exec)(ctx); } catch (e) { if (e instanceof EvalError && !(e instanceof BudgetError)) ok = false; else throw e; }
           if (!ok) { run.rollback(m, true); run.flushFailures(); continue; }
           run.release(m);
           triggered = true;
@@ -219,9 +244,9 @@ export class Engine {
       evaluated.push(id);
       if (cand) {
         if (couponUsed !== undefined) accepted.push({ code: cand.code, redeem: couponUsed });
-        else run.out.push(rejectCoupon(cand.code, 'CouponRejectedByCondition', c, {}, cand.coupon.id));
+        else run.out.push(rejectCoupon(cand.code, 'CouponRejectedByCondition', leaf.c, {}, cand.coupon.id));
       }
-      note(id, triggered ? 'triggered' : 'notTriggered');
+      if (cand) outcome.set(id, triggered ? 'triggered' : 'notTriggered');
       return triggered;
     };
 

@@ -43,6 +43,18 @@ export function toMinor(amount: number, cur: Currency): number {
   const y = amount * cur.factor;
   const r = Math.round(y);
   if (Math.abs(y - r) <= 1e-9 + Math.abs(y) * 1e-13 && Number.isSafeInteger(r)) return r === 0 ? 0 : r;
+  // Second fast path (percentages: 0.4321 €): below 1e6 the decimal rule below equals rounding |y| half-up,
+  // and the binary error of |y| (snap ≤ 5e-10 × factor, product ≤ 1 ulp) is far below 1e-5, so when the
+  // fraction is not within 1e-5 of one half, the result is exact without the string work.
+  if (amount < 1e6 && amount > -1e6) {
+    const ay = Math.abs(y);
+    const fl = Math.floor(ay);
+    const fr = ay - fl;
+    if (fr < 0.49999 || fr > 0.50001) {
+      const v = fr > 0.5 ? fl + 1 : fl;
+      return snap(amount) < 0 ? -v : v; // the sign rule of the string path (−0 for tiny negative amounts)
+    }
+  }
   const x = snap(amount);
   const neg = x < 0;
   let s = String(Math.abs(x));
@@ -64,21 +76,49 @@ export function fromMinor(minor: number, cur: Currency): number {
   return minor / cur.factor;
 }
 
+/** Index slots of the packed sort keys in {@link prorate} (a cart has at most 1,000 lines). */
+const SCALE = 1024;
+
 /**
  * Splits `total` minor units over `weights` proportionally (largest-remainder method): the parts are
  * integers, sum exactly to `total` (when the weights sum is positive) and ties go to the earlier index.
  */
 export function prorate(total: number, weights: readonly number[]): number[] {
-  const sum = weights.reduce((a, b) => a + b, 0);
-  if (sum <= 0 || total <= 0) return weights.map(() => 0);
-  const parts = weights.map((w) => Math.floor((total * w) / sum));
-  let left = total - parts.reduce((a, b) => a + b, 0);
-  const order = weights
-    .map((w, i) => ({ i, r: (total * w) % sum }))
-    .sort((a, b) => b.r - a.r || a.i - b.i);
-  for (let k = 0; left > 0 && k < order.length; k++, left--) {
-    const o = order[k] as { i: number };
-    parts[o.i] = (parts[o.i] as number) + 1;
+  // Index loops and one numeric sort (no per-weight objects): prorated discounts split over every line.
+  const n = weights.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += weights[i] as number;
+  const parts: number[] = [];
+  if (sum <= 0 || total <= 0) { for (let i = 0; i < n; i++) parts.push(0); return parts; }
+  let given = 0;
+  const rem: number[] = [];
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = weights[i] as number;
+    const p = Math.floor((total * w) / sum);
+    parts.push(p);
+    given += p;
+    rem.push((total * w) % sum);
+    order.push(i);
+  }
+  let left = total - given;
+  if (left <= 0) return parts;
+  if (n <= SCALE && sum * SCALE <= Number.MAX_SAFE_INTEGER && rem.every((r) => Number.isInteger(r) && r >= 0)) {
+    // Same order as the comparator sort below, with one native numeric sort: key = remainder, then index
+    // ascending, packed exactly into one integer below 2^53.
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = (rem[i] as number) * SCALE + (SCALE - 1 - i);
+    keys.sort();
+    for (let k = 0; left > 0 && k < n; k++, left--) {
+      const i = SCALE - 1 - ((keys[n - 1 - k] as number) % SCALE);
+      parts[i] = (parts[i] as number) + 1;
+    }
+    return parts;
+  }
+  order.sort((a, b) => (rem[b] as number) - (rem[a] as number) || a - b);
+  for (let k = 0; left > 0 && k < n; k++, left--) {
+    const i = order[k] as number;
+    parts[i] = (parts[i] as number) + 1;
   }
   return parts;
 }

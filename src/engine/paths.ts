@@ -39,6 +39,37 @@ export function own(obj: unknown, key: string): unknown {
   return typeof v === 'function' ? undefined : v;
 }
 
+const isRec = (o: unknown): o is Record<string, unknown> => o !== null && typeof o === 'object' && !Array.isArray(o);
+const notFn = (v: unknown): unknown => (typeof v === 'function' ? undefined : v);
+type Reader = (o: unknown) => unknown;
+
+/**
+ * Readers with the same result as `own(o, key)` for the fixed field names of the bindings. Each is its
+ * own function literal, so its property load stays monomorphic (the shapes built by `session-view.ts`)
+ * instead of the megamorphic keyed load in {@link own}, which every path of every campaign goes through.
+ */
+const FIXED: ReadonlyMap<string, Reader> = new Map<string, Reader>([
+  ['Session', (o) => (isRec(o) ? notFn(o.Session) : undefined)],
+  ['Profile', (o) => (isRec(o) ? notFn(o.Profile) : undefined)],
+  ['Store', (o) => (isRec(o) ? notFn(o.Store) : undefined)],
+  ['Application', (o) => (isRec(o) ? notFn(o.Application) : undefined)],
+  ['Coupon', (o) => (isRec(o) ? notFn(o.Coupon) : undefined)],
+  ['Attributes', (o) => (isRec(o) ? notFn(o.Attributes) : undefined)],
+  ['Total', (o) => (isRec(o) ? notFn(o.Total) : undefined)],
+  ['CartItems', (o) => (isRec(o) ? notFn(o.CartItems) : undefined)],
+  ['ItemCount', (o) => (isRec(o) ? notFn(o.ItemCount) : undefined)],
+  ['Sku', (o) => (isRec(o) ? notFn(o.Sku) : undefined)],
+  ['Price', (o) => (isRec(o) ? notFn(o.Price) : undefined)],
+  ['Quantity', (o) => (isRec(o) ? notFn(o.Quantity) : undefined)],
+  ['Category', (o) => (isRec(o) ? notFn(o.Category) : undefined)],
+  ['Position', (o) => (isRec(o) ? notFn(o.Position) : undefined)],
+]);
+
+/** A reader equivalent to `(o) => own(o, key)`. */
+export function reader(key: string): Reader {
+  return FIXED.get(key) ?? ((o) => own(o, key));
+}
+
 /** Checks a root + segment list against the known fields; throws {@link Unsupported}. */
 export function checkSegments(root: string, segs: readonly string[]): void {
   for (const s of [root, ...segs]) {
@@ -94,10 +125,22 @@ export function compilePath(path: unknown, env: PathEnv, where: string): Getter 
       return v;
     };
   }
+  const r0 = reader(root);
+  const rs = segs.map(reader);
   if (segs.length === 1) {
-    const s0 = segs[0] as string;
-    if (root === 'Item') return (ctx) => own(ctx.item, s0);
-    return (ctx) => own(own(ctx.bind, root), s0);
+    const g0 = rs[0] as Reader;
+    if (root === 'Item') return (ctx) => g0(ctx.item);
+    return (ctx) => g0(r0(ctx.bind));
+  }
+  if (segs.length === 2 && root !== 'Item') {
+    // e.g. `$Session.Attributes.segment`. Lambda parameters can shadow a root only while Talang runs a
+    // block (a selector read from inside one): then the generic lookup.
+    const g0 = rs[0] as Reader, g1 = rs[1] as Reader;
+    return (ctx) => {
+      if (ctx.locals !== undefined) return readPath(ctx, root, segs);
+      const v = g0(r0(ctx.bind));
+      return v === undefined || v === null ? undefined : g1(v);
+    };
   }
   return (ctx) => readPath(ctx, root, segs);
 }

@@ -152,46 +152,60 @@ export class Run implements EffectSink {
   }
 
   itemDiscounts(_ctx: EvalCtx, name: string, lines: readonly ItemView[], perUnit: readonly number[], partial: boolean, prorated?: { total: number }): boolean {
+    // Plain loops over preallocated arrays: this runs per line for every per-item discount (hot path).
     const cur = this.d.cur;
+    const dl = this.d.lines;
     const allowPartial = partial || this.d.enablePartial;
-    let desired: number[];
-    let want: number[];
+    const n = lines.length;
     if (prorated) {
       const total = toMinor(prorated.total, cur);
-      if (total <= 0 || lines.length === 0) return true;
-      const weights = lines.map((l) => Math.max(0, this.d.lines[l.Position] as number));
-      const room = Math.min(weights.reduce((a, b) => a + b, 0), Math.max(0, this.d.session));
+      if (total <= 0 || n === 0) return true;
+      const weights: number[] = [];
+      let wsum = 0;
+      for (let i = 0; i < n; i++) { const w = Math.max(0, dl[(lines[i] as ItemView).Position] as number); weights.push(w); wsum += w; }
+      const room = Math.min(wsum, Math.max(0, this.d.session));
       if (total > room && !allowPartial) return false;
-      desired = prorate(total, weights);
-      want = prorate(Math.min(total, room), weights);
-      const parts: { l: ItemView; v: number; d: number }[] = [];
-      lines.forEach((l, i) => { if ((want[i] as number) > 0) parts.push({ l, v: want[i] as number, d: desired[i] as number }); });
-      for (const p of parts) {
-        this.#take(p.l.Position, p.v);
-        const props: Record<string, unknown> = { name: `${name}#${p.l.Position}`, value: fromMinor(p.v, cur), position: p.l.Position, totalDiscount: fromMinor(Math.min(total, room), cur) };
-        if (total > room) props.desiredTotalDiscount = fromMinor(total, cur);
+      const given = Math.min(total, room);
+      // prorate is pure: the desired split equals the given one when nothing is capped.
+      const want = prorate(given, weights);
+      const totalDiscount = fromMinor(given, cur);
+      const desiredTotal = total > room ? fromMinor(total, cur) : undefined;
+      const pos: number[] = [];
+      for (let i = 0; i < n; i++) if ((want[i] as number) > 0) pos.push(i);
+      for (let k = 0; k < pos.length; k++) {
+        const i = pos[k] as number;
+        const l = lines[i] as ItemView;
+        const v = want[i] as number;
+        this.#take(l.Position, v);
+        const props: Record<string, unknown> = { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position, totalDiscount };
+        if (desiredTotal !== undefined) props.desiredTotalDiscount = desiredTotal;
         this.emit('setDiscountPerItem', props);
       }
       return true;
     }
-    desired = lines.map((l, i) => Math.max(0, toMinor(perUnit[i] as number, cur)) * l.Quantity);
+    const desired: number[] = [];
+    for (let i = 0; i < n; i++) desired.push(Math.max(0, toMinor(perUnit[i] as number, cur)) * (lines[i] as ItemView).Quantity);
     // Check first (all or nothing), then apply.
     let session = Math.max(0, this.d.session);
-    want = lines.map((l, i) => {
-      const cap = Math.min(Math.max(0, this.d.lines[l.Position] as number), session);
+    const want: number[] = [];
+    let short = false;
+    for (let i = 0; i < n; i++) {
+      const cap = Math.min(Math.max(0, dl[(lines[i] as ItemView).Position] as number), session);
       const v = Math.min(desired[i] as number, cap);
       session -= v;
-      return v;
-    });
-    if (!allowPartial && want.some((v, i) => v !== desired[i])) return false;
-    lines.forEach((l, i) => {
+      want.push(v);
+      if (v !== desired[i]) short = true;
+    }
+    if (!allowPartial && short) return false;
+    for (let i = 0; i < n; i++) {
       const v = want[i] as number;
-      if (v <= 0) return;
+      if (v <= 0) continue;
+      const l = lines[i] as ItemView;
       this.#take(l.Position, v);
       const props: Record<string, unknown> = { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position };
       if (v !== desired[i]) props.desiredValue = fromMinor(desired[i] as number, cur);
       this.emit('setDiscountPerItem', props);
-    });
+    }
     return true;
   }
 

@@ -1,8 +1,9 @@
 import { EvalError, BudgetError, spend, lookupLocal, NOT_FOUND, type EvalCtx, type Local } from './context.js';
-import { checkSegments, Invalid, num, own, Unsupported, type Getter, type PathEnv } from './paths.js';
+import { checkSegments, Invalid, num, own, reader, Unsupported, type Getter, type PathEnv } from './paths.js';
 import { snap } from './money.js';
 import { safeRegex, MAX_MATCH_INPUT } from './regex-guard.js';
 import { TTime, toTime, parts, durationMs } from './talang-time.js';
+import { cartLinesWith, eqHints } from './talang-index.js';
 
 /**
  * A compiler for the Talang subset storegate evaluates offline. Expressions are JSON arrays
@@ -100,6 +101,40 @@ function call(ctx: EvalCtx, fn: Lambda, arg: unknown): unknown {
   }
 }
 
+const ITER_FILTER = 0, ITER_MAP = 1, ITER_EVERY = 2, ITER_EXISTS = 3;
+
+/**
+ * `filter`/`map`/`every`/`exists` over a list: the same bindings as {@link call} per element, but the
+ * scope is saved and restored once per list instead of once per element (a lambda never re-enters
+ * itself and nested calls restore what they change, so the state between elements is the same).
+ */
+function iterate(ctx: EvalCtx, fn: Lambda, l: unknown[], mode: number): unknown {
+  const saved = ctx.locals;
+  const savedItem = ctx.item;
+  const bindIt = fn.params[0] !== undefined;
+  const isItem = fn.params[0] === 'Item';
+  const slot = fn.slot;
+  const body = fn.body;
+  if (bindIt) slot.up = saved;
+  const out: unknown[] | undefined = mode === ITER_FILTER || mode === ITER_MAP ? [] : undefined;
+  try {
+    for (let i = 0; i < l.length; i++) {
+      const it = l[i];
+      if (bindIt) { slot.value = it; ctx.locals = slot; }
+      if (isItem) ctx.item = it;
+      const r = body(ctx);
+      if (mode === ITER_MAP) (out as unknown[]).push(r);
+      else if (mode === ITER_FILTER) { if (bool(r)) (out as unknown[]).push(it); }
+      else if (mode === ITER_EVERY) { if (!bool(r)) return false; }
+      else if (bool(r)) return true;
+    }
+  } finally {
+    ctx.locals = saved;
+    ctx.item = savedItem;
+  }
+  return out ?? mode === ITER_EVERY;
+}
+
 /** Compiles a Talang expression; throws {@link Unsupported} for anything outside the subset. */
 export function compileTalang(expr: unknown, env: PathEnv, where: string, locals: ReadonlySet<string> = new Set()): Getter {
   return node(expr, { env, locals, depth: 0, where });
@@ -164,7 +199,21 @@ function node(x: unknown, sc: Scope): Getter {
       case '=': {
         arity(2);
         const lit = rawArgs[1];
-        if (typeof lit === 'string' || typeof lit === 'number' || typeof lit === 'boolean') return (ctx) => { const v = a0(ctx); return v === lit || (typeof v === 'object' && equal(v, lit)); };
+        if (typeof lit === 'string' || typeof lit === 'number' || typeof lit === 'boolean') {
+          const lp = localField(rawArgs[0], sub);
+          if (lp) {
+            // `Item.Field = literal` inside a lambda (the usual list predicate): path read fused in, one call less per element.
+            const [root, s0] = lp;
+            const r0 = reader(s0);
+            return (ctx) => {
+              const top = ctx.locals;
+              const o = top !== undefined && top.name === root ? top.value : lookupLocal(top, root);
+              const v = o === NOT_FOUND ? undefined : r0(o);
+              return v === lit || (typeof v === 'object' && equal(v, lit));
+            };
+          }
+          return (ctx) => { const v = a0(ctx); return v === lit || (typeof v === 'object' && equal(v, lit)); };
+        }
         return (ctx) => equal(a0(ctx), a1(ctx));
       }
       case '!=': arity(2); return (ctx) => !equal(a0(ctx), a1(ctx));
@@ -172,8 +221,14 @@ function node(x: unknown, sc: Scope): Getter {
       case '<=': arity(2); return (ctx) => cmpVal(a0(ctx)) <= cmpVal(a1(ctx));
       case '>': arity(2); return (ctx) => cmpVal(a0(ctx)) > cmpVal(a1(ctx));
       case '>=': arity(2); return (ctx) => cmpVal(a0(ctx)) >= cmpVal(a1(ctx));
-      case 'and': arity(0, 64); return (ctx) => { for (let i = 0; i < args.length; i++) if (!bool((args[i] as Getter)(ctx))) return false; return true; };
-      case 'or': arity(0, 64); return (ctx) => { for (let i = 0; i < args.length; i++) if (bool((args[i] as Getter)(ctx))) return true; return false; };
+      case 'and':
+        arity(0, 64);
+        if (args.length === 2) return (ctx) => bool(a0(ctx)) && bool(a1(ctx));
+        return (ctx) => { for (let i = 0; i < args.length; i++) if (!bool((args[i] as Getter)(ctx))) return false; return true; };
+      case 'or':
+        arity(0, 64);
+        if (args.length === 2) return (ctx) => bool(a0(ctx)) || bool(a1(ctx));
+        return (ctx) => { for (let i = 0; i < args.length; i++) if (bool((args[i] as Getter)(ctx))) return true; return false; };
       case 'not': arity(1); return (ctx) => !bool(a0(ctx));
       case 'catch':
         arity(2);
@@ -190,14 +245,20 @@ function node(x: unknown, sc: Scope): Getter {
       case 'filter': case 'map': case 'every': case 'exists': {
         arity(2);
         if (!lam) throw new Invalid(sc.where, `${fn} needs a [["Item"], body] block`);
+        // One closure per function (no per-evaluation branching on `fn`): these loops are the hottest Talang code.
+        const mode = fn === 'filter' ? ITER_FILTER : fn === 'map' ? ITER_MAP : fn === 'every' ? ITER_EVERY : ITER_EXISTS;
+        const hint = mode === ITER_EXISTS || mode === ITER_FILTER ? eqHints(rawArgs[1]) : undefined;
+        if (hint) {
+          return (ctx) => {
+            const l = list(a0(ctx));
+            spend(ctx, l.length);
+            return iterate(ctx, lam, l === ctx.items ? (cartLinesWith(ctx, hint) as unknown[]) : l, mode);
+          };
+        }
         return (ctx) => {
           const l = list(a0(ctx));
           spend(ctx, l.length);
-          if (fn === 'filter') return l.filter((it) => bool(call(ctx, lam, it)));
-          if (fn === 'map') return l.map((it) => call(ctx, lam, it));
-          if (fn === 'every') { for (let i = 0; i < l.length; i++) if (!bool(call(ctx, lam, l[i]))) return false; return true; }
-          for (let i = 0; i < l.length; i++) if (bool(call(ctx, lam, l[i]))) return true;
-          return false;
+          return iterate(ctx, lam, l, mode);
         };
       }
       case 'sum': case 'max': case 'min': {
@@ -286,6 +347,14 @@ function node(x: unknown, sc: Scope): Getter {
   return g;
 }
 
+/** `[".", local, seg]` with `local` a lambda parameter in scope: its root and segment, else undefined. */
+function localField(x: unknown, sc: Scope): [string, string] | undefined {
+  if (!Array.isArray(x) || x.length !== 3 || x[0] !== '.' || typeof x[1] !== 'string' || typeof x[2] !== 'string') return undefined;
+  if (!sc.locals.has(x[1])) return undefined;
+  checkSegments(x[1], [x[2]]);
+  return [x[1], x[2]];
+}
+
 /** `[".", "Root", "Seg", …]`: a binding path. */
 function dot(args: unknown[], sc: Scope): Getter {
   if (args.length === 0 || !args.every((a) => typeof a === 'string')) throw new Unsupported('dynamic Talang paths are not supported');
@@ -293,14 +362,23 @@ function dot(args: unknown[], sc: Scope): Getter {
   checkSegments(root, segs);
   if (sc.locals.has(root)) {
     if (segs.length === 1) {
-      const s0 = segs[0] as string;
-      return (ctx) => { const l = lookupLocal(ctx.locals, root); return l === NOT_FOUND ? undefined : own(l, s0); };
+      const r0 = reader(segs[0] as string);
+      return (ctx) => {
+        // Innermost binding first without a call (the common case: the lambda's own parameter).
+        const top = ctx.locals;
+        if (top !== undefined && top.name === root) return r0(top.value);
+        const l = lookupLocal(top, root);
+        return l === NOT_FOUND ? undefined : r0(l);
+      };
     }
     return (ctx) => { const l = lookupLocal(ctx.locals, root); let v = l === NOT_FOUND ? undefined : l; for (let i = 0; i < segs.length; i++) v = own(v, segs[i] as string); return v; };
   }
-  if (root === 'Item') return (ctx) => { let v = ctx.item; for (const s of segs) v = own(v, s); return v; };
+  const rs = segs.map(reader);
+  if (root === 'Item') return (ctx) => { let v = ctx.item; for (let i = 0; i < rs.length; i++) v = (rs[i] as (o: unknown) => unknown)(v); return v; };
   if (ROOTS.has(root)) {
-    return (ctx) => { let v = own(ctx.bind, root); for (const s of segs) v = own(v, s); return v; };
+    const r0 = reader(root);
+    if (rs.length === 1) { const g0 = rs[0] as (o: unknown) => unknown; return (ctx) => g0(r0(ctx.bind)); }
+    return (ctx) => { let v = r0(ctx.bind); for (let i = 0; i < rs.length; i++) v = (rs[i] as (o: unknown) => unknown)(v); return v; };
   }
   const sel = sc.env.selectors.get(root);
   if (!sel) throw new Unsupported(`unknown Talang binding ${root}`);
