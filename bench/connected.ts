@@ -147,7 +147,7 @@ export async function run(args: string[]): Promise<void> {
         ['gateway RSS after load (peak)', `${mem.rss.toFixed(1)} MB (${mem.peak.toFixed(1)} MB)`, '≤ 90 MB', verdict(mem.rss <= 90)],
       ],
     );
-    console.log(`samples: c=1 ${c1.direct!.length} per path; c=32 ${n32} per path; node ${process.version}; gateway run as node build/storegate.mjs (the bundle)`);
+    console.log(`samples: c=1 ${c1.direct!.length} per path; c=32 ${n32} per path; node ${process.version}; gateway run as the bundle: node ${gw.flags.join(' ')} build/storegate.mjs`);
   } finally {
     for (const p of procs.reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });

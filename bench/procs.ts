@@ -29,10 +29,16 @@ export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
   return spawnNode(['--import', 'tsx', path.join(ROOT, entry), ...args], env);
 }
 
-/** Builds the daemon bundle (`npm run build`) and runs it as production does: `node build/storegate.mjs`. */
-export function spawnGatewayBundle(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+/**
+ * Builds the daemon bundle (`npm run build`) and runs it as production does, with the V8 flags of its
+ * shebang line (`#!/usr/bin/env -S node <flags>`).
+ */
+export function spawnGatewayBundle(args: string[], env: NodeJS.ProcessEnv = {}): Proc & { flags: string[] } {
   execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT, stdio: 'ignore' });
-  return spawnNode([path.join(ROOT, 'build', 'storegate.mjs'), ...args], env);
+  const bundle = path.join(ROOT, 'build', 'storegate.mjs');
+  const shebang = readFileSync(bundle, 'utf8').slice(0, 200).split('\n', 1)[0] ?? '';
+  const flags = shebang.split(/\s+/).filter((a) => a.startsWith('--'));
+  return { ...spawnNode([...flags, bundle, ...args], env), flags };
 }
 
 function spawnNode(args: string[], env: NodeJS.ProcessEnv): Proc {
