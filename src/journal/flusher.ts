@@ -25,7 +25,6 @@ import { type Outcome, type SendContext, deliverGroup } from './flush-send.js';
 import { DueTimer } from './flush-timer.js';
 import { diffOutcome } from './reconciliation.js';
 import type { JournalEntry } from './types.js';
-
 import type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
 
 export type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';

@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { StoregateError } from '../core/errors.js';
 import type { Clock } from '../platform/clock.js';
+import { KeyCount } from './key-count.js';
 import type { Logger } from '../telemetry/logger.js';
 import { pino } from 'pino';
 import { CURSOR_FILE, type DeadInfo, type RangeSet, encodeCursor } from './cursor.js';
@@ -64,8 +65,7 @@ export class Journal {
   #active: SegmentState;
   #handle: SegmentHandle;
   #undelivered: Map<number, Slot>;
-  /** Undelivered records per ordering key, so "does this session still wait for the flush?" is O(1). */
-  readonly #keyCount = new Map<string, number>();
+  readonly #keys = new KeyCount();
   readonly #dead: Map<number, { slot: Slot; info: DeadInfo }>;
   readonly #delivered: RangeSet;
   #nextSeq: number;
@@ -99,7 +99,7 @@ export class Journal {
     this.#active = o.active;
     this.#handle = o.handle;
     this.#undelivered = o.rec.undelivered;
-    for (const slot of this.#undelivered.values()) this.#countKey(slot.entry.key, 1);
+    for (const slot of this.#undelivered.values()) this.#keys.add(slot.entry.key, 1);
     this.#dead = o.rec.dead;
     this.#delivered = o.rec.delivered;
     this.#lastDurableSeq = o.rec.lastSeq;
@@ -185,7 +185,7 @@ export class Journal {
     for (const seq of typeof seqs === 'number' ? [seqs] : seqs) {
       const slot = this.#undelivered.get(seq) ?? this.#dead.get(seq)?.slot;
       if (!slot) continue;
-      if (this.#undelivered.delete(seq)) this.#countKey(slot.entry.key, -1);
+      if (this.#undelivered.delete(seq)) this.#keys.add(slot.entry.key, -1);
       this.#dead.delete(seq);
       slot.seg.live -= 1;
       this.#delivered.add(seq);
@@ -199,7 +199,7 @@ export class Journal {
     const slot = this.#undelivered.get(seq);
     if (!slot) throw new StoregateError('SG_ERR_NOT_FOUND', `journal seq ${seq} is not undelivered`, { statusCode: 404 });
     this.#undelivered.delete(seq);
-    this.#countKey(slot.entry.key, -1);
+    this.#keys.add(slot.entry.key, -1);
     this.#dead.set(seq, { slot, info: { status: info.status, body: info.body, at: info.at } });
     await this.#cursorWriter.submit(null);
   }
@@ -221,7 +221,7 @@ export class Journal {
       if (!d) continue;
       this.#dead.delete(seq);
       this.#undelivered.set(seq, d.slot);
-      this.#countKey(d.slot.entry.key, 1);
+      this.#keys.add(d.slot.entry.key, 1);
       moved.push(d.slot);
     }
     if (moved.length > 0) {
@@ -235,13 +235,7 @@ export class Journal {
 
   /** True while records with this ordering key wait for delivery (dead letters excluded). */
   hasUndelivered(key: string): boolean {
-    return this.#keyCount.has(key);
-  }
-
-  #countKey(key: string, delta: number): void {
-    const n = (this.#keyCount.get(key) ?? 0) + delta;
-    if (n > 0) this.#keyCount.set(key, n);
-    else this.#keyCount.delete(key);
+    return this.#keys.has(key);
   }
 
   /** Undelivered records (dead letters excluded), in seq order. A snapshot array. */
@@ -330,7 +324,7 @@ export class Journal {
       for (const p of batch) {
         p.entry.attach(buf, p.rec.payloadAt, p.rec.payloadAt + p.rec.payloadLen);
         this.#undelivered.set(p.rec.seq, { entry: p.entry, seg });
-        this.#countKey(p.entry.key, 1);
+        this.#keys.add(p.entry.key, 1);
         seg.live += 1;
       }
       this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;
