@@ -140,6 +140,18 @@ export class Gateway {
       this.#probe.start();
     }
 
+    const localAnswers = new LocalAnswers({ localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
+    const checkout = new Checkout({
+      mode: config.mode,
+      storeIntegrationId: config.store.integrationId,
+      upstream: this.#upstream,
+      local: localAnswers,
+      pending: (key) => journal.hasUndelivered(key),
+      onUpstreamSession: (req, status) => followUpstreamSession(state, req, status, clock, config.store.integrationId),
+      timeoutMs: config.upstream.timeoutMs,
+      log: log.child({ mod: 'checkout' }),
+    });
+
     const reconciliation = new ReconciliationLog(store);
     await reconciliation.start();
     this.#reconciliation = reconciliation;
@@ -154,31 +166,12 @@ export class Gateway {
         reconciliation,
         retry: { baseMs: config.upstream.retry.baseMs, maxMs: config.upstream.retry.maxMs },
         beforeMarkDelivered: () => state.ensureLedgerSaved(),
-        liveBusy: () => live > 0,
+        liveBusy: () => checkout.liveBusy(),
       });
       this.#flusher.start();
     }
 
-    const localAnswers = new LocalAnswers({ localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
-    let live = 0;
-    const checkout = new Checkout({
-      mode: config.mode,
-      storeIntegrationId: config.store.integrationId,
-      upstream: this.#upstream,
-      local: localAnswers,
-      pending: (key) => journal.hasUndelivered(key),
-      onUpstreamSession: (req, status) => followUpstreamSession(state, req, status, clock, config.store.integrationId),
-      timeoutMs: config.upstream.timeoutMs,
-      log: log.child({ mod: 'checkout' }),
-    });
-
     const app = buildApp({ bodyLimitBytes: config.http.bodyLimitBytes, log, metrics });
-    app.addHook('onRequest', async (req) => {
-      if (req.url.startsWith('/v')) live++;
-    });
-    app.addHook('onResponse', async (req) => {
-      if (req.url.startsWith('/v')) live--;
-    });
     await app.register(terminalRoutes, { auth: new TerminalAuth(config.terminals), checkout });
     await app.register(opsRoutes, {
       adminToken: config.adminToken,

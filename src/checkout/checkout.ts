@@ -57,10 +57,17 @@ export class Checkout {
   readonly #deps: CheckoutDeps;
   /** Time kept for the local answer when an upstream attempt fails late (evaluation + fsync). */
   readonly #reserveMs: number;
+  /** Terminal calls waiting on the upstream right now: the flusher holds back while there are any. */
+  #live = 0;
 
   constructor(deps: CheckoutDeps) {
     this.#deps = deps;
     this.#reserveMs = Math.min(150, Math.max(20, Math.round(deps.timeoutMs * 0.15)));
+  }
+
+  /** True while terminal calls wait on the upstream (live requests keep priority over the flush). */
+  liveBusy(): boolean {
+    return this.#live > 0;
   }
 
   async handle(req: TerminalRequest): Promise<TerminalAnswer> {
@@ -76,6 +83,7 @@ export class Checkout {
       (key === null || !this.#deps.pending(key));
 
     if (tryUpstream) {
+      this.#live++;
       try {
         const res = await upstream.request({
           op: req.spec.op,
@@ -94,6 +102,8 @@ export class Checkout {
       } catch (err) {
         if (!(err instanceof UpstreamUnavailableError)) throw err;
         if (!local) throw new StoregateError(err.code, `Talon.One is unreachable: ${err.message}`, { statusCode: 503, retryable: true, cause: err });
+      } finally {
+        this.#live--;
       }
     } else if (!local) {
       throw new StoregateError('SG_ERR_UPSTREAM_UNAVAILABLE', 'Talon.One is unreachable (upstream down) and local answers are not available', {
