@@ -1,5 +1,6 @@
 import { fromMinor, toMinor, type Currency } from './money.js';
 import type { StrikethroughChangedItem } from './types.js';
+import { SkuIndex } from './sku-index.js';
 
 /** Rule metadata shared by many SKUs' effects (interned). */
 export interface EffectMeta {
@@ -48,7 +49,8 @@ export class PriceEntry {
 
 /** What applies to a SKU at an instant (`final` in minor units, -1 when there are no effects). */
 export interface PriceChoice {
-  entry: PriceEntry;
+  /** the entry's base price (`PriceEntry.price`) */
+  basePrice: number;
   type: string;
   price: number;
   final: number;
@@ -131,7 +133,26 @@ export function fromRows(rows: readonly EntryRow[]): Map<string, PriceEntry> {
  * customer's audiences (`NONE` targets apply to everyone), the one giving the lowest final price.
  */
 export class PriceBook {
-  constructor(readonly entries: ReadonlyMap<string, PriceEntry> = new Map()) {}
+  /** Entries by their `SkuIndex` number. */
+  readonly #list: PriceEntry[] = [];
+  readonly #index: SkuIndex;
+  /**
+   * `[2i]` base price, `[2i + 1]` 1 when entry i has effects: side by side, so a SKU without effects (two
+   * thirds in a typical book) is answered from this one cache line without touching its entry object.
+   */
+  readonly #base: Float64Array;
+
+  constructor(readonly entries: ReadonlyMap<string, PriceEntry> = new Map()) {
+    const keys: string[] = [];
+    this.#base = new Float64Array(entries.size * 2);
+    for (const [k, e] of entries) {
+      this.#base[2 * keys.length] = e.price;
+      this.#base[2 * keys.length + 1] = e.effects ? 1 : 0;
+      keys.push(k);
+      this.#list.push(e);
+    }
+    this.#index = new SkuIndex(keys);
+  }
 
   get size(): number {
     return this.entries.size;
@@ -153,9 +174,14 @@ export class PriceBook {
 
   /** The price type, price and effects that apply (no formatting: the cart path uses this). */
   select(sku: string, at: number, audiences: ReadonlySet<number>, cur: Currency): PriceChoice | undefined {
-    const e = this.entries.get(sku);
-    if (!e) return undefined;
-    if (!e.effects) return { entry: e, type: 'base', price: e.price, final: -1, until: Infinity, effects: NO_EFFECTS };
+    const i = this.#index.get(sku);
+    if (i < 0) return undefined;
+    if (this.#base[2 * i + 1] === 0) { const price = this.#base[2 * i] as number; return { basePrice: price, type: 'base', price, final: -1, until: Infinity, effects: NO_EFFECTS }; }
+    const e = this.#list[i] as PriceEntry;
+    if (!e.effects) return { basePrice: e.price, type: 'base', price: e.price, final: -1, until: Infinity, effects: NO_EFFECTS };
+    // Most SKUs have one effect and no price types: the general loop below reduced to that case, with
+    // no grouping arrays or interim objects (this runs for every cart line).
+    if (e.effects.length === 1 && e.types === null) return this.#selectSingle(e, e.effects, at, audiences, cur);
     let best = { type: 'base', price: e.price, final: toMinor(e.price, cur), until: Infinity, effects: NO_EFFECTS as readonly PriceEffect[] };
     // Group the active effects by price type (usually one or two), pick the lowest final price.
     let done: string[] | undefined;
@@ -181,7 +207,24 @@ export class PriceBook {
       const final = Math.max(0, toMinor(price, cur) - off);
       if (final < best.final || (final === best.final && best.effects.length === 0)) best = { type: name, price, final, until, effects: group };
     }
-    return { entry: e, type: best.type, price: best.price, final: best.final, until: best.until, effects: best.effects };
+    return { basePrice: e.price, type: best.type, price: best.price, final: best.final, until: best.until, effects: best.effects };
+  }
+
+  /**
+   * `select` for one effect and no price types. Same result as the general loop: only a `base` effect
+   * can apply (another type has no price without `types`), its group is the entry's own effect list,
+   * and it wins when its final price is not above the base price (ties go to the group with effects).
+   */
+  #selectSingle(e: PriceEntry, fx: readonly PriceEffect[], at: number, audiences: ReadonlySet<number>, cur: Currency): PriceChoice {
+    const f = fx[0] as PriceEffect;
+    const baseFinal = toMinor(e.price, cur);
+    if ((f.priceType === undefined || f.priceType === 'base') && this.#active(f, at, audiences)) {
+      const price = f.selectedPrice ?? e.price;
+      const final = Math.max(0, toMinor(price, cur) - toMinor(f.value, cur));
+      // (`f.end < Infinity` as in the loop: a NaN end leaves `until` open.)
+      if (final <= baseFinal) return { basePrice: e.price, type: 'base', price, final, until: f.end < Infinity ? f.end : Infinity, effects: fx };
+    }
+    return { basePrice: e.price, type: 'base', price: e.price, final: baseFinal, until: Infinity, effects: NO_EFFECTS };
   }
 
   lookup(sku: string, at: number, audiences: ReadonlySet<number>, cur: Currency): PriceAnswer | undefined {
@@ -189,8 +232,8 @@ export class PriceBook {
     if (!best) return undefined;
     return {
       sku,
-      price: best.entry.price,
-      finalPrice: best.final < 0 ? best.entry.price : fromMinor(best.final, cur),
+      price: best.basePrice,
+      finalPrice: best.final < 0 ? best.basePrice : fromMinor(best.final, cur),
       label: best.effects.length ? best.effects.map((f) => f.meta.name || f.meta.ruleName).join(', ') : null,
       validUntil: Number.isFinite(best.until) ? new Date(best.until).toISOString() : null,
       selectedPriceType: best.type,

@@ -56,6 +56,9 @@ export class Run implements EffectSink {
   #failureMode = false;
   #undo: number[] = [];
   #seq = 0;
+  /** Scratch for `itemDiscounts` (desired and granted minor units per line). */
+  #desired: number[] = [];
+  #want: number[] = [];
 
   constructor(readonly d: RunDeps) {}
 
@@ -183,17 +186,18 @@ export class Run implements EffectSink {
       }
       return true;
     }
-    const desired: number[] = [];
-    for (let i = 0; i < n; i++) desired.push(Math.max(0, toMinor(perUnit[i] as number, cur)) * (lines[i] as ItemView).Quantity);
+    // Scratch arrays owned by the run (itemDiscounts never re-enters itself): no two arrays per call.
+    const desired = this.#desired, want = this.#want;
+    while (desired.length < n) { desired.push(0); want.push(0); } // grow packed (never holey); only [0, n) is read
+    for (let i = 0; i < n; i++) desired[i] = Math.max(0, toMinor(perUnit[i] as number, cur)) * (lines[i] as ItemView).Quantity;
     // Check first (all or nothing), then apply.
     let session = Math.max(0, this.d.session);
-    const want: number[] = [];
     let short = false;
     for (let i = 0; i < n; i++) {
       const cap = Math.min(Math.max(0, dl[(lines[i] as ItemView).Position] as number), session);
       const v = Math.min(desired[i] as number, cap);
       session -= v;
-      want.push(v);
+      want[i] = v;
       if (v !== desired[i]) short = true;
     }
     if (!allowPartial && short) return false;
@@ -201,12 +205,32 @@ export class Run implements EffectSink {
       const v = want[i] as number;
       if (v <= 0) continue;
       const l = lines[i] as ItemView;
+      const d = desired[i] as number;
       this.#take(l.Position, v);
-      const props: Record<string, unknown> = { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position };
-      if (v !== desired[i]) props.desiredValue = fromMinor(desired[i] as number, cur);
+      // One literal per shape (not a property added later): the effect's props keep one hidden class.
+      const props: Record<string, unknown> = v !== d
+        ? { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position, desiredValue: fromMinor(d, cur) }
+        : { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position };
       this.emit('setDiscountPerItem', props);
     }
     return true;
+  }
+
+  /**
+   * `itemDiscounts(ctx, name, [line], [perUnit], true)` without the per-call arrays (price-book
+   * strikethrough effects: one line each, partial allowed).
+   */
+  lineDiscount(name: string, line: ItemView, perUnit: number): void {
+    const cur = this.d.cur;
+    const desired = Math.max(0, toMinor(perUnit, cur)) * line.Quantity;
+    const cap = Math.min(Math.max(0, this.d.lines[line.Position] as number), Math.max(0, this.d.session));
+    const v = Math.min(desired, cap);
+    if (v <= 0) return;
+    this.#take(line.Position, v);
+    const props: Record<string, unknown> = v !== desired
+      ? { name: `${name}#${line.Position}`, value: fromMinor(v, cur), position: line.Position, desiredValue: fromMinor(desired, cur) }
+      : { name: `${name}#${line.Position}`, value: fromMinor(v, cur), position: line.Position };
+    this.emit('setDiscountPerItem', props);
   }
 
   couponValid(ctx: EvalCtx, redeem: boolean): boolean {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { campaign, cart, engine, evaluate, fx, rulesPayload, triggers } from './engine-helpers.js';
 import { currency, prorate, toMinor } from '../../src/engine/money.js';
+import { PriceBook, PriceEffect, PriceEntry, PriceType } from '../../src/engine/pricebook.js';
 
 /** The speed-ups (prechecks, cart index, numeric fast paths) must give what the general code gives. */
 describe('engine fast paths', () => {
@@ -61,5 +62,28 @@ describe('engine fast paths', () => {
     const check = (values: string[]) => triggers([{ type: 'checkAttribute', attribute: '$skus', operator: 'containsOneOf', values }], { cartItems: many }, {}, { selectors: sel });
     expect(check(['X', 'S29'])).toBe(true);
     expect(check(['X', 'Y'])).toBe(false);
+  });
+
+  it('price book: the one-effect lookup equals the general loop (same entry with an empty type list)', () => {
+    const meta = { campaignId: 7, rulesetId: 1, ruleIndex: 0, ruleName: 'r', type: 'setDiscountPerItem', name: 'deal' };
+    const eur = currency('EUR');
+    const cases: [number, number, number, string | undefined, number | undefined, number[] | null, string?][] = [
+      // value, start, end, priceType, selectedPrice, audiences, meta type
+      [1, -Infinity, Infinity, undefined, undefined, null], [1, 0, 500, 'base', 10, null], [1, 200, 500, undefined, 10, null],
+      [1, 0, 50, 'base', 10, null], [20, 0, 500, 'base', 10, null], [0, 0, 500, undefined, 10, null], [1, 0, 500, 'base', 12, null],
+      [3, 0, 500, 'base', 12, null], [2, 0, 500, 'base', 12, null], [1, 0, 500, 'member', 9, null], [1, 0, 500, 'member', undefined, null],
+      [1, 0, 500, 'base', undefined, [1]], [1, 0, 500, 'base', undefined, [2, 3]], [1, 0, NaN, 'base', undefined, null],
+      [1, 0, 500, 'base', undefined, null, 'setDiscount'], [0.333, 0, 500, undefined, 9.99, null],
+    ];
+    for (const [value, start, end, type, sel, aud, mt] of cases) {
+      const f = new PriceEffect(mt ? { ...meta, type: mt } : meta, value, start, end, type, sel, undefined, aud);
+      const fast = new PriceBook(new Map([['A', new PriceEntry('A', 1, 11, null, [f])]]));
+      const general = new PriceBook(new Map([['A', new PriceEntry('A', 1, 11, [] as PriceType[], [f])]]));
+      for (const at of [100, 600]) {
+        const a = fast.select('A', at, new Set([1]), eur), b = general.select('A', at, new Set([1]), eur);
+        expect(a).toEqual(b);
+        expect(a?.effects).toEqual(b?.effects);
+      }
+    }
   });
 });
