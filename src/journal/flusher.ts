@@ -28,7 +28,6 @@ import type { JournalEntry } from './types.js';
 import type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
 
 export type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
-export { ReconciliationLog, type ReconciliationEntry } from './reconciliation.js';
 
 interface KeyState {
   readonly key: string;
