@@ -100,7 +100,10 @@ export class LocalState {
 
   /** Makes the coupon ledger durable up to the newest committed record (before records are marked delivered). */
   async ensureLedgerSaved(): Promise<void> {
-    while (this.#ledgerSavedSeq < this.#lastSeq) {
+    // Records about to be marked delivered were committed before this call: saving up to here is enough,
+    // and not chasing later commits keeps a busy shop from rewriting the snapshot in a loop.
+    const target = this.#lastSeq;
+    while (this.#ledgerSavedSeq < target) {
       this.#ledgerSaving ??= (async () => {
         const seq = this.#lastSeq;
         const data: LedgerSnapshot = { lastSeq: seq, ledger: this.ledger.export(), loyalty: this.loyalty.export() };
