@@ -72,6 +72,8 @@ export interface PriceAnswer {
 }
 
 const NO_EFFECTS: readonly PriceEffect[] = Object.freeze([]);
+/** `locate` slot of a line whose SKU is not a string (-1 is the index's "not in the book"). */
+const UNLOCATED = -2;
 
 const t = (s: unknown, dflt: number) => (typeof s === 'string' ? Date.parse(s) : dflt);
 
@@ -135,23 +137,25 @@ export function fromRows(rows: readonly EntryRow[]): Map<string, PriceEntry> {
 export class PriceBook {
   /** Entries by their `SkuIndex` number. */
   readonly #list: PriceEntry[] = [];
-  readonly #index: SkuIndex;
   /**
-   * `[2i]` base price, `[2i + 1]` 1 when entry i has effects: side by side, so a SKU without effects (two
-   * thirds in a typical book) is answered from this one cache line without touching its entry object.
+   * SKU → number, with the base price as the slot's value and "has effects" as its flag: a SKU without
+   * effects (two thirds in a typical book) is answered from its index slot without touching its entry.
    */
-  readonly #base: Float64Array;
+  readonly #index: SkuIndex;
+  /** Sink for `locate`'s warming reads (never read itself). */
+  #touched = 0;
 
   constructor(readonly entries: ReadonlyMap<string, PriceEntry> = new Map()) {
     const keys: string[] = [];
-    this.#base = new Float64Array(entries.size * 2);
+    const base = new Float64Array(entries.size);
+    const flags = new Uint8Array(entries.size);
     for (const [k, e] of entries) {
-      this.#base[2 * keys.length] = e.price;
-      this.#base[2 * keys.length + 1] = e.effects ? 1 : 0;
+      base[keys.length] = e.price;
+      flags[keys.length] = e.effects ? 1 : 0;
       keys.push(k);
       this.#list.push(e);
     }
-    this.#index = new SkuIndex(keys);
+    this.#index = new SkuIndex(keys, base, flags);
   }
 
   get size(): number {
@@ -172,12 +176,44 @@ export class PriceBook {
     return { price: p.price, until: p.until };
   }
 
+  /**
+   * The index slots of a cart's SKUs (-1 when not in the book, `UNLOCATED` for a line without a string SKU), for
+   * `selectAt`. Why a separate pass: each lookup is a cache miss, and inside the per-line loop each one
+   * waits alone; in this tight loop the lines are independent, so the CPU overlaps their misses. A second
+   * pass does the same for the entry objects of SKUs with effects (the next miss `selectAt` would take).
+   * Pure and never throws (malformed lines are left to `select`, in the caller's order of checks).
+   */
+  locate(cart: readonly unknown[]): Int32Array {
+    const ix = this.#index, n = cart.length, slots = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const ci = cart[i];
+      const sku = ci !== null && typeof ci === 'object' ? (ci as { sku?: unknown }).sku : undefined;
+      slots[i] = typeof sku === 'string' ? ix.find(sku) : UNLOCATED;
+    }
+    let touched = 0;
+    for (let i = 0; i < n; i++) {
+      const p = slots[i] as number;
+      if (p >= 0 && ix.flag(p) !== 0) touched += (this.#list[ix.number(p)] as PriceEntry).version;
+    }
+    this.#touched = touched; // (kept so the reads above are not dropped as unused)
+    return slots;
+  }
+
+  /** `select(sku, …)` for a slot from `locate` (`sku` is the line's SKU, used when it was not located). */
+  selectAt(slot: number, sku: string, at: number, audiences: ReadonlySet<number>, cur: Currency): PriceChoice | undefined {
+    return slot === UNLOCATED ? this.select(sku, at, audiences, cur) : this.#choose(slot, at, audiences, cur);
+  }
+
   /** The price type, price and effects that apply (no formatting: the cart path uses this). */
   select(sku: string, at: number, audiences: ReadonlySet<number>, cur: Currency): PriceChoice | undefined {
-    const i = this.#index.get(sku);
-    if (i < 0) return undefined;
-    if (this.#base[2 * i + 1] === 0) { const price = this.#base[2 * i] as number; return { basePrice: price, type: 'base', price, final: -1, until: Infinity, effects: NO_EFFECTS }; }
-    const e = this.#list[i] as PriceEntry;
+    return this.#choose(this.#index.find(sku), at, audiences, cur);
+  }
+
+  #choose(p: number, at: number, audiences: ReadonlySet<number>, cur: Currency): PriceChoice | undefined {
+    const ix = this.#index;
+    if (p < 0) return undefined;
+    if (ix.flag(p) === 0) { const price = ix.value(p); return { basePrice: price, type: 'base', price, final: -1, until: Infinity, effects: NO_EFFECTS }; }
+    const e = this.#list[ix.number(p)] as PriceEntry;
     if (!e.effects) return { basePrice: e.price, type: 'base', price: e.price, final: -1, until: Infinity, effects: NO_EFFECTS };
     // Most SKUs have one effect and no price types: the general loop below reduced to that case, with
     // no grouping arrays or interim objects (this runs for every cart line).

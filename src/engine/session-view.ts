@@ -46,11 +46,14 @@ export function buildSessionView(args: {
   const lineTotals: number[] = [];
   let cartItemTotal = 0;
   let additionalCostTotal = 0;
+  // The SKUs' index slots in one pass first (their cache misses overlap there; see `PriceBook.locate`).
+  const book = args.prices;
+  const slots = book.size > 0 ? book.locate(cart) : undefined;
   cart.forEach((ci, i) => {
     const q = ci.quantity;
     if (!Number.isInteger(q) || q < 1) throw new EvalError(`cartItems[${i}].quantity must be a positive integer`);
     qsum += q;
-    const ans = args.prices.size > 0 ? args.prices.select(ci.sku, args.now, args.audiences, cur) : undefined;
+    const ans = slots ? book.selectAt(slots[i] as number, ci.sku, args.now, args.audiences, cur) : undefined;
     answers.push(ans);
     const price = typeof ci.price === 'number' ? ci.price : ans ? ans.price : 0;
     const unit = toMinor(price, cur);

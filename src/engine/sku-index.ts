@@ -1,54 +1,85 @@
 /**
- * SKU → entry number, in flat typed arrays. A price-book lookup is a cold, random access into 100,000
- * SKUs (the cart's lines are unrelated to each other): a `Map` walk touches its bucket table, its entry
- * table, the stored key string and then the value object, each a cache (and TLB) miss. Here the probe
- * reads one slot pair (hash, number) and the key's characters from one dense pool: about half the lines.
+ * SKU → entry number (plus the entry's base price and one flag), in one flat typed array. A price-book
+ * lookup is a cold, random access into 100,000 SKUs (the cart's lines are unrelated to each other): a
+ * `Map` walk touches its bucket table, its entry table, the stored key string and then the value object,
+ * each a cache (and TLB) miss. Here one 32-byte slot holds the hash, the number, the value, the flag and
+ * (for short Latin-1 keys, i.e. nearly every SKU) the key's characters: a hit usually reads one cache line.
  */
-export class SkuIndex {
-  /** `[hash, number + 1]` pairs, open addressing with linear probing; 0 = empty. Load ≤ 1/2. */
-  readonly #slots: Int32Array;
-  readonly #mask: number;
-  /** Characters of every key, back to back; key `i` is `#chars[#off[i] .. #off[i + 1])`. */
-  readonly #chars: Uint16Array;
-  readonly #off: Int32Array;
 
-  constructor(keys: readonly string[]) {
+/** Slot layout, bytes: 0 hash (i32), 4 number + 1 (i32, 0 = empty), 8 value (f64), 16 inline key length
+ * (`LONG` = not inline: compare the key string), 17 flag, 18..31 key characters (one byte each). */
+const SLOT = 32;
+const INLINE = 14;
+const LONG = 255;
+
+export class SkuIndex {
+  readonly #i32: Int32Array;
+  readonly #f64: Float64Array;
+  readonly #u8: Uint8Array;
+  readonly #mask: number;
+  /** The keys themselves, compared only for keys that are not inline (long or beyond Latin-1). */
+  readonly #keys: readonly string[];
+
+  /** `values[i]` / `flags[i]` (0–255) ride along with key `i` (default 0): read them by `value`/`flag`. */
+  constructor(keys: readonly string[], values?: ArrayLike<number>, flags?: ArrayLike<number>) {
     let cap = 16;
-    while (cap < keys.length * 2) cap *= 2;
+    while (cap < keys.length * 2) cap *= 2; // load ≤ 1/2
     this.#mask = cap - 1;
-    this.#slots = new Int32Array(cap * 2);
-    let total = 0;
-    for (const k of keys) total += k.length;
-    this.#chars = new Uint16Array(total);
-    this.#off = new Int32Array(keys.length + 1);
-    let at = 0;
+    const buf = new ArrayBuffer(cap * SLOT);
+    this.#i32 = new Int32Array(buf);
+    this.#f64 = new Float64Array(buf);
+    this.#u8 = new Uint8Array(buf);
+    this.#keys = keys;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
-      this.#off[i] = at;
-      for (let j = 0; j < k.length; j++) this.#chars[at++] = k.charCodeAt(j);
       const h = hash(k);
       let p = h & this.#mask;
-      while (this.#slots[2 * p + 1] !== 0) p = (p + 1) & this.#mask;
-      this.#slots[2 * p] = h;
-      this.#slots[2 * p + 1] = i + 1;
+      while (this.#i32[p * 8 + 1] !== 0) p = (p + 1) & this.#mask;
+      this.#i32[p * 8] = h;
+      this.#i32[p * 8 + 1] = i + 1;
+      this.#f64[p * 4 + 1] = values ? (values[i] as number) : 0;
+      const b = p * SLOT;
+      this.#u8[b + 17] = flags ? (flags[i] as number) : 0;
+      let inline = k.length <= INLINE;
+      for (let j = 0; inline && j < k.length; j++) inline = k.charCodeAt(j) <= 0xff;
+      this.#u8[b + 16] = inline ? k.length : LONG;
+      if (inline) for (let j = 0; j < k.length; j++) this.#u8[b + 18 + j] = k.charCodeAt(j);
     }
-    this.#off[keys.length] = at;
   }
 
-  /** The number of `key` in the constructor's list, or -1. (Keys are unique: the list comes from a `Map`.) */
-  get(key: string): number {
+  /** The slot of `key` (for `number`/`value`/`flag`), or -1. (Keys are unique: the list comes from a `Map`.) */
+  find(key: string): number {
     const h = hash(key);
-    const slots = this.#slots, mask = this.#mask, chars = this.#chars, off = this.#off;
+    const i32 = this.#i32, u8 = this.#u8, mask = this.#mask, len = key.length;
     for (let p = h & mask; ; p = (p + 1) & mask) {
-      const n = slots[2 * p + 1] as number;
+      const n = i32[p * 8 + 1] as number;
       if (n === 0) return -1;
-      if (slots[2 * p] !== h) continue;
-      const i = n - 1, from = off[i] as number;
-      if ((off[i + 1] as number) - from !== key.length) continue;
+      if (i32[p * 8] !== h) continue;
+      const b = p * SLOT, l = u8[b + 16] as number;
+      if (l === LONG) { if (this.#keys[n - 1] === key) return p; continue; }
+      if (l !== len) continue;
       let j = 0;
-      while (j < key.length && chars[from + j] === key.charCodeAt(j)) j++;
-      if (j === key.length) return i;
+      while (j < len && u8[b + 18 + j] === key.charCodeAt(j)) j++;
+      if (j === len) return p;
     }
+  }
+
+  number(slot: number): number {
+    return (this.#i32[slot * 8 + 1] as number) - 1;
+  }
+
+  value(slot: number): number {
+    return this.#f64[slot * 4 + 1] as number;
+  }
+
+  flag(slot: number): number {
+    return this.#u8[slot * SLOT + 17] as number;
+  }
+
+  /** The number of `key` in the constructor's list, or -1. */
+  get(key: string): number {
+    const p = this.find(key);
+    return p < 0 ? -1 : this.number(p);
   }
 }
 

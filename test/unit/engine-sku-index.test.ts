@@ -24,3 +24,24 @@ describe('SkuIndex', () => {
     expect(book.lookup('S1000', 0, new Set(), eur)).toBeUndefined();
   });
 });
+
+/** `locate` + `selectAt` (the cart path) must answer exactly as `select` line by line. */
+describe('PriceBook.locate / selectAt', () => {
+  it('equals select for found, missing, long, non-Latin-1 and malformed lines', () => {
+    const entries = new Map<string, PriceEntry>();
+    const keys = ['S1', 'S2', 'x'.repeat(40), 'ü-1', '😀', ''];
+    keys.forEach((k, i) => entries.set(k, new PriceEntry(k, 1, 1 + i / 4, null, null)));
+    const book = new PriceBook(entries);
+    const eur = currency('EUR');
+    const cart: unknown[] = [...keys.map((sku) => ({ sku })), { sku: 'S3' }, { sku: 'x'.repeat(39) }, { sku: 7 }, {}, null];
+    const slots = book.locate(cart);
+    expect(slots.length).toBe(cart.length);
+    cart.forEach((ci, i) => {
+      const sku = (ci as { sku?: string } | null)?.sku as string;
+      if (typeof sku !== 'string') { expect(slots[i]).toBe(-2); return; }
+      expect(book.selectAt(slots[i] as number, sku, 0, new Set(), eur)).toEqual(book.select(sku, 0, new Set(), eur));
+    });
+    expect(book.selectAt(slots[0] as number, 'S1', 0, new Set(), eur)?.price).toBe(1);
+    expect(book.selectAt(slots[6] as number, 'S3', 0, new Set(), eur)).toBeUndefined();
+  });
+});
