@@ -3,7 +3,7 @@
  * that turns a session into Talon.One effects (envelope of NOTES §2.1, props of §2.3).
  * Money is integer cents throughout; `fromCents` is applied only when building JSON.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export interface Effect {
@@ -225,9 +225,10 @@ export function loadConfigFile(file: string): EmulatorConfig {
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
-export interface EvalItem { sku: string; category: string | undefined; priceCents: number; quantity: number; position: number }
+/** A cart line as evaluated; its position is its index in `EvalInput.items`. */
+export interface EvalItem { sku: string; category: string | undefined; priceCents: number; quantity: number }
 export interface EvalInput {
-  items: EvalItem[];
+  items: readonly EvalItem[];
   totalCents: number;
   couponCodes: string[];
   profileId: string;
@@ -246,10 +247,19 @@ export interface EvalResult {
   triggered: number[];
 }
 
-/** A UUID-shaped id derived from `seed` (deterministic, so replays and comparisons see the same value). */
+const uuids = new Map<string, string>();
+const MAX_UUIDS = 100_000;
+
+/** A UUID-shaped id derived from `seed` (deterministic, so replays and comparisons see the same value; memoised). */
 function stableUuid(seed: string): string {
-  const h = createHash('sha1').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  let u = uuids.get(seed);
+  if (u === undefined) {
+    const h = hash('sha1', seed, 'hex');
+    u = `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    if (uuids.size >= MAX_UUIDS) uuids.clear();
+    uuids.set(seed, u);
+  }
+  return u;
 }
 
 function running(c: Campaign, input: EvalInput): boolean {
@@ -298,11 +308,12 @@ export function evaluate(cfg: EmulatorConfig, input: EvalInput, lookup: (code: s
         break;
       case 'itemPercent':
         if (!live) break;
-        for (const it of input.items) {
+        for (let position = 0; position < input.items.length; position++) {
+          const it = input.items[position]!;
           const hit = (c.skus?.includes(it.sku) ?? false) || (it.category !== undefined && (c.categories?.includes(it.category) ?? false));
           const line = it.priceCents * it.quantity;
           if (hit && line > 0) {
-            out.effects.push(envelope(c, 'setDiscountPerItem', { name: `${c.effectName}#${it.position}`, value: fromCents(percentOf(line, c.percent)), position: it.position }));
+            out.effects.push(envelope(c, 'setDiscountPerItem', { name: `${c.effectName}#${position}`, value: fromCents(percentOf(line, c.percent)), position }));
           }
         }
         break;

@@ -13,7 +13,7 @@ export class KeyedQueue {
   }
 
   /** Runs `fn` after the earlier work for `key`; returns undefined (fn not run) when the key is full. */
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> | undefined {
+  run<T>(key: string, fn: () => T | PromiseLike<T>): Promise<T> | undefined {
     let slot = this.slots.get(key);
     if (!slot) {
       slot = { tail: Promise.resolve(), count: 0 };

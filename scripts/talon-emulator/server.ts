@@ -20,7 +20,11 @@ import type { Emulator, Faults, JsonObject, RecordedRequest, StartOptions } from
 
 export type { Emulator, Faults, RecordedRequest, StartOptions } from './types.js';
 
-export const DEFAULT_CAMPAIGNS_FILE = fileURLToPath(new URL('./campaigns.json', import.meta.url));
+/** Compiled in by the bundler (bundle.ts), whose output lives away from campaigns.json; undeclared under tsx. */
+declare const __TALON_EMULATOR_CAMPAIGNS_FILE__: string | undefined;
+export const DEFAULT_CAMPAIGNS_FILE = typeof __TALON_EMULATOR_CAMPAIGNS_FILE__ === 'string'
+  ? __TALON_EMULATOR_CAMPAIGNS_FILE__
+  : fileURLToPath(new URL('./campaigns.json', import.meta.url));
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const EMPTY_QUERY = new URLSearchParams();
 
@@ -167,9 +171,14 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
       sleeps.add(t);
     });
 
-  async function processRequest(route: Route | undefined, m: string[], req: IncomingMessage, pathname: string, q: URLSearchParams, body: unknown, badJson: boolean): Promise<Answer> {
+  /** The answer to an API request; a promise only while the latency fault delays it. */
+  function processRequest(route: Route | undefined, m: string[], req: IncomingMessage, pathname: string, q: URLSearchParams, body: unknown, badJson: boolean): Answer | Promise<Answer> {
     const delay = faults.active ? faults.delayMs(pathname) : 0;
-    if (delay > 0) await sleep(delay);
+    if (delay > 0) return sleep(delay).then(() => answer(route, m, req, pathname, q, body, badJson));
+    return answer(route, m, req, pathname, q, body, badJson);
+  }
+
+  function answer(route: Route | undefined, m: string[], req: IncomingMessage, pathname: string, q: URLSearchParams, body: unknown, badJson: boolean): Answer {
     const inj = faults.active ? faults.injected(pathname) : undefined;
     if (inj) return { status: inj.status, payload: JSON.stringify(inj.body) };
     if (!route) return errorAnswer(notFound(`route ${req.method} ${pathname}`));
@@ -177,7 +186,7 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
     const key = typeof idem === 'string' && idem !== '' ? idem : undefined;
     if (key) {
       const stored = st.replay(key);
-      if (stored) return { status: stored.status, payload: stored.body === '' ? undefined : stored.body, replay: true };
+      if (stored) return { status: stored.status, payload: stored.body, replay: true };
     }
     let a: Answer;
     if (badJson) {
@@ -190,7 +199,7 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
         a = errorAnswer(e);
       }
     }
-    if (key && a.status < 500 && a.status !== 409 && a.status !== 429) st.remember(key, a.status, a.payload ?? '');
+    if (key && a.status < 500 && a.status !== 409 && a.status !== 429) st.remember(key, a.status, a.payload);
     return a;
   }
 
@@ -231,7 +240,10 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
       break;
     }
     const key = route?.key && !badJson ? route.key(m, body) : undefined;
-    if (key === undefined) return finish(await processRequest(route, m, req, pathname, q, body, badJson));
+    if (key === undefined) {
+      const a = processRequest(route, m, req, pathname, q, body, badJson);
+      return finish(a instanceof Promise ? await a : a);
+    }
     const p = queue.run(key, () => processRequest(route, m, req, pathname, q, body, badJson));
     if (!p) return finish(errorAnswer(key.startsWith('s:') ? tooManySession() : tooManyProfile()));
     finish(await p);
@@ -247,7 +259,7 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
     setRecording: (on) => { recording = on; },
     getSession: (id) => {
       const s = st.sessions.get(id);
-      return s ? { customerSession: sessionJson(st, s), effects: s.effects as unknown as JsonObject[], redeemedCoupons: s.redeemed.map((r) => r.def.value) } : undefined;
+      return s ? { customerSession: sessionJson(st, s, true), effects: s.effects as unknown as JsonObject[], redeemedCoupons: s.redeemed.map((r) => r.def.value) } : undefined;
     },
     getCoupon: (code) => { const c = st.coupon(code); return c ? couponJson(c) : undefined; },
     getProfile: (id) => { const p = st.profile(id, false); return p ? profileJson(p, st.cfg.accountId) : undefined; },

@@ -12,7 +12,7 @@ import type { Effect, EvalResult } from './campaigns.js';
 import { evaluate, fromCents } from './campaigns.js';
 import { ApiError, badParam, invalid, notFound, problem } from './errors.js';
 import type { ReturnRecord, SessionRecord, State, Totals } from './state.js';
-import { couponJson, loyaltyJson, profileJson } from './state.js';
+import { couponJson, loyaltyJson, profileJson, returnUnits } from './state.js';
 import type { JsonObject } from './types.js';
 import type { SessionPatch } from './validate.js';
 import { parseReturnRequest, parseSessionRequest } from './validate.js';
@@ -68,7 +68,7 @@ function merge(s: SessionRecord, p: SessionPatch): void {
 
 function run(st: State, s: SessionRecord, now: number): EvalResult {
   return evaluate(st.cfg, {
-    items: s.cartItems.map((l, position) => ({ sku: l.sku, category: l.category, priceCents: l.priceCents, quantity: l.quantity, position })),
+    items: s.cartItems,
     totalCents: s.totals.totalCents, couponCodes: s.couponCodes, profileId: s.profileId, storeIntegrationId: s.storeIntegrationId, now, sessionId: s.integrationId,
   }, (code) => st.coupon(code));
 }
@@ -96,11 +96,17 @@ function rollbacks(effects: Effect[]): Effect[] {
   return out;
 }
 
-export function sessionJson(st: State, s: SessionRecord): JsonObject {
+/**
+ * `CustomerSessionV2` JSON. Answers serialise it at once, so it shares the session's cart line objects;
+ * `copy` gives the admin API its own copies.
+ */
+export function sessionJson(st: State, s: SessionRecord, copy = false): JsonObject {
+  const items: unknown[] = [];
+  for (const l of s.cartItems) items.push(copy ? { ...l.json } : l.json);
   const j: Record<string, unknown> = {
     id: s.id, integrationId: s.integrationId, created: s.created, applicationId: st.cfg.applicationId,
     profileId: s.profileId, couponCodes: s.couponCodes, loyaltyCards: s.loyaltyCards, state: s.state,
-    cartItems: s.cartItems.map((l, position) => ({ ...l.raw, position, returnedQuantity: l.returnedQuantity, remainingQuantity: l.quantity - l.returnedQuantity })),
+    cartItems: items,
     additionalCosts: s.additionalCosts, identifiers: s.identifiers, attributes: s.attributes,
     firstSession: s.firstSession, updateCount: s.updateCount,
     total: fromCents(s.totals.totalCents), cartItemTotal: fromCents(s.totals.cartItemTotalCents),
@@ -275,7 +281,7 @@ export function returnItems(st: State, id: string, query: URLSearchParams, rawBo
     returnedCartItems: items.map((it) => ({ ...it, sku: it.sku ?? s.cartItems[it.position]!.sku })),
   };
   if (query.get('dry') !== 'true') {
-    for (const [pos, q] of want) s.cartItems[pos]!.returnedQuantity += q;
+    for (const [pos, q] of want) returnUnits(s.cartItems[pos]!, q);
     s.effects = kept;
     s.state = 'partially_returned';
     s.returns.push(r);

@@ -9,8 +9,11 @@ import type { JsonObject } from './types.js';
 export type SessionState = 'open' | 'closed' | 'partially_returned' | 'cancelled';
 
 export interface CartLine {
-  /** The item as sent (minus read-only fields), echoed back in responses. */
-  raw: Record<string, unknown>;
+  /**
+   * The item as echoed in responses: as sent (minus read-only fields), then `position`, `returnedQuantity`
+   * and `remainingQuantity` (kept up to date by `returnUnits`). Serialised as is; copied for the admin API.
+   */
+  json: Record<string, unknown>;
   sku: string;
   category: string | undefined;
   priceCents: number;
@@ -18,6 +21,13 @@ export interface CartLine {
   returnedQuantity: number;
   /** Sum of the item's additionalCosts prices per unit, cents. */
   unitCostCents: number;
+}
+
+/** Records `units` more returned units of a cart line. */
+export function returnUnits(l: CartLine, units: number): void {
+  l.returnedQuantity += units;
+  l.json['returnedQuantity'] = l.returnedQuantity;
+  l.json['remainingQuantity'] = l.quantity - l.returnedQuantity;
 }
 
 export interface Totals { totalCents: number; cartItemTotalCents: number; additionalCostTotalCents: number; cartItemAdditionalCostTotalCents: number }
@@ -72,10 +82,12 @@ export interface ProfileRecord {
 
 export interface Balance { activePoints: number; pendingPoints: number; spentPoints: number; expiredPoints: number; negativePoints: number }
 
-export interface StoredResponse { status: number; body: string; at: number }
+/** A stored idempotent answer: the serialised body as sent (one flat string), undefined when empty. */
+export interface StoredResponse { status: number; body: string | undefined; at: number }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-// Stored answers are whole response bodies (~5 KB for a 20-line cart): cap memory for long benchmarks.
+// Stored answers are whole response bodies (~5 KB for a 20-line cart): cap memory for long benchmarks. Nothing
+// else is kept per key (the answer string is a leaf for the collector).
 const MAX_IDEMPOTENCY_KEYS = 50_000;
 
 export class State {
@@ -85,13 +97,21 @@ export class State {
   balances = new Map<string, Balance>();
   idempotency = new Map<string, StoredResponse>();
   private ids = { session: 0, profile: 0, event: 0, ret: 0 };
+  // iso() is called several times per request with the same clock value: format each value once.
+  private isoAt = NaN;
+  private isoText = '';
 
   constructor(readonly cfg: EmulatorConfig, readonly now: () => number) {
     this.reset();
   }
 
   iso(): string {
-    return new Date(this.now()).toISOString();
+    const t = this.now();
+    if (t !== this.isoAt) {
+      this.isoText = new Date(t).toISOString();
+      this.isoAt = t;
+    }
+    return this.isoText;
   }
 
   reset(): void {
@@ -195,7 +215,7 @@ export class State {
     return r;
   }
 
-  remember(key: string, status: number, body: string): void {
+  remember(key: string, status: number, body: string | undefined): void {
     const now = this.now();
     this.idempotency.set(key, { status, body, at: now });
     if (this.idempotency.size > MAX_IDEMPOTENCY_KEYS) {

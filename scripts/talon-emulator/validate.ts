@@ -91,12 +91,20 @@ function cartItems(c: Checker, v: unknown): CartLine[] | undefined {
     if (price !== undefined && (typeof price !== 'number' || !Number.isFinite(price))) c.add(`${p}/price`, 'Invalid type', 'price must be a number');
     if (category !== undefined && typeof category !== 'string') c.add(`${p}/category`, 'Invalid type', 'category must be a string');
     const unitCostCents = it['additionalCosts'] === undefined ? 0 : costCents(c, it['additionalCosts'], `${p}/additionalCosts`);
-    const raw: Obj = {};
-    for (const k in it) if (k !== 'position' && k !== 'returnedQuantity' && k !== 'remainingQuantity') raw[k] = it[k];
+    // The echo is the item without its read-only fields, then the server's values of them. A parsed item
+    // without them (the usual case; the body is ours) gets them added in place rather than copied.
+    let json: Obj = it;
+    if ('position' in it || 'returnedQuantity' in it || 'remainingQuantity' in it || Object.hasOwn(it, '__proto__')) {
+      json = {};
+      for (const k in it) if (k !== 'position' && k !== 'returnedQuantity' && k !== 'remainingQuantity') json[k] = it[k];
+    }
     const q = typeof quantity === 'number' ? quantity : 0;
     units += q;
+    json['position'] = i;
+    json['returnedQuantity'] = 0;
+    json['remainingQuantity'] = q;
     lines.push({
-      raw, sku: String(sku), category: typeof category === 'string' ? category : undefined,
+      json, sku: String(sku), category: typeof category === 'string' ? category : undefined,
       priceCents: typeof price === 'number' ? toCents(price) : 0, quantity: q, returnedQuantity: 0, unitCostCents,
     });
   }
