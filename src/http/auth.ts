@@ -12,13 +12,30 @@ export interface TerminalEntry {
  */
 export class TerminalAuth {
   readonly #terminals: { id: string; digest: Buffer }[];
+  /**
+   * The last header each keep-alive connection authenticated with. A POS sends the same header on every call
+   * of a connection, so the hash and the scan run once per connection, not per request. Comparing against the
+   * remembered header is not constant-time, but only that connection's own peer can send on it, and it already
+   * proved it holds the token.
+   */
+  readonly #byConnection = new WeakMap<object, { header: string; id: string }>();
 
   constructor(terminals: readonly TerminalEntry[]) {
     this.#terminals = terminals.map((t) => ({ id: t.id, digest: Buffer.from(t.tokenSha256, 'hex') }));
   }
 
-  /** The terminal id for this `Authorization` header value, or null. */
-  authenticate(header: string | undefined): string | null {
+  /** The terminal id for this `Authorization` header value, or null. `connection` (the socket) enables the cache. */
+  authenticate(header: string | undefined, connection?: object): string | null {
+    if (connection !== undefined && header !== undefined) {
+      const known = this.#byConnection.get(connection);
+      if (known !== undefined && known.header === header) return known.id;
+    }
+    const found = this.#scan(header);
+    if (found !== null && connection !== undefined && header !== undefined) this.#byConnection.set(connection, { header, id: found });
+    return found;
+  }
+
+  #scan(header: string | undefined): string | null {
     const token = parseScheme(header, 'ApiKey-v1');
     if (!token) return null;
     const digest = createHash('sha256').update(token).digest();

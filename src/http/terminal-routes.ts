@@ -26,7 +26,7 @@ export async function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDe
       // Authentication first: an unknown caller's body is never parsed.
       onRequest: async (req, reply) => {
         req.plainErrorShape = spec.plainErrorShape === true;
-        const terminalId = deps.auth.authenticate(req.headers.authorization);
+        const terminalId = deps.auth.authenticate(req.headers.authorization, req.raw.socket);
         if (terminalId === null) {
           reply.header('x-storegate-source', 'gateway').code(401).send(
             talonError(401, 'Unauthorized: missing or unknown terminal token', [
