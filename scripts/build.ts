@@ -38,6 +38,8 @@ await build({
   format: 'esm',
   sourcemap: 'linked',
   legalComments: 'none',
+  minifyWhitespace: true,
+  minifySyntax: true,
   // CommonJS dependencies call require() for Node built-ins; give the ESM bundle a real one.
   banner: {
     js: `#!/usr/bin/env -S node ${RUNTIME_FLAGS.join(' ')}\nimport { createRequire as __sgCreateRequire } from 'node:module'; const require = __sgCreateRequire(import.meta.url);`,
