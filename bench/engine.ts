@@ -2,6 +2,12 @@
  * `npm run bench -- engine [--quick]`: the local evaluation engine with 500 running campaigns (mixed
  * block types), 100,000 priced SKUs, carts of 50 lines with 2 coupons. Baselines in the same run: the
  * same carts with no campaigns and no prices, and a naive JSON clone of the cart.
+ *
+ * Rates are given twice: per wall-clock second, and per CPU-second of this process (`process.cpuUsage`
+ * over the timed loop: every thread, GC helpers included). The target "on one core" is judged on the
+ * second: it is what one core does when the process has it to itself, and it does not drop when other
+ * processes take turns on this 2-core machine (the wall-clock rate does), nor rise when V8's GC helpers
+ * run on the second core beside the evaluations (the wall-clock rate does).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +18,12 @@ import { printTable, summarize, verdict } from './report.js';
 import { LocalData } from '../src/engine/local-data.js';
 import { CouponLedger } from '../src/engine/coupon-ledger.js';
 import { LoyaltyLimits } from '../src/engine/loyalty.js';
-import type { Engine } from '../src/engine/evaluate.js';
+import type { Engine, EvaluateInput } from '../src/engine/evaluate.js';
 import { FileSnapshotStore } from '../src/state/snapshot-store.js';
 import { ManualClock } from '../src/platform/clock.js';
 import type { CartItem } from '../src/engine/types.js';
 
-const NOW = Date.parse('2026-06-01T10:00:00Z');
+export const NOW = Date.parse('2026-06-01T10:00:00Z');
 const SKUS = 100_000;
 const CAMPAIGNS = 500;
 const CATS = ['Shoes', 'Kitchen', 'Toys', 'Tops', 'Garden', 'Books'];
@@ -76,7 +82,7 @@ function campaigns(): unknown[] {
   return out;
 }
 
-function rules(withCampaigns: boolean): unknown {
+export function rules(withCampaigns: boolean): unknown {
   return {
     version: withCampaigns ? 1 : 1, application: { currency: 'EUR', timezone: 'Europe/Berlin' }, evaluationTree: null,
     stores: [{ id: 42, integrationId: 'store-042' }],
@@ -85,7 +91,7 @@ function rules(withCampaigns: boolean): unknown {
   };
 }
 
-function prices(): unknown {
+export function prices(): unknown {
   const r = rng(7);
   const changedItems = [];
   for (let i = 0; i < SKUS; i++) {
@@ -97,7 +103,7 @@ function prices(): unknown {
   return { NotificationType: 'StrikethroughPrice', applicationId: 1, currentBatch: 1, totalBatches: 1, trigger: { id: 1, type: 'CATALOG_SYNC', triggeredAt: '2026-01-01T00:00:00Z', totalAffectedItems: SKUS, payload: {} }, changedItems, sentAt: '2026-01-01T00:00:00Z' };
 }
 
-function carts(n: number): { items: CartItem[]; codes: string[] }[] {
+export function carts(n: number): { items: CartItem[]; codes: string[] }[] {
   const r = rng(11);
   return Array.from({ length: n }, () => ({
     items: Array.from({ length: 50 }, (_, j) => {
@@ -110,23 +116,41 @@ function carts(n: number): { items: CartItem[]; codes: string[] }[] {
   }));
 }
 
-function timeLoop(engine: Engine, cs: ReturnType<typeof carts>, iterations: number, maxMs: number, segment = (i: number) => `seg${i % 25}`): { samples: number[]; perSec: number; effects: number } {
+/** The coupons of the bench (1,000 codes of the 50 coupon campaigns). */
+export function couponList(): unknown[] {
+  return Array.from({ length: 1000 }, (_, i) => ({ id: i + 1, value: `CODE-${i}`, campaignId: 1000 + 3 + 10 * (i % 50), usageLimit: 0, usageCounter: 0 }));
+}
+
+type Cart = ReturnType<typeof carts>[number];
+
+/** The evaluation input of iteration `i` (two channels, segments from `segment`). */
+export function evalInput(c: Cart, i: number, segment: string, ledger: CouponLedger, loyalty: LoyaltyLimits): EvaluateInput {
+  return { customerSessionId: `s${i}`, now: NOW, ledger, loyalty, terminalId: 'T1',
+    session: { profileId: 'p1', couponCodes: c.codes, cartItems: c.items, attributes: { channel: i % 2 ? 'pos' : 'web', segment } },
+    profile: { integrationId: 'p1', attributes: { tier: 'gold' } } };
+}
+
+interface Timed { samples: number[]; perSec: number; perCpuSec: number; effects: number }
+
+function timeLoop(engine: Engine, cs: Cart[], iterations: number, maxMs: number, segment = (i: number) => `seg${i % 25}`): Timed {
   const ledger = new CouponLedger();
   const loyalty = new LoyaltyLimits(500);
   const samples: number[] = [];
   let effects = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) {
-    const c = cs[i % cs.length] as ReturnType<typeof carts>[number];
+    const c = cs[i % cs.length] as Cart;
     const s = performance.now();
-    const out = engine.evaluate({ customerSessionId: `s${i}`, now: NOW, ledger, loyalty, terminalId: 'T1',
-      session: { profileId: 'p1', couponCodes: c.codes, cartItems: c.items, attributes: { channel: i % 2 ? 'pos' : 'web', segment: segment(i) } },
-      profile: { integrationId: 'p1', attributes: { tier: 'gold' } } });
+    const out = engine.evaluate(evalInput(c, i, segment(i), ledger, loyalty));
     samples.push(performance.now() - s);
     effects += out.effects.length;
     if (performance.now() - t0 > maxMs) break;
   }
-  return { samples, perSec: samples.length / ((performance.now() - t0) / 1000), effects: effects / Math.max(1, samples.length) };
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  return { samples, perSec: samples.length / wallS, perCpuSec: samples.length / cpuS, effects: effects / Math.max(1, samples.length) };
 }
 
 const mb = (b: number) => b / 1024 / 1024;
@@ -144,7 +168,6 @@ export async function run(args: string[]): Promise<void> {
   try {
     const clock = new ManualClock(NOW);
     const cs = carts(200);
-    const couponList = Array.from({ length: 1000 }, (_, i) => ({ id: i + 1, value: `CODE-${i}`, campaignId: 1000 + 3 + 10 * (i % 50), usageLimit: 0, usageCounter: 0 }));
 
     // Baseline engine: no campaigns, no prices.
     const base = new LocalData({ store: new FileSnapshotStore(join(dir, 'base')), clock, storeIntegrationId: 'store-042' });
@@ -161,7 +184,7 @@ export async function run(args: string[]): Promise<void> {
     t = performance.now();
     const pr = await ld.ingest('prices', pricesPayload);
     const pricesMs = performance.now() - t;
-    await ld.ingest('coupons', { version: 1, full: true, coupons: couponList });
+    await ld.ingest('coupons', { version: 1, full: true, coupons: couponList() });
     gc();
     const rss1 = process.memoryUsage().rss;
     const heap1 = process.memoryUsage().heapUsed;
@@ -184,11 +207,12 @@ export async function run(args: string[]): Promise<void> {
     const f = summarize(full.samples), e = summarize(empty.samples), c = summarize(cloneSamples), l = summarize(light.samples);
     const extraRss = mb(rss1 - rss0);
 
-    printTable('Engine: evaluation (500 campaigns, 100,000 SKUs, 50-line carts, 2 coupons)', ['case', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'evals/s (1 core)', 'effects/eval'], [
-      ['baseline: JSON clone of the cart', c.n, c.p50, c.p99, c.mean, Math.round(1000 / c.mean), '-'],
-      ['baseline: engine, 0 campaigns, no prices', e.n, e.p50, e.p99, e.mean, Math.round(empty.perSec), empty.effects],
-      ['engine, full data set (each cart matches one of 25 segments: ~20 campaigns trigger)', f.n, f.p50, f.p99, f.mean, Math.round(full.perSec), full.effects],
-      ['engine, full data set, carts in no segment (few campaigns trigger)', l.n, l.p50, l.p99, l.mean, Math.round(light.perSec), light.effects],
+    const rate = (x: number) => Math.round(x);
+    printTable('Engine: evaluation (500 campaigns, 100,000 SKUs, 50-line carts, 2 coupons; evals/CPU-s: per CPU-second of the process, all threads)', ['case', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'evals/s (wall)', 'evals/CPU-s', 'effects/eval'], [
+      ['baseline: JSON clone of the cart', c.n, c.p50, c.p99, c.mean, rate(1000 / c.mean), '-', '-'],
+      ['baseline: engine, 0 campaigns, no prices', e.n, e.p50, e.p99, e.mean, rate(empty.perSec), rate(empty.perCpuSec), empty.effects],
+      ['engine, full data set (each cart matches one of 25 segments: ~20 campaigns trigger)', f.n, f.p50, f.p99, f.mean, rate(full.perSec), rate(full.perCpuSec), full.effects],
+      ['engine, full data set, carts in no segment (few campaigns trigger)', l.n, l.p50, l.p99, l.mean, rate(light.perSec), rate(light.perCpuSec), light.effects],
     ]);
     printTable('Engine: ingestion and memory', ['figure', 'value'], [
       ['rules ingestion (500 campaigns, compile + persist)', `${rulesMs.toFixed(0)} ms`],
@@ -198,7 +222,7 @@ export async function run(args: string[]): Promise<void> {
     ]);
     printTable('Engine: targets', ['target', 'measured', 'verdict'], [
       ['p99 ≤ 2 ms per evaluation', `${f.p99.toFixed(3)} ms`, verdict(f.p99 <= 2)],
-      ['≥ 3,000 evaluations/s on one core', `${Math.round(full.perSec)}/s`, verdict(full.perSec >= 3000)],
+      ['≥ 3,000 evaluations/s on one core (per CPU-second)', `${rate(full.perCpuSec).toLocaleString('en-US')}/CPU-s (wall clock: ${rate(full.perSec).toLocaleString('en-US')}/s)`, verdict(full.perCpuSec >= 3000)],
       ['100,000 prices ingested ≤ 3 s', `${(pricesMs / 1000).toFixed(2)} s`, verdict(pricesMs <= 3000)],
       ['extra RSS ≤ 80 MB', `${extraRss.toFixed(1)} MB`, verdict(extraRss <= 80)],
     ]);

@@ -52,7 +52,8 @@ export function toMinor(amount: number, cur: Currency): number {
     const fr = ay - fl;
     if (fr < 0.49999 || fr > 0.50001) {
       const v = fr > 0.5 ? fl + 1 : fl;
-      return snap(amount) < 0 ? -v : v; // the sign rule of the string path (−0 for tiny negative amounts)
+      // The sign rule of the string path (−0 for tiny negative amounts); `snap` keeps the sign of a positive amount.
+      return amount > 0 ? v : snap(amount) < 0 ? -v : v;
     }
   }
   const x = snap(amount);
@@ -91,19 +92,20 @@ export function prorate(total: number, weights: readonly number[]): number[] {
   const parts: number[] = [];
   if (sum <= 0 || total <= 0) { for (let i = 0; i < n; i++) parts.push(0); return parts; }
   let given = 0;
-  const rem: number[] = [];
-  const order: number[] = [];
+  const rem = new Float64Array(n);
+  let packable = n <= SCALE && sum * SCALE <= Number.MAX_SAFE_INTEGER;
   for (let i = 0; i < n; i++) {
     const w = weights[i] as number;
     const p = Math.floor((total * w) / sum);
     parts.push(p);
     given += p;
-    rem.push((total * w) % sum);
-    order.push(i);
+    const r = (total * w) % sum;
+    rem[i] = r;
+    if (!(Number.isInteger(r) && r >= 0)) packable = false;
   }
   let left = total - given;
   if (left <= 0) return parts;
-  if (n <= SCALE && sum * SCALE <= Number.MAX_SAFE_INTEGER && rem.every((r) => Number.isInteger(r) && r >= 0)) {
+  if (packable) {
     // Same order as the comparator sort below, with one native numeric sort: key = remainder, then index
     // ascending, packed exactly into one integer below 2^53.
     const keys = new Float64Array(n);
@@ -115,6 +117,8 @@ export function prorate(total: number, weights: readonly number[]): number[] {
     }
     return parts;
   }
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) order.push(i);
   order.sort((a, b) => (rem[b] as number) - (rem[a] as number) || a - b);
   for (let k = 0; left > 0 && k < n; k++, left--) {
     const i = order[k] as number;

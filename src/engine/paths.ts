@@ -106,6 +106,23 @@ export interface PathEnv {
 }
 
 /**
+ * One getter per distinct path of a root (`$Session.Total`, Talang `.Session.CartItems`…) for all the
+ * campaigns using it: such a getter depends on the path only, and one shared closure stays in the CPU's
+ * caches where hundreds of identical ones, one per campaign, are each a cache miss per evaluation.
+ * (Bounded: starts over past 4,096 paths.)
+ */
+const SHARED = new Map<string, Getter>();
+
+export function sharedGetter(key: string, make: () => Getter): Getter {
+  let g = SHARED.get(key);
+  if (g === undefined) {
+    if (SHARED.size >= 4096) SHARED.clear();
+    SHARED.set(key, (g = make()));
+  }
+  return g;
+}
+
+/**
  * Compiles an attribute path such as `$Session.Total`, `$Item.Attributes.color` or `$MySelector`.
  * Missing values read as `undefined` (operators then fail, `exists` is false).
  */
@@ -125,6 +142,11 @@ export function compilePath(path: unknown, env: PathEnv, where: string): Getter 
       return v;
     };
   }
+  return sharedGetter(`$${parts.join('.')}`, () => rootGetter(root, segs));
+}
+
+/** The getter of a path of a root (`compilePath` after its checks). */
+function rootGetter(root: string, segs: readonly string[]): Getter {
   const r0 = reader(root);
   const rs = segs.map(reader);
   if (segs.length === 1) {

@@ -13,6 +13,8 @@ const CART_PATH = /^\$(Session|Profile|Store|Application)(\.[A-Za-z_][A-Za-z0-9_
 const TEMPLATE = /^\s*\{\{([\s\S]*)\}\}\s*$/;
 
 const EQ = 0, LT = 1, LE = 2, GT = 3, ONE_OF = 5, ANY = 6;
+/** A leading `checkCoupon` (no `onFailure`): fails exactly when the campaign has no coupon candidate. */
+const COUPON = 7;
 /** Operators with a literal operand whose compiled check is exactly the comparison below (`check-attribute.ts`). */
 const OPS: Readonly<Record<string, number>> = Object.assign(Object.create(null) as Record<string, number>, { equals: EQ, lessThan: LT, lessThanOrEqual: LE, greaterThan: GT, greaterThanOrEqual: 4, oneOf: ONE_OF });
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -60,11 +62,15 @@ export function precheck(blocks: unknown, env: PathEnv, slots: PathSlots): reado
  * One block as a `[slot, operator, operand]` triple when it is a pure check: `checkAttribute` as above,
  * `oneOf` with its list, or a `group` `atLeastOne` of such blocks (operand: the kids' triples; the group
  * fails only when every kid does, and its kids' errors count as failures, which pure checks never raise).
+ * A top-level `checkCoupon` is one too as far as failing goes: without the campaign's coupon it fails
+ * with nothing to undo; with it the precheck passes and the rule runs (and validates the coupon).
  */
 function pure(b: unknown, env: PathEnv, slots: PathSlots, depth: number): unknown[] | undefined {
   if (!b || typeof b !== 'object' || Array.isArray(b) || depth > 8) return undefined;
   const o = b as Record<string, unknown>;
   if (Array.isArray(o.onFailure) && o.onFailure.length > 0) return undefined;
+  // `couponValid` without a coupon returns false and changes nothing (with one, the rule runs in full).
+  if (o.type === 'checkCoupon') return depth === 0 ? [-1, COUPON, null] : undefined;
   if (o.type === 'group') {
     if (o.operator !== 'atLeastOne' || !Array.isArray(o.blocks) || o.blocks.length === 0) return undefined;
     const kids: unknown[] = [];
@@ -84,6 +90,18 @@ function pure(b: unknown, env: PathEnv, slots: PathSlots, depth: number): unknow
   return [slots.slot(o.attribute, env), op, slots.canon(o.value)];
 }
 
+/**
+ * A key shared by triples that always give the same answer within one evaluation (same path, operator and
+ * primitive operand), or undefined (lists, groups: no sharing). `checkCoupon`'s triple shares one key: its
+ * answer depends on the campaign's coupon, so a caller caching by key must only ask it without one.
+ */
+export function tripleKey(pre: readonly unknown[], i: number): string | undefined {
+  const op = pre[i + 1] as number, c = pre[i + 2];
+  if (op === COUPON) return 'coupon';
+  if (op === ONE_OF || op === ANY || (c !== null && typeof c === 'object')) return undefined;
+  return `${String(pre[i])}:${op}:${typeof c}:${String(c)}`;
+}
+
 /** Marker of a path value not read yet in this evaluation. */
 export const UNREAD: unique symbol = Symbol('unread');
 
@@ -93,9 +111,11 @@ export function failsPrecheck(pre: readonly unknown[], values: unknown[], getter
   return false;
 }
 
-function failsAt(pre: readonly unknown[], i: number, values: unknown[], getters: readonly Getter[], ctx: Parameters<Getter>[0]): boolean {
+/** True when the triple at `i` of `pre` is false (one condition of {@link failsPrecheck}). */
+export function failsAt(pre: readonly unknown[], i: number, values: unknown[], getters: readonly Getter[], ctx: Parameters<Getter>[0]): boolean {
   const op = pre[i + 1] as number;
   const c = pre[i + 2];
+  if (op === COUPON) return ctx.coupon === undefined;
   if (op === ANY) {
     const kids = c as readonly unknown[];
     for (let k = 0; k < kids.length; k += 3) if (!failsAt(kids, k, values, getters, ctx)) return false;

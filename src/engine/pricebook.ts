@@ -1,6 +1,6 @@
 import { fromMinor, toMinor, type Currency } from './money.js';
 import type { StrikethroughChangedItem } from './types.js';
-import { SkuIndex } from './sku-index.js';
+import { SkuIndex, skuHash } from './sku-index.js';
 
 /** Rule metadata shared by many SKUs' effects (interned). */
 export interface EffectMeta {
@@ -76,6 +76,9 @@ const NO_EFFECTS: readonly PriceEffect[] = Object.freeze([]);
 const UNLOCATED = -2;
 
 const t = (s: unknown, dflt: number) => (typeof s === 'string' ? Date.parse(s) : dflt);
+
+/** `sku` of a cart line, if it is an object. */
+const skuOf = (ci: unknown): unknown => (ci !== null && typeof ci === 'object' ? (ci as { sku?: unknown }).sku : undefined);
 
 /** Builds entries from notification items, interning effect metadata. */
 export class EntryBuilder {
@@ -184,19 +187,31 @@ export class PriceBook {
    * Pure and never throws (malformed lines are left to `select`, in the caller's order of checks).
    */
   locate(cart: readonly unknown[]): Int32Array {
-    const ix = this.#index, n = cart.length, slots = new Int32Array(n);
+    const ix = this.#index, n = cart.length, slots = new Int32Array(n), hashes = new Int32Array(n);
+    // Hashing a SKU is a few hundred instructions, more than the CPU looks ahead: with the hash and the
+    // probe in one loop, the slots' cache misses come one after the other. So: all hashes, then one read
+    // of each line's first slot (independent loads: their misses overlap), then the probes, cache-warm.
     for (let i = 0; i < n; i++) {
-      const ci = cart[i];
-      const sku = ci !== null && typeof ci === 'object' ? (ci as { sku?: unknown }).sku : undefined;
-      slots[i] = typeof sku === 'string' ? ix.find(sku) : UNLOCATED;
+      const sku = skuOf(cart[i]);
+      if (typeof sku === 'string') hashes[i] = skuHash(sku); else slots[i] = UNLOCATED;
     }
     let touched = 0;
+    for (let i = 0; i < n; i++) if (slots[i] !== UNLOCATED) touched += ix.touch(hashes[i] as number);
+    for (let i = 0; i < n; i++) if (slots[i] !== UNLOCATED) slots[i] = ix.findHashed(skuOf(cart[i]) as string, hashes[i] as number);
     for (let i = 0; i < n; i++) {
       const p = slots[i] as number;
       if (p >= 0 && ix.flag(p) !== 0) touched += (this.#list[ix.number(p)] as PriceEntry).version;
     }
     this.#touched = touched; // (kept so the reads above are not dropped as unused)
     return slots;
+  }
+
+  /**
+   * The base price of a located slot whose SKU has no effects (`selectAt` would answer it with that price,
+   * type `base` and no effects), else NaN: the cart path then needs no answer object for it.
+   */
+  plainPriceAt(slot: number): number {
+    return slot >= 0 && this.#index.flag(slot) === 0 ? this.#index.value(slot) : Number.NaN;
   }
 
   /** `select(sku, …)` for a slot from `locate` (`sku` is the line's SKU, used when it was not located). */

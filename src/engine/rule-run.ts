@@ -40,6 +40,43 @@ export interface RunDeps {
 }
 
 /**
+ * `${name}#${position}` of per-item effects, cached per discount name: the same names and line positions
+ * recur on every evaluation, and building each string (two concatenations and a number conversion) was a
+ * visible share of an evaluation. Bounded: at most 1,024 positions per name, and the cache starts over
+ * past {@link MAX_POS_NAMES} strings.
+ */
+const POS_NAMES = new Map<string, string[]>();
+const MAX_POS_NAMES = 65_536;
+let posNamesHeld = 0;
+
+function posNames(name: string): string[] {
+  let a = POS_NAMES.get(name);
+  if (a === undefined) {
+    if (posNamesHeld > MAX_POS_NAMES) { POS_NAMES.clear(); posNamesHeld = 0; }
+    a = [];
+    POS_NAMES.set(name, a);
+  }
+  return a;
+}
+
+function posName(a: string[], name: string, pos: number): string {
+  if (pos < a.length) return a[pos] as string;
+  if (pos >= 1024) return `${name}#${pos}`;
+  while (a.length <= pos) { a.push(`${name}#${a.length}`); posNamesHeld++; }
+  return a[pos] as string;
+}
+
+/**
+ * Scratch storage shared by the runs one after the other (`evaluate` is synchronous and uses one run at a
+ * time): it stops growing after the first evaluations instead of growing from empty in each one. The undo
+ * log holds `[amount, line (-1: none), the line's previous value, the session's previous value]` per take.
+ */
+let undoPool = new Float64Array(4 * 512);
+let marksPool = new Float64Array(5 * 64);
+let desiredPool = new Float64Array(64);
+let wantPool = new Float64Array(64);
+
+/**
  * The effect sink of one evaluation: applies discounts in integer minor units against the remaining
  * line and session values (never below zero), and keeps an undo log so a failed rule or branch is rolled
  * back completely (rules are never half-applied).
@@ -54,24 +91,27 @@ export class Run implements EffectSink {
   couponUse: boolean | undefined;
   #fail: Effect[] = [];
   #failureMode = false;
-  #undo: number[] = [];
+  #undo: Float64Array = undoPool;
+  #undoTop = 0;
   #seq = 0;
-  /** Scratch for `itemDiscounts` (desired and granted minor units per line). */
-  #desired: number[] = [];
-  #want: number[] = [];
 
   constructor(readonly d: RunDeps) {}
 
   /** Marks are stored flat (5 numbers each) with a top pointer: no allocation, no array resizing. */
-  #marks: number[] = [];
+  #marks: Float64Array = marksPool;
   #top = 0;
 
   mark(): number {
-    const m = this.#marks;
+    let m = this.#marks;
     const at = this.#top;
+    if (at + 5 > m.length) {
+      const bigger = new Float64Array(m.length * 2);
+      bigger.set(m);
+      this.#marks = m = marksPool = bigger;
+    }
     m[at] = this.out.length;
     m[at + 1] = this.#fail.length;
-    m[at + 2] = this.#undo.length;
+    m[at + 2] = this.#undoTop;
     m[at + 3] = this.deductions.length;
     m[at + 4] = this.couponUse === undefined ? 0 : this.couponUse ? 2 : 1;
     this.#top = at + 5;
@@ -89,11 +129,15 @@ export class Run implements EffectSink {
     const c = m[at + 4] as number;
     this.couponUse = c === 0 ? undefined : c === 2;
     const u = this.#undo;
-    while (u.length > undoTo) {
-      const old = u.pop() as number, idx = u.pop() as number, amt = u.pop() as number;
-      if (idx === -1) this.d.session = old; else this.d.lines[idx] = old;
-      this.discountTotal -= amt;
+    let top = this.#undoTop;
+    while (top > undoTo) {
+      top -= 4;
+      const idx = u[top + 1] as number;
+      this.d.session = u[top + 3] as number;
+      if (idx !== -1) this.d.lines[idx] = u[top + 2] as number;
+      this.discountTotal -= u[top] as number;
     }
+    this.#undoTop = top;
     this.#top = at;
   }
 
@@ -125,15 +169,26 @@ export class Run implements EffectSink {
     (this.#failureMode ? this.#fail : this.out).push(e);
   }
 
+  /** Takes `amt` from line `idx` (-1: from the session only) and the session, with an undo entry. */
   #take(idx: number, amt: number): void {
-    if (idx >= 0) {
-      this.#undo.push(amt, idx, this.d.lines[idx] as number);
-      this.d.lines[idx] = (this.d.lines[idx] as number) - amt;
-      this.#undo.push(0, -1, this.d.session);
-    } else {
-      this.#undo.push(amt, -1, this.d.session);
+    let u = this.#undo;
+    const top = this.#undoTop;
+    if (top + 4 > u.length) {
+      const bigger = new Float64Array(u.length * 2);
+      bigger.set(u);
+      this.#undo = u = undoPool = bigger;
     }
-    this.d.session -= amt;
+    const d = this.d;
+    u[top] = amt;
+    u[top + 1] = idx;
+    u[top + 3] = d.session;
+    if (idx >= 0) {
+      const line = d.lines[idx] as number;
+      u[top + 2] = line;
+      d.lines[idx] = line - amt;
+    } else u[top + 2] = 0;
+    this.#undoTop = top + 4;
+    d.session -= amt;
     this.discountTotal += amt;
   }
 
@@ -173,34 +228,36 @@ export class Run implements EffectSink {
       const want = prorate(given, weights);
       const totalDiscount = fromMinor(given, cur);
       const desiredTotal = total > room ? fromMinor(total, cur) : undefined;
-      const pos: number[] = [];
-      for (let i = 0; i < n; i++) if ((want[i] as number) > 0) pos.push(i);
-      for (let k = 0; k < pos.length; k++) {
-        const i = pos[k] as number;
-        const l = lines[i] as ItemView;
+      const names = posNames(name);
+      for (let i = 0; i < n; i++) {
         const v = want[i] as number;
+        if (!(v > 0)) continue;
+        const l = lines[i] as ItemView;
         this.#take(l.Position, v);
-        const props: Record<string, unknown> = { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position, totalDiscount };
+        const props: Record<string, unknown> = { name: posName(names, name, l.Position), value: fromMinor(v, cur), position: l.Position, totalDiscount };
         if (desiredTotal !== undefined) props.desiredTotalDiscount = desiredTotal;
         this.emit('setDiscountPerItem', props);
       }
       return true;
     }
-    // Scratch arrays owned by the run (itemDiscounts never re-enters itself): no two arrays per call.
-    const desired = this.#desired, want = this.#want;
-    while (desired.length < n) { desired.push(0); want.push(0); } // grow packed (never holey); only [0, n) is read
-    for (let i = 0; i < n; i++) desired[i] = Math.max(0, toMinor(perUnit[i] as number, cur)) * (lines[i] as ItemView).Quantity;
-    // Check first (all or nothing), then apply.
+    // Scratch arrays (itemDiscounts never re-enters itself; one run at a time): no arrays per call.
+    if (desiredPool.length < n) { desiredPool = new Float64Array(2 * n); wantPool = new Float64Array(2 * n); }
+    const desired = desiredPool, want = wantPool;
+    // Check first (all or nothing), then apply. (A throw of `toMinor` leaves nothing changed either way.)
     let session = Math.max(0, this.d.session);
     let short = false;
     for (let i = 0; i < n; i++) {
-      const cap = Math.min(Math.max(0, dl[(lines[i] as ItemView).Position] as number), session);
-      const v = Math.min(desired[i] as number, cap);
+      const l = lines[i] as ItemView;
+      const d = Math.max(0, toMinor(perUnit[i] as number, cur)) * l.Quantity;
+      desired[i] = d;
+      const cap = Math.min(Math.max(0, dl[l.Position] as number), session);
+      const v = Math.min(d, cap);
       session -= v;
       want[i] = v;
-      if (v !== desired[i]) short = true;
+      if (v !== d) short = true;
     }
     if (!allowPartial && short) return false;
+    const names = posNames(name);
     for (let i = 0; i < n; i++) {
       const v = want[i] as number;
       if (v <= 0) continue;
@@ -209,18 +266,21 @@ export class Run implements EffectSink {
       this.#take(l.Position, v);
       // One literal per shape (not a property added later): the effect's props keep one hidden class.
       const props: Record<string, unknown> = v !== d
-        ? { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position, desiredValue: fromMinor(d, cur) }
-        : { name: `${name}#${l.Position}`, value: fromMinor(v, cur), position: l.Position };
+        ? { name: posName(names, name, l.Position), value: fromMinor(v, cur), position: l.Position, desiredValue: fromMinor(d, cur) }
+        : { name: posName(names, name, l.Position), value: fromMinor(v, cur), position: l.Position };
       this.emit('setDiscountPerItem', props);
     }
     return true;
   }
 
   /**
-   * `itemDiscounts(ctx, name, [line], [perUnit], true)` without the per-call arrays (price-book
-   * strikethrough effects: one line each, partial allowed).
+   * A price-book strikethrough effect on its line: `itemDiscounts(ctx, name, [line], [perUnit], true)` under
+   * the envelope of the effect's rule plus `selectedPriceType`/`selectedPrice` (and `adjustmentReferenceId`
+   * when set), without the per-call arrays and envelope object; the effect is built in one literal with
+   * the keys in `emit`'s order.
    */
-  lineDiscount(name: string, line: ItemView, perUnit: number): void {
+  priceLineDiscount(rule: { campaignId: number; rulesetId: number; ruleIndex: number; ruleName: string; name: string }, priceType: string, price: number, ref: string | undefined, line: ItemView, perUnit: number): void {
+    const name = rule.name;
     const cur = this.d.cur;
     const desired = Math.max(0, toMinor(perUnit, cur)) * line.Quantity;
     const cap = Math.min(Math.max(0, this.d.lines[line.Position] as number), Math.max(0, this.d.session));
@@ -228,9 +288,14 @@ export class Run implements EffectSink {
     if (v <= 0) return;
     this.#take(line.Position, v);
     const props: Record<string, unknown> = v !== desired
-      ? { name: `${name}#${line.Position}`, value: fromMinor(v, cur), position: line.Position, desiredValue: fromMinor(desired, cur) }
-      : { name: `${name}#${line.Position}`, value: fromMinor(v, cur), position: line.Position };
-    this.emit('setDiscountPerItem', props);
+      ? { name: posName(posNames(name), name, line.Position), value: fromMinor(v, cur), position: line.Position, desiredValue: fromMinor(desired, cur) }
+      : { name: posName(posNames(name), name, line.Position), value: fromMinor(v, cur), position: line.Position };
+    const { campaignId, rulesetId, ruleIndex, ruleName } = rule;
+    const effectType = 'setDiscountPerItem';
+    const e: Effect = ref
+      ? { campaignId, rulesetId, ruleIndex, ruleName, effectType, props, selectedPriceType: priceType, selectedPrice: price, adjustmentReferenceId: ref }
+      : { campaignId, rulesetId, ruleIndex, ruleName, effectType, props, selectedPriceType: priceType, selectedPrice: price };
+    (this.#failureMode ? this.#fail : this.out).push(e);
   }
 
   couponValid(ctx: EvalCtx, redeem: boolean): boolean {

@@ -2,6 +2,7 @@ import { BudgetError, EvalError, spend, type EvalCtx, type ItemView } from './co
 import { compilePath, Invalid, num, Unsupported, type Getter, type PathEnv } from './paths.js';
 import { compileCheckAttribute, type Pred } from './check-attribute.js';
 import { compileTalang } from './talang.js';
+import { cartLinesWith, fieldHint, type EqHint } from './talang-index.js';
 import { snap } from './money.js';
 import type { CartItemFilterDef, SelectorDef } from './types.js';
 
@@ -19,9 +20,10 @@ export function compileItemPredicate(b: unknown, env: PathEnv, where: string, de
       if (!Array.isArray(blk.blocks)) throw new Invalid(`${where}/blocks`, 'group needs blocks');
       const kids = blk.blocks.map((k, i) => compileItemPredicate(k, env, `${where}/blocks/${i}`, depth + 1));
       switch (blk.operator) {
-        case 'all': return (ctx) => kids.every((k) => k(ctx));
-        case 'atLeastOne': return (ctx) => kids.some((k) => k(ctx));
-        case 'none': return (ctx) => !kids.some((k) => k(ctx));
+        // (Index loops: `every`/`some` with a callback per kid, per cart line, per selector.)
+        case 'all': return (ctx) => { for (let i = 0; i < kids.length; i++) if (!(kids[i] as Pred)(ctx)) return false; return true; };
+        case 'atLeastOne': return (ctx) => { for (let i = 0; i < kids.length; i++) if ((kids[i] as Pred)(ctx)) return true; return false; };
+        case 'none': return (ctx) => { for (let i = 0; i < kids.length; i++) if ((kids[i] as Pred)(ctx)) return false; return true; };
         default: throw new Invalid(`${where}/operator`, 'group operator must be all, atLeastOne or none');
       }
     }
@@ -33,10 +35,37 @@ export function compileItemPredicate(b: unknown, env: PathEnv, where: string, de
   }
 }
 
-function withItem<T>(ctx: EvalCtx, item: unknown, f: () => T): T {
+const ITEM_FIELD = /^\$Item\.([A-Za-z_][A-Za-z0-9_]{0,127})$/;
+const TEMPLATE = /^\s*\{\{([\s\S]*)\}\}\s*$/;
+
+/**
+ * The check `$Item.F equals literal` when it leads a (compiled) predicate: the predicate itself, or the
+ * first block of an `all` group, recursively. A line whose `F` is not the literal then fails the predicate
+ * at that check, before anything else runs (such a check never throws), so a filter over the cart needs to
+ * run the predicate only on the lines the per-evaluation field index gives for the literal (`===`, which
+ * is the index's SameValueZero for JSON values), in cart order.
+ */
+function leadingEq(b: unknown, depth = 0): EqHint[] | undefined {
+  if (!b || typeof b !== 'object' || Array.isArray(b) || depth > 32) return undefined;
+  const o = b as Record<string, unknown>;
+  if (o.type === 'group') return o.operator === 'all' && Array.isArray(o.blocks) && o.blocks.length > 0 ? leadingEq(o.blocks[0], depth + 1) : undefined;
+  if (o.type !== 'checkAttribute' || o.operator !== 'equals' || typeof o.attribute !== 'string') return undefined;
+  const m = ITEM_FIELD.exec(o.attribute);
+  const v = o.value;
+  if (!m || !((typeof v === 'string' && !TEMPLATE.test(v)) || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean')) return undefined;
+  return [fieldHint(m[1] as string, v)];
+}
+
+/**
+ * `$Item` bound to each element in turn, restored once at the end (or on a throw): the same values as
+ * binding and restoring it around each element (what a step reads nested inside restores what it changes),
+ * without a closure per element.
+ */
+function eachItem(ctx: EvalCtx, xs: readonly unknown[], f: (it: unknown, i: number) => void): void {
   const saved = ctx.item;
-  ctx.item = item;
-  try { return f(); } finally { ctx.item = saved; }
+  try {
+    for (let i = 0; i < xs.length; i++) { const it = xs[i]; ctx.item = it; f(it, i); }
+  } finally { ctx.item = saved; }
 }
 
 type Step = (ctx: EvalCtx, xs: unknown[]) => unknown[] | unknown;
@@ -45,7 +74,20 @@ function compileStep(st: Record<string, unknown>, env: PathEnv, where: string): 
   switch (st.type) {
     case 'filter': {
       const p = compileItemPredicate(st.predicate, env, `${where}/predicate`);
-      return { yieldsItems: true, terminal: false, run: (ctx, xs) => { spend(ctx, xs.length); return xs.filter((it) => withItem(ctx, it, () => p(ctx))); } };
+      const hint = leadingEq(st.predicate);
+      return {
+        yieldsItems: true, terminal: false,
+        run: (ctx, xs) => {
+          spend(ctx, xs.length);
+          const ls = hint !== undefined && xs === ctx.items ? cartLinesWith(ctx, hint) : xs;
+          const out: unknown[] = [];
+          const saved = ctx.item;
+          try {
+            for (let i = 0; i < ls.length; i++) { const it = ls[i]; ctx.item = it; if (p(ctx)) out.push(it); }
+          } finally { ctx.item = saved; }
+          return out;
+        },
+      };
     }
     case 'sort': {
       if (!Array.isArray(st.fields) || st.fields.length === 0) throw new Invalid(`${where}/fields`, 'sort needs fields');
@@ -58,7 +100,12 @@ function compileStep(st: Record<string, unknown>, env: PathEnv, where: string): 
         yieldsItems: true, terminal: false,
         run: (ctx, xs) => {
           spend(ctx, xs.length * 2);
-          const keyed = xs.map((it, i) => ({ it, i, k: fields.map((f) => withItem(ctx, it, () => f.get(ctx))) }));
+          const keyed: { it: unknown; i: number; k: unknown[] }[] = [];
+          eachItem(ctx, xs, (it, i) => {
+            const k: unknown[] = [];
+            for (let j = 0; j < fields.length; j++) k.push((fields[j] as { get: Getter }).get(ctx));
+            keyed.push({ it, i, k });
+          });
           keyed.sort((a, b) => {
             for (let j = 0; j < fields.length; j++) {
               const x = a.k[j], y = b.k[j], d = (fields[j] as { d: number }).d;
@@ -87,7 +134,7 @@ function compileStep(st: Record<string, unknown>, env: PathEnv, where: string): 
     }
     case 'map': {
       const g = compilePath(st.expression, env, `${where}/expression`);
-      return { yieldsItems: false, terminal: false, run: (ctx, xs) => { spend(ctx, xs.length); return xs.map((it) => withItem(ctx, it, () => g(ctx))); } };
+      return { yieldsItems: false, terminal: false, run: (ctx, xs) => { spend(ctx, xs.length); const out: unknown[] = []; eachItem(ctx, xs, () => { out.push(g(ctx)); }); return out; } };
     }
     case 'reduce': {
       const op = st.operator;
@@ -123,10 +170,12 @@ export function compileSelector(def: SelectorDef, env: PathEnv, where: string): 
     yieldsItems = s.yieldsItems && yieldsItems;
   });
   const key = {};
+  // One lookup per read: a result is never undefined (lists, numbers, booleans).
   const get: Getter = (ctx) => {
-    if (ctx.memo.has(key)) return ctx.memo.get(key);
+    const seen = ctx.memo.get(key);
+    if (seen !== undefined) return seen;
     let cur: unknown = ctx.items;
-    for (const s of steps) cur = s.run(ctx, cur as unknown[]);
+    for (let i = 0; i < steps.length; i++) cur = (steps[i] as { run: Step }).run(ctx, cur as unknown[]);
     ctx.memo.set(key, cur);
     return cur;
   };
@@ -138,7 +187,8 @@ export function compileGlobalFilter(def: CartItemFilterDef, where: string): Gett
   const g = compileTalang(def.expression, { selectors: new Map() }, `${where}/expression`);
   const key = {};
   return (ctx) => {
-    if (ctx.memo.has(key)) return ctx.memo.get(key);
+    const seen = ctx.memo.get(key);
+    if (seen !== undefined) return seen;
     const v = g(ctx);
     if (!Array.isArray(v)) throw new EvalError(`cart item filter ${def.name} did not return a list`);
     ctx.memo.set(key, v);

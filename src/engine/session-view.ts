@@ -9,7 +9,7 @@ export const MAX_QUANTITY_SUM = 10_000;
 
 export interface SessionView {
   items: ItemView[];
-  /** price-book answers by position (undefined when the SKU is not in the book) */
+  /** price-book answers by position (undefined when the SKU is not in the book, or is in it without effects) */
   answers: (PriceChoice | undefined)[];
   /** minor units */
   lineTotals: number[];
@@ -49,13 +49,18 @@ export function buildSessionView(args: {
   // The SKUs' index slots in one pass first (their cache misses overlap there; see `PriceBook.locate`).
   const book = args.prices;
   const slots = book.size > 0 ? book.locate(cart) : undefined;
-  cart.forEach((ci, i) => {
+  for (let i = 0; i < cart.length; i++) {
+    const ci = cart[i] as (typeof cart)[number];
+    if (ci === undefined && !(i in cart)) continue; // a hole (as `forEach` skips it)
     const q = ci.quantity;
     if (!Number.isInteger(q) || q < 1) throw new EvalError(`cartItems[${i}].quantity must be a positive integer`);
     qsum += q;
-    const ans = slots ? book.selectAt(slots[i] as number, ci.sku, args.now, args.audiences, cur) : undefined;
+    // A SKU without effects (most of a book) is answered by its price alone: no answer object.
+    const slot = slots ? (slots[i] as number) : -1;
+    const plain = slots ? book.plainPriceAt(slot) : Number.NaN;
+    const ans = slots && plain !== plain ? book.selectAt(slot, ci.sku, args.now, args.audiences, cur) : undefined;
     answers.push(ans);
-    const price = typeof ci.price === 'number' ? ci.price : ans ? ans.price : 0;
+    const price = typeof ci.price === 'number' ? ci.price : plain === plain ? plain : ans ? ans.price : 0;
     const unit = toMinor(price, cur);
     const line = unit * q;
     lineTotals.push(line);
@@ -66,7 +71,7 @@ export function buildSessionView(args: {
       Attributes: attrs(ci.attributes), Weight: ci.weight, Height: ci.height, Width: ci.width, Length: ci.length,
       ProductName: ci.product?.name, _unit: unit,
     });
-  });
+  }
   if (qsum > MAX_QUANTITY_SUM) throw new EvalError(`sum of quantities over ${MAX_QUANTITY_SUM}`);
   for (const ac of Object.values(session.additionalCosts ?? {})) additionalCostTotal += toMinor(ac.price, cur);
   const p = args.profile;

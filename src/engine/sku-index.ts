@@ -49,7 +49,19 @@ export class SkuIndex {
 
   /** The slot of `key` (for `number`/`value`/`flag`), or -1. (Keys are unique: the list comes from a `Map`.) */
   find(key: string): number {
-    const h = hash(key);
+    return this.findHashed(key, hash(key));
+  }
+
+  /**
+   * Reads the slot where the probe for hash `h` starts and returns a meaningless number: a caller with many
+   * keys reads their slots back to back first, so that the cache misses overlap (see `PriceBook.locate`).
+   */
+  touch(h: number): number {
+    return this.#i32[(h & this.#mask) * 8 + 1] as number;
+  }
+
+  /** `find(key)` with `h` = `skuHash(key)` computed by the caller. */
+  findHashed(key: string, h: number): number {
     const i32 = this.#i32, u8 = this.#u8, mask = this.#mask, len = key.length;
     for (let p = h & mask; ; p = (p + 1) & mask) {
       const n = i32[p * 8 + 1] as number;
@@ -83,7 +95,11 @@ export class SkuIndex {
   }
 }
 
-/** FNV-1a over the UTF-16 code units (SKUs are short). */
+/** FNV-1a over the UTF-16 code units (SKUs are short): the hash `find` uses. */
+export function skuHash(s: string): number {
+  return hash(s);
+}
+
 function hash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);

@@ -43,7 +43,11 @@ function eqHint(p: string, body: unknown): EqHint | undefined {
   const literal: unknown = body[2];
   if (typeof literal !== 'string' && typeof literal !== 'number' && typeof literal !== 'boolean') return undefined;
   if (!Array.isArray(path) || path.length !== 3 || path[0] !== '.' || path[1] !== p || typeof path[2] !== 'string') return undefined;
-  const field = path[2];
+  return fieldHint(path[2], literal);
+}
+
+/** The hint "field `field` of the line is `literal`" (shared per-evaluation index per field). */
+export function fieldHint(field: string, literal: string | number | boolean): EqHint {
   let key = KEYS.get(field);
   if (!key) KEYS.set(field, (key = { field }));
   return { field, literal, key };

@@ -1,5 +1,5 @@
 import { EvalError, BudgetError, spend, lookupLocal, NOT_FOUND, type EvalCtx, type Local } from './context.js';
-import { checkSegments, Invalid, num, own, reader, Unsupported, type Getter, type PathEnv } from './paths.js';
+import { checkSegments, Invalid, num, own, reader, sharedGetter, Unsupported, type Getter, type PathEnv } from './paths.js';
 import { snap } from './money.js';
 import { safeRegex, MAX_MATCH_INPUT } from './regex-guard.js';
 import { TTime, toTime, parts, durationMs } from './talang-time.js';
@@ -32,6 +32,9 @@ const ROOTS = new Set(['Session', 'Profile', 'Store', 'Item', 'Coupon', 'Applica
 
 interface Lambda {
   readonly params: readonly string[];
+  /** `params[0] !== undefined` and `params[0] === 'Item'`, inline (read on every call). */
+  readonly bindIt: boolean;
+  readonly isItem: boolean;
   readonly body: Getter;
   /** Reused binding cell: a lambda site is never re-entered while active (Talang has no recursion). */
   readonly slot: { name: string; value: unknown; up: Local | undefined };
@@ -111,8 +114,8 @@ const ITER_FILTER = 0, ITER_MAP = 1, ITER_EVERY = 2, ITER_EXISTS = 3;
 function iterate(ctx: EvalCtx, fn: Lambda, l: unknown[], mode: number): unknown {
   const saved = ctx.locals;
   const savedItem = ctx.item;
-  const bindIt = fn.params[0] !== undefined;
-  const isItem = fn.params[0] === 'Item';
+  const bindIt = fn.bindIt;
+  const isItem = fn.isItem;
   const slot = fn.slot;
   const body = fn.body;
   if (bindIt) slot.up = saved;
@@ -162,7 +165,7 @@ function node(x: unknown, sc: Scope): Getter {
     const a = rawArgs[i];
     if (!isLambda(a)) return undefined;
     const params = a[0];
-    return { params, body: node(a[1], { ...sub, locals: new Set([...sub.locals, ...params]) }), slot: { name: params[0] ?? '', value: undefined, up: undefined } };
+    return { params, bindIt: params[0] !== undefined, isItem: params[0] === 'Item', body: node(a[1], { ...sub, locals: new Set([...sub.locals, ...params]) }), slot: { name: params[0] ?? '', value: undefined, up: undefined } };
   };
   const LIST_FNS = new Set(['filter', 'map', 'every', 'exists', 'sum', 'max', 'min', 'sortByNumber', 'sortByString', 'sort']);
   const lam = LIST_FNS.has(fn) ? lambdaAt(1) : undefined;
@@ -355,6 +358,15 @@ function localField(x: unknown, sc: Scope): [string, string] | undefined {
   return [x[1], x[2]];
 }
 
+/** A binding path of a root (`Item`: the current item), read the same way whatever the scope. */
+function rootPath(root: string, segs: readonly string[]): Getter {
+  const rs = segs.map(reader);
+  if (root === 'Item') return (ctx) => { let v = ctx.item; for (let i = 0; i < rs.length; i++) v = (rs[i] as (o: unknown) => unknown)(v); return v; };
+  const r0 = reader(root);
+  if (rs.length === 1) { const g0 = rs[0] as (o: unknown) => unknown; return (ctx) => g0(r0(ctx.bind)); }
+  return (ctx) => { let v = r0(ctx.bind); for (let i = 0; i < rs.length; i++) v = (rs[i] as (o: unknown) => unknown)(v); return v; };
+}
+
 /** `[".", "Root", "Seg", …]`: a binding path. */
 function dot(args: unknown[], sc: Scope): Getter {
   if (args.length === 0 || !args.every((a) => typeof a === 'string')) throw new Unsupported('dynamic Talang paths are not supported');
@@ -373,13 +385,7 @@ function dot(args: unknown[], sc: Scope): Getter {
     }
     return (ctx) => { const l = lookupLocal(ctx.locals, root); let v = l === NOT_FOUND ? undefined : l; for (let i = 0; i < segs.length; i++) v = own(v, segs[i] as string); return v; };
   }
-  const rs = segs.map(reader);
-  if (root === 'Item') return (ctx) => { let v = ctx.item; for (let i = 0; i < rs.length; i++) v = (rs[i] as (o: unknown) => unknown)(v); return v; };
-  if (ROOTS.has(root)) {
-    const r0 = reader(root);
-    if (rs.length === 1) { const g0 = rs[0] as (o: unknown) => unknown; return (ctx) => g0(r0(ctx.bind)); }
-    return (ctx) => { let v = r0(ctx.bind); for (let i = 0; i < rs.length; i++) v = (rs[i] as (o: unknown) => unknown)(v); return v; };
-  }
+  if (ROOTS.has(root)) return sharedGetter(JSON.stringify(args), () => rootPath(root, segs)); // (segments may hold dots)
   const sel = sc.env.selectors.get(root);
   if (!sel) throw new Unsupported(`unknown Talang binding ${root}`);
   return (ctx) => { let v = sel(ctx); for (const s of segs) v = own(v, s); return v; };
