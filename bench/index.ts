@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <name> [args]`: runs one benchmark (or all with no name). Each benchmark prints
- * its figures beside a baseline measured in the same run. Traffic stays on loopback.
+ * its figures beside a baseline measured in the same run. Traffic stays on loopback. `npm run bench`
+ * runs this file from an esbuild bundle (`scripts/bench.ts` → `build/bench.mjs`, plain `node`).
  */
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   connected: () => import('./connected.js'),
