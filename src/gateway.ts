@@ -147,7 +147,7 @@ export class Gateway {
       upstream: this.#upstream,
       local: localAnswers,
       pending: (key) => journal.hasUndelivered(key),
-      onUpstreamSession: (req, status) => followUpstreamSession(state, req, status, clock, config.store.integrationId),
+      onUpstreamSession: (req, status, fields) => followUpstreamSession(state, req, status, fields, clock, config.store.integrationId),
       timeoutMs: config.upstream.timeoutMs,
       log: log.child({ mod: 'checkout' }),
     });

@@ -7,6 +7,7 @@ import { UpstreamUnavailableError } from '../upstream/client.js';
 import { upstreamPath, type OperationSpec } from './operations.js';
 import type { LocalAnswers } from './local-answers.js';
 import { profileKey, sessionKey } from './records.js';
+import { stringifySessionUpdate } from './follow.js';
 
 export interface TerminalRequest {
   spec: OperationSpec;
@@ -38,8 +39,11 @@ export interface CheckoutDeps {
   local: LocalAnswers | null;
   /** True while the journal holds undelivered records for this ordering key (`session:<id>`, `profile:<id>`). */
   pending: (key: string) => boolean;
-  /** Called after an upstream answer to a session update, so local state can follow the session. */
-  onUpstreamSession?: (req: TerminalRequest, status: number) => void;
+  /**
+   * Called after an upstream answer to a session update, so local state can follow the session; `fields` is the
+   * JSON text of each `customerSession` field that was sent.
+   */
+  onUpstreamSession?: (req: TerminalRequest, status: number, fields: readonly [string, string][]) => void;
   /** Deadline of one terminal call (`upstream.timeoutMs`). */
   timeoutMs: number;
   log: Logger;
@@ -85,17 +89,19 @@ export class Checkout {
     if (tryUpstream) {
       this.#live++;
       try {
+        const follow = req.spec.op === 'updateSession' && this.#deps.onUpstreamSession !== undefined && isObject(body);
+        const sent = follow ? stringifySessionUpdate(body) : body === undefined ? undefined : { json: JSON.stringify(body), fields: [] };
         const res = await upstream.request({
           op: req.spec.op,
           method: req.spec.method,
           path: upstreamPath(req.spec, req.params, req.query),
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          ...(sent === undefined ? {} : { body: sent.json }),
           idempotencyKey: idem,
           deadlineMs: local ? this.#deps.timeoutMs - this.#reserveMs : this.#deps.timeoutMs,
         });
         const failed = res.status >= 500 || res.status === 429;
         if (!failed || !local) {
-          if (req.spec.op === 'updateSession') this.#deps.onUpstreamSession?.(req, res.status);
+          if (follow) this.#deps.onUpstreamSession?.(req, res.status, (sent as { fields: [string, string][] }).fields);
           return { status: res.status, body: res.body, contentType: res.contentType, source: 'upstream' };
         }
         this.#deps.log.debug({ op: req.spec.op, status: res.status }, 'upstream failed; answering locally');
@@ -144,6 +150,10 @@ export class Checkout {
     node[field] = this.#deps.storeIntegrationId;
     return req.body;
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The journal ordering key a call belongs to (reads have none: they never wait behind the journal). */

@@ -5,6 +5,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Clock } from '../platform/clock.js';
 import { applyReopen, applyReturn, sessionFromRecord, type LocalSession } from './local-sessions.js';
 import type { JournalRecord } from './records.js';
+import { materialize, type FollowedSession } from './follow.js';
 
 interface LedgerSnapshot {
   lastSeq: number;
@@ -38,7 +39,7 @@ export class LocalState {
    * Sessions answered by upstream in connected mode, followed so a mid-basket fallback builds on the whole
    * cart. Not persisted (upstream has them) and bounded: a shop has far fewer baskets open at once.
    */
-  readonly followed = new Map<string, LocalSession>();
+  readonly followed = new Map<string, FollowedSession>();
   readonly profiles = new Map<string, ProfileInput>();
   readonly ledger = new CouponLedger();
   readonly loyalty: LoyaltyLimits;
@@ -128,11 +129,14 @@ export class LocalState {
 
   /** The session as the shop knows it: answered locally, or followed from upstream answers. */
   session(id: string): LocalSession | undefined {
-    return this.sessions.get(id) ?? this.followed.get(id);
+    const local = this.sessions.get(id);
+    if (local) return local;
+    const followed = this.followed.get(id);
+    return followed ? materialize(followed) : undefined;
   }
 
   /** Records an upstream-answered session (least recently updated dropped past `FOLLOW_MAX`). */
-  follow(s: LocalSession): void {
+  follow(s: FollowedSession): void {
     this.followed.delete(s.integrationId);
     this.followed.set(s.integrationId, s);
     if (this.followed.size > FOLLOW_MAX) this.followed.delete(this.followed.keys().next().value as string);
