@@ -35,7 +35,7 @@ export class UpstreamHealth {
   readonly #samples: Float64Array;
   #count = 0;
   #next = 0;
-  #sortedCache: number[] | null = null;
+  #sortedCache: Float64Array | null = null;
   #consecutiveFailures = 0;
   #lastOkAt: number | null = null;
   #lastError: string | null = null;
@@ -136,8 +136,8 @@ export class UpstreamHealth {
 
   #percentile(p: number): number | null {
     if (this.#count < (p === 50 ? 1 : this.#opts.minSamples)) return null;
-    // Sorted lazily and cached until the next sample: cheap enough for a window of 256.
-    this.#sortedCache ??= Array.from(this.#samples.subarray(0, this.#count)).sort((a, b) => a - b);
+    // Sorted lazily and cached until the next sample (a typed array sorts numerically, without a comparator).
+    this.#sortedCache ??= this.#samples.slice(0, this.#count).sort();
     const s = this.#sortedCache;
     return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? null;
   }
