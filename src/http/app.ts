@@ -53,7 +53,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // The per-request line is built here from fields we pick (ids, route, status, timing), never from headers or
   // bodies, so it skips the redaction pass every other line gets (which cost as much as writing the line).
   const requestLog = httpLog.child({}, { redact: [] });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const status = String(reply.statusCode);
     const seconds = reply.elapsedTime / 1000;
@@ -75,6 +75,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         'terminal request',
       );
     }
+    done();
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, httpLog));
