@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
-import { freePort, rssMb, spawnEmulatorBundle, spawnGatewayBundle, waitForHttp, type Proc } from './procs.js';
+import { cpuMs, freePort, rssMb, spawnEmulatorBundle, spawnGatewayBundle, waitForHttp, type Proc } from './procs.js';
 import { printTable, summarize, verdict } from './report.js';
 import { sha256Hex } from '../src/http/auth.js';
 import { exchange } from '../src/upstream/exchange.js';
@@ -125,7 +125,14 @@ export async function run(args: string[]): Promise<void> {
     // Concurrency 32.
     const n32 = Math.round(20_000 * scale);
     const d32 = await concurrent(direct, n32, 32, 20_000, payloads);
+    const before = { gw: cpuMs(gw.child.pid as number), emu: cpuMs(emu.child.pid as number), client: process.cpuUsage() };
     const g32 = await concurrent(via, n32, 32, 40_000, payloads);
+    const clientCpu = process.cpuUsage(before.client);
+    const perReq = {
+      gw: (cpuMs(gw.child.pid as number) - before.gw) / n32,
+      emu: (cpuMs(emu.child.pid as number) - before.emu) / n32,
+      client: (clientCpu.user + clientCpu.system) / 1000 / n32,
+    };
     const ds = summarize(d32.lat);
     const gs = summarize(g32.lat);
     const mem = rssMb(gw.child.pid as number);
@@ -151,6 +158,9 @@ export async function run(args: string[]): Promise<void> {
         ['throughput via gateway, c=32', `${Math.round(g32.rps)} req/s`, '≥ 2,500 req/s', verdict(g32.rps >= 2500)],
         ['gateway RSS after load (peak)', `${mem.rss.toFixed(1)} MB (${mem.peak.toFixed(1)} MB)`, '≤ 90 MB', verdict(mem.rss <= 90)],
       ],
+    );
+    console.log(
+      `CPU per request through the gateway at c=32: gateway ${perReq.gw.toFixed(3)} ms, emulator ${perReq.emu.toFixed(3)} ms, load generator ${perReq.client.toFixed(3)} ms (the three share two cores)`,
     );
     console.log(`samples: c=1 ${c1.direct!.length} per path; c=32 ${n32} per path; node ${process.version}; gateway run as the bundle: ${[...gw.env, 'node', ...gw.flags].join(' ')} build/storegate.mjs`);
   } finally {
