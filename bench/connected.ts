@@ -4,15 +4,13 @@
  * separate processes; this process only generates load. Targets (issue 2): added latency p50 ≤ 0.5 ms and
  * p99 ≤ 2 ms at concurrency 1, ≥ 2,500 req/s through the gateway at concurrency 32, gateway RSS ≤ 90 MB.
  */
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Pool } from 'undici';
 import { cpuMs, freePort, rssMb, spawnEmulatorBundle, spawnGatewayBundle, waitForHttp, type Proc } from './procs.js';
 import { printTable, summarize, verdict } from './report.js';
 import { sha256Hex } from '../src/http/auth.js';
-import { exchange } from '../src/upstream/exchange.js';
+import { LoadConnection, putHead } from './http-load.js';
 
 const API_KEY = 'bench-upstream-key-0123456789';
 const TERMINAL_TOKEN = 'bench-terminal-token-0123456789';
@@ -30,38 +28,42 @@ function body(session: number): string {
 
 interface Target {
   name: string;
-  pool: Pool;
-  headers: Record<string, string>;
+  host: string;
+  headerLines: string;
+  /** One keep-alive connection per concurrent worker. */
+  conns: LoadConnection[];
 }
 
-/** A deadline that never passes: the load generator waits for every answer. */
-const NO_DEADLINE = Object.assign(new EventEmitter().setMaxListeners(0), { aborted: false, reason: undefined });
+async function target(name: string, port: number, authorization: string): Promise<Target> {
+  const conns = await Promise.all(Array.from({ length: 32 }, () => LoadConnection.open(port)));
+  return { name, host: `127.0.0.1:${port}`, headerLines: `authorization: ${authorization}\r\n`, conns };
+}
 
-async function one(t: Target, session: number, payload: string): Promise<number> {
+async function one(t: Target, conn: LoadConnection, session: number, payload: string): Promise<number> {
   const t0 = process.hrtime.bigint();
-  // The gateway's own dispatch-level exchange: the load generator's CPU is shared with both paths on two cores.
-  const res = await exchange(t.pool, { method: 'PUT', path: `/v2/customer_sessions/bench-${session}`, headers: t.headers, body: payload }, NO_DEADLINE);
-  if (res.status !== 200) throw new Error(`${t.name}: HTTP ${res.status}`);
+  const status = await conn.request(putHead(`/v2/customer_sessions/bench-${session}`, t.host, t.headerLines, payload), payload);
+  if (status !== 200) throw new Error(`${t.name}: HTTP ${status}`);
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
 /** Sequential requests: latency samples in ms. */
 async function serial(t: Target, n: number, offset: number, payloads: string[]): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await one(t, offset + i, payloads[i % payloads.length] as string));
+  const conn = t.conns[0] as LoadConnection;
+  for (let i = 0; i < n; i++) out.push(await one(t, conn, offset + i, payloads[i % payloads.length] as string));
   return out;
 }
 
-/** `concurrency` workers for `n` requests in total: req/s and latencies. */
+/** `concurrency` workers (one connection each) for `n` requests in total: req/s and latencies. */
 async function concurrent(t: Target, n: number, concurrency: number, offset: number, payloads: string[]): Promise<{ rps: number; lat: number[] }> {
   let next = 0;
   const lat: number[] = [];
   const t0 = process.hrtime.bigint();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    t.conns.slice(0, concurrency).map(async (conn) => {
       while (next < n) {
         const i = next++;
-        lat.push(await one(t, offset + (i % 2000), payloads[i % payloads.length] as string));
+        lat.push(await one(t, conn, offset + (i % 2000), payloads[i % payloads.length] as string));
       }
     }),
   );
@@ -96,16 +98,8 @@ export async function run(args: string[]): Promise<void> {
     const gwUrl = `http://127.0.0.1:${gwPort}`;
     await waitForHttp(`${gwUrl}/healthz`);
 
-    const direct: Target = {
-      name: 'direct',
-      pool: new Pool(emuUrl, { connections: 32 }),
-      headers: { authorization: `ApiKey-v1 ${API_KEY}`, 'content-type': 'application/json' },
-    };
-    const via: Target = {
-      name: 'gateway',
-      pool: new Pool(gwUrl, { connections: 32 }),
-      headers: { authorization: `ApiKey-v1 ${TERMINAL_TOKEN}`, 'content-type': 'application/json' },
-    };
+    const direct = await target('direct', emuPort, `ApiKey-v1 ${API_KEY}`);
+    const via = await target('gateway', gwPort, `ApiKey-v1 ${TERMINAL_TOKEN}`);
     const payloads = Array.from({ length: 64 }, (_, i) => body(i));
 
     // Warm up both paths (JIT, keep-alive sockets, the emulator's session map).
@@ -136,8 +130,7 @@ export async function run(args: string[]): Promise<void> {
     const ds = summarize(d32.lat);
     const gs = summarize(g32.lat);
     const mem = rssMb(gw.child.pid as number);
-    await direct.pool.close();
-    await via.pool.close();
+    for (const c of [...direct.conns, ...via.conns]) c.close();
 
     const added50 = g1.p50 - d1.p50;
     const added99 = g1.p99 - d1.p99;

@@ -1,0 +1,80 @@
+/**
+ * The load generator's HTTP/1.1 client: one keep-alive socket per worker, each request written as one
+ * pre-rendered string, the answer read just far enough to get its status and skip `Content-Length` bytes (the
+ * way wrk and autocannon work). The gateway, the emulator and this process share two cores, so every
+ * microsecond the load generator spends is taken from the processes under test; this costs a fraction of a
+ * general-purpose client. No pipelining: one request in flight per socket, as a POS terminal does.
+ */
+import { connect, type Socket } from 'node:net';
+
+const HEADER_END = '\r\n\r\n';
+
+export class LoadConnection {
+  readonly #socket: Socket;
+  #waiting: { resolve: (status: number) => void; reject: (err: Error) => void } | null = null;
+  #head = '';
+  #status = 0;
+  #remaining = -1;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => this.#fail(err));
+    socket.on('close', () => this.#fail(new Error('connection closed by the server')));
+  }
+
+  static open(port: number, host = '127.0.0.1'): Promise<LoadConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host }, () => resolve(new LoadConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends one request (`head` ends with the blank line) and resolves with the answer's HTTP status. */
+  request(head: string, body: string): Promise<number> {
+    if (this.#waiting) return Promise.reject(new Error('one request at a time per connection'));
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+      this.#head = '';
+      this.#remaining = -1;
+      this.#socket.write(head + body);
+    });
+  }
+
+  close(): void {
+    this.#waiting = null;
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#remaining < 0) {
+      this.#head += chunk.toString('latin1');
+      const end = this.#head.indexOf(HEADER_END);
+      if (end < 0) return;
+      const head = this.#head.slice(0, end);
+      this.#status = Number(head.slice(9, 12));
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      if (!m) return this.#fail(new Error(`answer without Content-Length (HTTP ${this.#status})`));
+      this.#remaining = Number(m[1]) - (Buffer.byteLength(this.#head, 'latin1') - end - HEADER_END.length);
+    } else {
+      this.#remaining -= chunk.length;
+    }
+    if (this.#remaining > 0) return;
+    if (this.#remaining < 0) return this.#fail(new Error('more bytes than Content-Length (pipelined or malformed answer)'));
+    const w = this.#waiting;
+    this.#waiting = null;
+    w?.resolve(this.#status);
+  }
+
+  #fail(err: Error): void {
+    const w = this.#waiting;
+    this.#waiting = null;
+    w?.reject(err);
+  }
+}
+
+/** The request head for a PUT with a JSON body (`Host`, `Content-Length`, the caller's extra header lines). */
+export function putHead(path: string, host: string, headerLines: string, body: string): string {
+  return `PUT ${path} HTTP/1.1\r\nhost: ${host}\r\n${headerLines}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
+}
