@@ -11,23 +11,18 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { NODE_BUNDLE } from './esbuild-node.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = path.join(root, 'build', 'bench.mjs');
 
 const result = await build({
   entryPoints: [path.join(root, 'bench', 'index.ts')],
+  ...NODE_BUNDLE,
   outfile,
   write: false,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
   packages: 'external',
   keepNames: false,
-  sourcemap: 'linked',
-  legalComments: 'none',
-  logLevel: 'warning',
 });
 
 // Written under a private name, then renamed: a benchmark started at the same time from another shell

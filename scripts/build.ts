@@ -5,6 +5,7 @@
  */
 import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
+import { NODE_BUNDLE } from './esbuild-node.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -39,13 +40,8 @@ const outfile = at > 0 && process.argv[at + 1] ? path.resolve(process.argv[at + 
 
 await build({
   entryPoints: [path.join(root, 'src', 'main.ts')],
+  ...NODE_BUNDLE,
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: 'linked',
-  legalComments: 'none',
   minifyWhitespace: true,
   minifySyntax: true,
   // CommonJS dependencies call require() for Node built-ins; give the ESM bundle a real one.
@@ -53,7 +49,6 @@ await build({
     js: `#!/usr/bin/env -S ${RUNTIME_ENV.join(' ')} node ${RUNTIME_FLAGS.join(' ')}\nimport { createRequire as __sgCreateRequire } from 'node:module'; const require = __sgCreateRequire(import.meta.url);`,
   },
   define: { 'process.env.STOREGATE_GIT_COMMIT': JSON.stringify(commit) },
-  logLevel: 'warning',
 });
 chmodSync(outfile, 0o755);
 console.log(`built ${path.relative(root, outfile)} (commit ${commit}); run it as ./${path.relative(root, outfile)} run --config FILE`);

@@ -8,6 +8,7 @@
  *   tsx scripts/talon-emulator/bundle.ts [--outfile FILE]
  */
 import { buildSync } from 'esbuild';
+import { NODE_BUNDLE } from '../esbuild-node.js';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -26,15 +27,9 @@ export function buildEmulatorBundle(outfile: string = EMULATOR_BUNDLE): string {
   const out = path.resolve(outfile);
   buildSync({
     entryPoints: [path.join(ROOT, 'scripts', 'talon-emulator.ts')],
+    ...NODE_BUNDLE,
     outfile: out,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    sourcemap: 'linked',
-    legalComments: 'none',
     define: { __TALON_EMULATOR_CAMPAIGNS_FILE__: JSON.stringify(path.join(HERE, 'campaigns.json')) },
-    logLevel: 'warning',
   });
   return out;
 }
