@@ -1,7 +1,7 @@
 /** The CLI as a technician runs it: a real process against a real running gateway. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { APP_DIR } from '../../src/config/load.js';
@@ -45,9 +45,16 @@ describe('storegate CLI', () => {
   it('keys terminal prints a token and a config line; keys signing an Ed25519 pair', async () => {
     const t = await cli(['keys', 'terminal', 'T7']);
     expect(t.stdout).toMatch(/"id":"T7","tokenSha256":"[0-9a-f]{64}"/);
-    const s = await cli(['keys', 'signing']);
-    expect(s.stdout).toContain('BEGIN PRIVATE KEY');
+    const keyFile = path.join(gw.dir, 'head-office.pem');
+    const s = await cli(['keys', 'signing', '--out', keyFile]);
+    expect(s.code).toBe(0);
     expect(s.stdout).toContain('BEGIN PUBLIC KEY');
+    expect(s.stdout).not.toContain('PRIVATE KEY-----');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(keyFile, 'utf8')).toContain('BEGIN PRIVATE KEY');
+    const again = await cli(['keys', 'signing', '--out', keyFile]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists/);
   });
 
   it('journal stats, list and flush ask the running daemon', async () => {

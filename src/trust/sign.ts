@@ -1,0 +1,28 @@
+/**
+ * Head office's side of a push: the envelope as a JWS compact serialization (RFC 7515 §7.1) signed with
+ * EdDSA over Ed25519 (RFC 8037). Lives next to `verify.ts` so the two can never drift apart; a store
+ * gateway never calls it (it holds no private key).
+ */
+import { createPublicKey } from 'node:crypto';
+import { CompactSign } from 'jose';
+import { ed25519PrivateKey, thumbprint } from './keys.js';
+
+/** Explicit typing (RFC 7515 §4.1.9) so a push cannot be mistaken for some other token this key signs. */
+export const PUSH_JWS_TYPE = 'storegate-push+jws';
+
+export interface UnsignedPush {
+  /** The push kind it is meant for (checked by the store when present). */
+  kind?: string;
+  version: number;
+  storeIntegrationId: string;
+  config?: unknown;
+  data?: unknown;
+}
+
+export async function signPush(envelope: UnsignedPush, privateKeyPem: string): Promise<string> {
+  const privateKey = ed25519PrivateKey(privateKeyPem);
+  // kid = RFC 7638 thumbprint of the public half, the same id `loadTrustedKeys` gives the store's copy.
+  const kid = thumbprint(createPublicKey(privateKey));
+  const payload = new TextEncoder().encode(JSON.stringify(envelope));
+  return new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', kid, typ: PUSH_JWS_TYPE }).sign(privateKey);
+}
