@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   engine: () => import('./engine.js'),
   journal: () => import('./journal.js'),
   flush: () => import('./flush.js'),
+  mqtt: () => import('./mqtt.js'),
 };
 
 async function main(): Promise<void> {

@@ -21,7 +21,18 @@ import { TerminalAuth } from './http/auth.js';
 import { terminalRoutes } from './http/terminal-routes.js';
 import { opsRoutes, type StatusDoc } from './http/ops-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { injectInvoker } from './http/inject.js';
 import { VERSION } from './version.js';
+import { ConfigRuntime } from './config/runtime.js';
+import { withPushedOverlay } from './config/overlay.js';
+import { under } from './config/merge.js';
+import { setLogLevel } from './telemetry/logger.js';
+import { loadTrustedKeys, type TrustedKey } from './trust/index.js';
+import { PushVersions } from './pushes/versions.js';
+import { PushService, type PushAck } from './pushes/service.js';
+import { MqttBridge } from './mqtt/bridge.js';
+import { AlertBus } from './alerts/bus.js';
+import { AlertWatch } from './alerts/watch.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -56,6 +67,12 @@ export class Gateway {
   #state: LocalState | null = null;
   #flusher: Flusher | null = null;
   #reconciliation: ReconciliationLog | null = null;
+  #runtime: ConfigRuntime | null = null;
+  #checkout: Checkout | null = null;
+  #pushes: PushService | null = null;
+  #mqtt: MqttBridge | null = null;
+  #alerts: AlertBus | null = null;
+  #watch: AlertWatch | null = null;
   #url: string | null = null;
   #startedAt = 0;
 
@@ -86,14 +103,43 @@ export class Gateway {
     return this.#localData;
   }
 
+  /** The running config (file + pushed overlay). */
+  get config(): ConfigRuntime {
+    if (!this.#runtime) throw new Error('gateway not started');
+    return this.#runtime;
+  }
+
+  get mqtt(): MqttBridge | null {
+    return this.#mqtt;
+  }
+
+  get alerts(): AlertBus | null {
+    return this.#alerts;
+  }
+
   async start(): Promise<string> {
-    const { loaded, log } = this.#opts;
-    const { config } = loaded;
+    const { log } = this.#opts;
     const clock = this.#clock;
     this.#startedAt = clock.now();
+    // The config file plus what head office pushed (kept in the data dir).
+    const over = await withPushedOverlay(this.#opts.loaded);
+    if (over.warning) log.warn({ mod: 'config' }, over.warning);
+    const runtime = new ConfigRuntime({ file: this.#opts.loaded, current: over.loaded, overlay: over.overlay, now: () => clock.now() });
+    this.#runtime = runtime;
+    const loaded = runtime.current;
+    const { config } = loaded;
+    setLogLevel(log, config.log.level);
     for (const w of loaded.warnings) log.warn({ mod: 'config' }, w);
+    let trustedKeys: readonly TrustedKey[] = loadTrustedKeys(config.trust.publicKeys);
     const metrics = new Metrics({ defaultMetrics: this.#opts.defaultMetrics ?? true });
     this.#metrics = metrics;
+    const alerts = new AlertBus(config.store.integrationId, () => clock.now());
+    this.#alerts = alerts;
+    const alertLog = log.child({ mod: 'alerts' });
+    alerts.subscribe((a) => {
+      metrics.alerts.inc({ kind: a.kind });
+      alertLog.warn({ alert: a }, `alert: ${a.kind}`);
+    });
 
     // Local data first: the engine must be able to answer before the first terminal call.
     const store = new FileSnapshotStore(config.dataDir);
@@ -151,6 +197,7 @@ export class Gateway {
       timeoutMs: config.upstream.timeoutMs,
       log: log.child({ mod: 'checkout' }),
     });
+    this.#checkout = checkout;
 
     const reconciliation = new ReconciliationLog(store);
     await reconciliation.start();
@@ -167,29 +214,125 @@ export class Gateway {
         retry: { baseMs: config.upstream.retry.baseMs, maxMs: config.upstream.retry.maxMs },
         beforeMarkDelivered: () => state.ensureLedgerSaved(),
         liveBusy: () => checkout.liveBusy(),
+        onAlert: (a) => alerts.emit(a),
       });
       this.#flusher.start();
     }
 
+    const pushVersions = new PushVersions(store);
+    await pushVersions.start();
+    const pushes = new PushService({
+      storeIntegrationId: config.store.integrationId,
+      keys: () => trustedKeys,
+      maxBytes: config.mqtt.maxPushBytes,
+      versions: pushVersions,
+      config: runtime,
+      localData,
+      clock,
+      log: log.child({ mod: 'pushes' }),
+      onOutcome: (kind, ack, via) => {
+        metrics.pushes.inc({ kind, via, outcome: ack.ok ? 'applied' : 'refused' });
+        if (ack.ok && ack.version !== null) metrics.pushVersion.set({ kind }, ack.version);
+        // Pushes over HTTP are acknowledged on MQTT too, so head office sees every outcome in one place.
+        if (via === 'http') this.#mqtt?.publishAck(kind, ack);
+      },
+    });
+    this.#pushes = pushes;
+
+    const auth = new TerminalAuth(config.terminals);
     const app = buildApp({ bodyLimitBytes: config.http.bodyLimitBytes, log, metrics });
-    await app.register(terminalRoutes, { auth: new TerminalAuth(config.terminals), checkout });
+    await app.register(terminalRoutes, { auth, checkout });
     await app.register(opsRoutes, {
-      adminToken: config.adminToken,
+      adminToken: () => runtime.config.adminToken,
       metrics,
       status: () => this.status(),
       ready: () => ({ ready: this.#journal !== null, reasons: this.#journal ? [] : ['journal not open'] }),
     });
     await app.register(adminRoutes, {
-      adminToken: config.adminToken,
-      localData,
+      adminToken: () => runtime.config.adminToken,
+      pushes,
       journal,
       flush: () => this.flushNow(),
       reconciliation: () => reconciliation.list(),
     });
     this.#app = app;
+
+    // What a pushed config changes at once (the rest waits for a restart: ConfigRuntime reports it).
+    runtime.onChange((next, _prev, changed) => {
+      const has = (k: string) => changed.some((p) => under(p, k));
+      const restart: string[] = [];
+      if (has('log.level')) setLogLevel(log, next.log.level);
+      if (has('mode')) {
+        if (next.mode !== 'offline' && this.#upstream === null) restart.push('mode');
+        else checkout.setMode(next.mode);
+      }
+      if (has('upstream.timeoutMs') || has('upstream.retry')) {
+        this.#upstream?.reconfigure({ timeoutMs: next.upstream.timeoutMs, retry: next.upstream.retry });
+        checkout.setTimeoutMs(next.upstream.timeoutMs);
+      }
+      if (has('terminals')) auth.replace(next.terminals);
+      if (has('offline')) state.loyalty.maxOfflineDeduction = next.offline.maxOfflineLoyaltyDeduction;
+      if (has('trust.publicKeys')) trustedKeys = loadTrustedKeys(next.trust.publicKeys);
+      return restart;
+    });
+
     this.#url = await app.listen({ host: config.http.host, port: config.http.port });
-    log.info({ mod: 'gateway', url: this.#url, mode: config.mode, store: config.store.integrationId, config: loaded.source }, 'storegate listening');
+
+    if (config.mqtt.url) {
+      const mqttLog = log.child({ mod: 'mqtt' });
+      const invoke = injectInvoker(app);
+      const bridge = new MqttBridge({
+        config: { ...config.mqtt, url: config.mqtt.url },
+        storeIntegrationId: config.store.integrationId,
+        clock,
+        log: mqttLog,
+        status: () => this.#mqttStatus(),
+        onPush: async (kind, payload): Promise<PushAck | null> => {
+          const ack = await pushes.signed(kind, payload, 'mqtt');
+          if (ack.duplicate) {
+            metrics.pushes.inc({ kind, via: 'mqtt', outcome: 'duplicate' });
+            return null;
+          }
+          return ack;
+        },
+        invoke,
+        identify: (token) => auth.authenticate(`ApiKey-v1 ${token}`),
+        onRpcAnswered: (method, status, ms) => {
+          metrics.rpcRequests.inc({ method, status: String(status) });
+          metrics.rpcDuration.observe({ method }, ms / 1000);
+        },
+      });
+      this.#mqtt = bridge;
+      metrics.mqttStats = () => bridge.stats();
+      alerts.subscribe((a) => bridge.alert(a));
+      bridge.start(); // never waits for the broker: terminals are served either way
+    }
+    this.#watch = new AlertWatch({
+      bus: alerts,
+      upstream: this.#upstream,
+      dataDir: config.dataDir,
+      diskLowBytes: () => runtime.config.journal.diskLowBytes,
+      log: log.child({ mod: 'alerts' }),
+    });
+    this.#watch.start();
+    log.info({ mod: 'gateway', url: this.#url, mode: config.mode, store: config.store.integrationId, config: loaded.source, mqtt: config.mqtt.url !== null }, 'storegate listening');
     return this.#url;
+  }
+
+  /** The retained `P/status` payload (CONTRACT §5). */
+  #mqttStatus() {
+    const cache = this.#localData?.status();
+    return {
+      mode: this.#checkout?.mode ?? this.config.config.mode,
+      upstream: this.#upstream ? this.#upstream.health.state : 'none',
+      journalDepth: this.#journal?.stats().depth ?? 0,
+      version: VERSION,
+      configVersion: this.#runtime?.version ?? 0,
+      rulesVersion: cache?.rulesVersion ?? 0,
+      pricesVersion: cache?.pricesVersion ?? 0,
+      couponsVersion: cache?.couponsVersion ?? 0,
+      loyaltyVersion: cache?.loyaltyVersion ?? 0,
+    };
   }
 
   /** An operator's flush (`storegate journal flush`): deliver what can be delivered now. */
@@ -202,13 +345,14 @@ export class Gateway {
 
   /** The `/status` document (CONTRACT §4). Never carries a secret. */
   status(): StatusDoc {
-    const { config } = this.#opts.loaded;
+    const config = this.#runtime?.config ?? this.#opts.loaded.config;
     const up = this.#upstream?.health.snapshot();
     const j = this.#journal?.stats();
     const cache = this.#localData?.status();
+    const mq = this.#mqtt?.stats();
     return {
       version: VERSION,
-      mode: config.mode,
+      mode: this.#checkout?.mode ?? config.mode,
       store: config.store.integrationId,
       uptimeSec: Math.round((this.#clock.now() - this.#startedAt) / 1000),
       upstream: up
@@ -229,6 +373,12 @@ export class Gateway {
           }
         : null,
       reconciliation: this.#reconciliation?.list().length ?? 0,
+      config: { version: this.#runtime?.version ?? 0, pendingRestart: this.#runtime?.pendingRestart ?? [] },
+      mqtt: mq
+        ? { connected: mq.connected, since: mq.since, reconnects: mq.reconnects, queued: mq.queued, dropped: mq.dropped, protocolVersion: mq.protocolVersion, broker: mq.broker, lastError: mq.lastError }
+        : { connected: false, configured: false },
+      pushes: this.#pushes?.lastPushes() ?? {},
+      alerts: this.#alerts?.counts() ?? {},
       clockSkewMs: up?.clockSkewMs ?? null,
       process: processFigures(),
     };
@@ -237,6 +387,9 @@ export class Gateway {
   /** Stops taking requests, lets in-flight ones finish, then syncs and closes the journal. */
   async stop(): Promise<void> {
     this.#probe?.stop();
+    this.#watch?.stop();
+    // A clean `{"online":false}` first (no Last Will), and no more RPC or pushes taken in.
+    await this.#mqtt?.stop().catch((err: unknown) => this.#opts.log.warn({ err }, 'mqtt stop failed'));
     await this.#app?.close();
     await this.#flusher?.stop();
     await this.#state?.stop();

@@ -13,12 +13,16 @@ import { signingKeys, terminalKey } from './cli/keys.js';
 import { statusCommand } from './cli/status.js';
 import { journalCommand } from './cli/journal.js';
 import { daemonUrl } from './cli/daemon-client.js';
+import { pushCommand } from './cli/push.js';
 
 const USAGE = `usage: storegate [command] [options]
   run [--config FILE]                 start the daemon (default command)
   status [--url URL] [--json]         print the running daemon's /status
   journal stats|list|dead|flush       journal depth, entries, dead letters; flush now (asks the daemon)
-  keys terminal ID | keys signing     new terminal token / Ed25519 signing key pair
+  keys terminal ID                    new terminal token (and the config line with its hash)
+  keys signing [--out FILE]           new Ed25519 key pair for head office: private key to FILE (0600), public key printed
+  push KIND FILE --key PEM --store ID|* [--mqtt URL] [--version N] [--timeout SEC]
+                                      sign a config/rules/prices/coupons/loyalty push, publish it, wait for the acks
   version                             version, git commit, Node.js version
 config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults`;
 
@@ -31,6 +35,15 @@ async function main(argv: string[]): Promise<number> {
       url: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      out: { type: 'string' },
+      key: { type: 'string' },
+      mqtt: { type: 'string' },
+      store: { type: 'string' },
+      version: { type: 'string' },
+      timeout: { type: 'string' },
+      'topic-prefix': { type: 'string', default: 'storegate' },
+      ca: { type: 'string' },
+      expect: { type: 'string' },
     },
   });
   const [command = 'run', ...rest] = positionals;
@@ -46,9 +59,31 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'keys':
       if (rest[0] === 'terminal' && rest[1]) return print(terminalKey(rest[1]));
-      if (rest[0] === 'signing') return print(signingKeys());
+      if (rest[0] === 'signing') {
+        try {
+          return print(signingKeys(values.out ?? 'storegate-signing.pem'));
+        } catch (err) {
+          console.error((err as Error).message);
+          return 1;
+        }
+      }
       console.error('usage: storegate keys terminal ID | storegate keys signing');
       return 2;
+    case 'push':
+      return pushCommand({
+        kind: rest[0],
+        file: rest[1],
+        key: values.key,
+        mqtt: values.mqtt,
+        store: values.store,
+        version: values.version,
+        timeoutSec: values.timeout,
+        topicPrefix: values['topic-prefix'],
+        ca: values.ca,
+        expect: values.expect,
+        out: (l) => console.log(l),
+        err: (l) => console.error(l),
+      });
     case 'status': {
       const { config } = await loadConfig({ configPath: values.config });
       return statusCommand({ url: daemonUrl(config, values.url), adminToken: config.adminToken, json: values.json });

@@ -60,13 +60,28 @@ export interface CheckoutDeps {
 export class Checkout {
   readonly #deps: CheckoutDeps;
   /** Time kept for the local answer when an upstream attempt fails late (evaluation + fsync). */
-  readonly #reserveMs: number;
+  #reserveMs: number;
   /** Terminal calls waiting on the upstream right now: the flusher holds back while there are any. */
   #live = 0;
 
   constructor(deps: CheckoutDeps) {
-    this.#deps = deps;
+    this.#deps = { ...deps };
     this.#reserveMs = Math.min(150, Math.max(20, Math.round(deps.timeoutMs * 0.15)));
+  }
+
+  /** A pushed config changed `mode` (takes effect for the next call). */
+  setMode(mode: Mode): void {
+    this.#deps.mode = mode;
+  }
+
+  get mode(): Mode {
+    return this.#deps.mode;
+  }
+
+  /** A pushed config changed `upstream.timeoutMs`. */
+  setTimeoutMs(timeoutMs: number): void {
+    this.#deps.timeoutMs = timeoutMs;
+    this.#reserveMs = Math.min(150, Math.max(20, Math.round(timeoutMs * 0.15)));
   }
 
   /** True while terminal calls wait on the upstream (live requests keep priority over the flush). */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, type ErrorDetail } from '../core/errors.js';
+import { loadTrustedKeys } from '../trust/keys.js';
 import builtInDefaults from '../../config/default.json' with { type: 'json' };
 
 /**
@@ -40,6 +41,10 @@ export interface LoadedConfig {
   readonly apiKey: string | null;
   /** Non-fatal findings (e.g. a world-readable key file), for the log and `doctor`. */
   readonly warnings: readonly string[];
+  /** The config document as written (before defaults and env overrides): what a pushed partial config merges into. */
+  readonly raw: Readonly<Record<string, unknown>>;
+  /** The environment the overrides came from (kept so a pushed config is validated the same way). */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 type EnvRule = { env: string; path: string[]; type: 'string' | 'integer' };
@@ -85,7 +90,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
 /** Validation shared by file loading and (later) signed config pushes: defaults, env overrides, schema, cross-field rules. */
 export async function validateConfig(
   raw: unknown,
-  ctx: { env?: NodeJS.ProcessEnv; source: string; baseDir: string },
+  ctx: { env?: NodeJS.ProcessEnv; source: string; baseDir: string; rawFile?: Readonly<Record<string, unknown>> },
 ): Promise<LoadedConfig> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${ctx.source}: the config must be a JSON object`, [{ path: '/', message: 'expected an object' }]);
@@ -111,7 +116,16 @@ export async function validateConfig(
     const f = config.dataFiles[k];
     if (f) config.dataFiles[k] = path.resolve(ctx.baseDir, f);
   }
-  return { config: deepFreeze(config), source: ctx.source, baseDir: ctx.baseDir, apiKey, warnings };
+  return {
+    config: deepFreeze(config),
+    source: ctx.source,
+    baseDir: ctx.baseDir,
+    apiKey,
+    warnings,
+    // A pushed overlay keeps the file's own document as `raw`: the next push merges into the file, not into the last merge.
+    raw: ctx.rawFile ?? deepFreeze(structuredClone(raw) as Record<string, unknown>),
+    env: ctx.env ?? {},
+  };
 }
 
 async function readJson(file: string): Promise<unknown> {
@@ -174,6 +188,12 @@ async function resolveApiKey(config: Config, baseDir: string, details: ErrorDeta
 }
 
 function checkCrossField(config: Config, apiKey: string | null, details: ErrorDetail[]): void {
+  try {
+    loadTrustedKeys(config.trust.publicKeys);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    details.push(...err.details);
+  }
   if (config.mode !== 'offline') {
     if (!config.upstream.baseUrl) details.push({ path: '/upstream/baseUrl', message: `mode "${config.mode}" needs upstream.baseUrl` });
     if (!apiKey) details.push({ path: '/upstream/apiKey', message: `mode "${config.mode}" needs upstream.apiKey or upstream.apiKeyFile` });

@@ -70,15 +70,61 @@ const Upstream = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const MqttReconnect = Type.Object(
+  {
+    minMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 1000, description: 'Shortest wait before a reconnect attempt.' }),
+    spreadMs: Type.Integer({
+      minimum: 0,
+      maximum: 600_000,
+      default: 20_000,
+      description:
+        'The n-th reconnect attempt waits minMs + a random time in [0, min(maxMs, spreadMs·2^n)]: after a broker restart the shops of a fleet come back spread over this window, not in lock step.',
+    }),
+    maxMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 120_000, description: 'Cap of the random part of the reconnect wait.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Mqtt = Type.Object(
   {
-    url: Type.Union([Type.String({ pattern: '^(mqtts?|wss?|tcp)://[^\\s]+$' }), Type.Null()], {
+    url: Type.Union([Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://[^\\s]+$' }), Type.Null()], {
       default: null,
-      description: 'Broker URL; null = no MQTT.',
+      description: 'Broker URL (`mqtt://host:1883`, `mqtts://host:8883`); null = no MQTT.',
     }),
     username: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Broker user name, if the broker needs one.' }),
     password: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Never logged or shown.' }),
-    topicPrefix: Type.String({ minLength: 1, default: 'storegate', description: 'Topics are `<topicPrefix>/<store.integrationId>/…`.' }),
+    caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: 'PEM file of the CA that signed the broker certificate (mqtts://); null = the system CAs.',
+    }),
+    certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Client certificate (PEM) for brokers that require mutual TLS.' }),
+    keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Private key (PEM) of certFile. Never logged or shown.' }),
+    clientId: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()], {
+      default: null,
+      description: 'MQTT client id; null = `storegate-<store.integrationId>`.',
+    }),
+    topicPrefix: Type.String({ minLength: 1, pattern: '^[^#+\\s]+$', default: 'storegate', description: 'Topics are `<topicPrefix>/<store.integrationId>/…`.' }),
+    keepaliveSec: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'MQTT keep-alive: a dead broker link is noticed within 1.5× this.' }),
+    sessionExpirySec: Type.Integer({
+      minimum: 0,
+      maximum: 4_294_967_295,
+      default: 3600,
+      description: 'MQTT 5 session expiry: the broker keeps subscriptions (and queued QoS 1 messages) this long across a disconnect.',
+    }),
+    statusIntervalSec: Type.Integer({ minimum: 5, maximum: 3600, default: 60, description: 'Period of the retained `P/status` heartbeat (it is also sent on every change).' }),
+    maxPushBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 256 * 1048576,
+      default: 64 * 1048576,
+      description: 'Largest signed push accepted (MQTT or HTTP); larger ones are refused before any parsing.',
+    }),
+    queueLimit: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: 1000,
+      description: 'Alerts and scans kept while the broker is unreachable; past it the oldest are dropped (and counted).',
+    }),
+    reconnect: MqttReconnect,
   },
   { additionalProperties: false, default: {} },
 );
@@ -111,6 +157,11 @@ const Journal = Type.Object(
   {
     maxBytes: Type.Integer({ minimum: 1048576, default: 1073741824, description: 'Journal size cap; past it local answers get 503.' }),
     flushConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Sessions/profiles flushed upstream at once.' }),
+    diskLowBytes: Type.Integer({
+      minimum: 0,
+      default: 268435456,
+      description: 'Free space on the data dir filesystem below which a `diskLow` alert goes to `P/alerts` (checked every minute; 0 = never).',
+    }),
   },
   { additionalProperties: false, default: {} },
 );

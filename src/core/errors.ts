@@ -16,7 +16,17 @@ export type ErrorCode =
   | 'SG_ERR_JOURNAL_FULL'
   | 'SG_ERR_JOURNAL_WRITE'
   | 'SG_ERR_JOURNAL_CORRUPT'
-  | 'SG_ERR_SESSION_CLOSED';
+  | 'SG_ERR_SESSION_CLOSED'
+  | 'SG_ERR_PUSH_TOO_LARGE'
+  | 'SG_ERR_PUSH_UNSIGNED'
+  | 'SG_ERR_PUSH_ALG'
+  | 'SG_ERR_PUSH_UNTRUSTED_KEY'
+  | 'SG_ERR_PUSH_SIGNATURE'
+  | 'SG_ERR_PUSH_INVALID'
+  | 'SG_ERR_PUSH_WRONG_STORE'
+  | 'SG_ERR_PUSH_STALE'
+  | 'SG_ERR_CONFIG_APPLY'
+  | 'SG_ERR_INTERNAL';
 
 export interface ErrorDetail {
   /** JSON pointer or JSON path of the offending value, when there is one. */

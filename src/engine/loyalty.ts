@@ -52,7 +52,7 @@ export interface LoyaltyExport {
 export class LoyaltyLimits {
   #spent = new Map<string, Map<string, number>>();
 
-  constructor(readonly maxOfflineDeduction: number = 500) {}
+  constructor(public maxOfflineDeduction: number = 500) {}
 
   spentBy(holder: string, sessionId: string): number {
     return this.#spent.get(holder)?.get(sessionId) ?? 0;

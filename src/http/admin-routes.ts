@@ -1,12 +1,13 @@
-import type { FastifyInstance } from 'fastify';
-import type { DataKind, LocalData } from '../engine/index.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DataKind } from '../engine/index.js';
 import type { Journal } from '../journal/index.js';
+import type { PushAck, PushService } from '../pushes/service.js';
 import { StoregateError } from '../core/errors.js';
-import { requireAdmin } from './ops-routes.js';
+import { requireAdmin, type AdminTokenSource } from './ops-routes.js';
 
 export interface AdminRouteDeps {
-  adminToken: string | null;
-  localData: LocalData;
+  adminToken: AdminTokenSource;
+  pushes: PushService;
   journal: Journal;
   /** Flushes the journal now (the operator's `storegate journal flush`); resolves with what happened. */
   flush: () => Promise<Record<string, unknown>>;
@@ -17,24 +18,56 @@ export interface AdminRouteDeps {
 
 const KINDS = new Set<DataKind>(['rules', 'prices', 'coupons', 'loyalty']);
 
-/** Admin routes (CONTRACT §4), all behind `Authorization: Bearer <adminToken>`. */
-export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
-  app.addHook('onRequest', requireAdmin(deps.adminToken));
+/** JWS compact media type (RFC 7515 §9.2.1); `text/plain` is accepted too, for curl. */
+const JWS_TYPES = ['application/jose', 'text/plain'];
 
-  // Plain JSON pushes of CONTRACT §7 data (signed JWS pushes arrive with the MQTT issue).
-  app.put<{ Params: { kind: string } }>(
-    '/admin/data/:kind',
-    { bodyLimit: deps.dataBodyLimitBytes ?? 256 * 1048576 },
-    async (req) => {
-      const kind = req.params.kind as DataKind;
-      if (!KINDS.has(kind)) {
-        throw new StoregateError('SG_ERR_NOT_FOUND', `unknown data kind "${req.params.kind}"; use rules, prices, coupons or loyalty`, { statusCode: 404 });
-      }
-      if (req.body === undefined) throw new StoregateError('SG_ERR_BAD_REQUEST', 'a JSON body is required', { statusCode: 400 });
-      const result = await deps.localData.ingest(kind, req.body);
-      return { ok: true, ...result };
-    },
-  );
+function isJwsRequest(req: FastifyRequest): boolean {
+  const ct = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  return JWS_TYPES.includes(ct);
+}
+
+/**
+ * Admin routes (CONTRACT §4), behind `Authorization: Bearer <adminToken>` — except a signed push (a JWS body,
+ * `Content-Type: application/jose`) on `PUT /admin/data/:kind` and `PUT /admin/config`: its signature is its
+ * authority, exactly as on MQTT, so head office needs no shop's admin token.
+ */
+export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): Promise<void> {
+  const admin = requireAdmin(deps.adminToken);
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'PUT' && (req.url.startsWith('/admin/data/') || req.url.split('?')[0] === '/admin/config') && isJwsRequest(req)) return undefined;
+    return admin(req, reply);
+  });
+  app.addContentTypeParser(JWS_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  const limit = deps.dataBodyLimitBytes ?? 256 * 1048576;
+
+  // A refusal leaves in Talon.One's error shape, with the push's own code as the title.
+  const answer = (kind: string, ack: PushAck) => {
+    if (!ack.ok) {
+      throw new StoregateError((ack.code ?? 'SG_ERR_INTERNAL') as StoregateError['code'], ack.error ?? 'push refused', {
+        statusCode: statusOf(ack),
+        details: ack.details ?? [{ path: '/', message: ack.error ?? 'push refused' }],
+      });
+    }
+    return { kind, ...ack };
+  };
+
+  // CONTRACT §7 data: a signed JWS as on MQTT, or (admin token) the plain JSON payload.
+  app.put<{ Params: { kind: string } }>('/admin/data/:kind', { bodyLimit: limit }, async (req) => {
+    const kind = req.params.kind as DataKind;
+    if (!KINDS.has(kind)) {
+      throw new StoregateError('SG_ERR_NOT_FOUND', `unknown data kind "${req.params.kind}"; use rules, prices, coupons or loyalty`, { statusCode: 404 });
+    }
+    if (req.body === undefined) throw new StoregateError('SG_ERR_BAD_REQUEST', 'a JSON body (or a signed JWS) is required', { statusCode: 400 });
+    const ack = typeof req.body === 'string' ? await deps.pushes.signed(kind, req.body, 'http') : await deps.pushes.plain(kind, req.body);
+    return answer(kind, ack);
+  });
+
+  // A partial config: a signed JWS (`{version, storeIntegrationId, config}`) or, under the admin token, `{version, config}`.
+  app.put('/admin/config', { bodyLimit: limit }, async (req) => {
+    if (req.body === undefined) throw new StoregateError('SG_ERR_BAD_REQUEST', 'a JSON body (or a signed JWS) is required', { statusCode: 400 });
+    const ack = typeof req.body === 'string' ? await deps.pushes.signed('config', req.body, 'http') : await deps.pushes.plain('config', req.body);
+    return answer('config', ack);
+  });
 
   app.get('/admin/journal/stats', async () => deps.journal.stats());
 
@@ -72,4 +105,23 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   });
 
   app.get('/admin/reconciliation', async () => deps.reconciliation());
+}
+
+/** HTTP status of a refused push, from its code (the ack itself carries the reason). */
+function statusOf(ack: PushAck): number {
+  switch (ack.code) {
+    case 'SG_ERR_PUSH_TOO_LARGE':
+      return 413;
+    case 'SG_ERR_PUSH_SIGNATURE':
+    case 'SG_ERR_PUSH_UNTRUSTED_KEY':
+      return 403;
+    case 'SG_ERR_PUSH_STALE':
+    case 'SG_ERR_DATA_STALE':
+      return 409;
+    case 'SG_ERR_CONFIG_APPLY':
+    case 'SG_ERR_INTERNAL':
+      return 500;
+    default:
+      return 400;
+  }
 }

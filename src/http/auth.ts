@@ -11,17 +11,23 @@ export interface TerminalEntry {
  * constant-time and runs against every terminal, so timing reveals neither which terminal nor how much matched.
  */
 export class TerminalAuth {
-  readonly #terminals: { id: string; digest: Buffer }[];
+  #terminals: { id: string; digest: Buffer }[];
   /**
    * The last header each keep-alive connection authenticated with. A POS sends the same header on every call
    * of a connection, so the hash and the scan run once per connection, not per request. Comparing against the
    * remembered header is not constant-time, but only that connection's own peer can send on it, and it already
    * proved it holds the token.
    */
-  readonly #byConnection = new WeakMap<object, { header: string; id: string }>();
+  #byConnection = new WeakMap<object, { header: string; id: string }>();
 
   constructor(terminals: readonly TerminalEntry[]) {
     this.#terminals = terminals.map((t) => ({ id: t.id, digest: Buffer.from(t.tokenSha256, 'hex') }));
+  }
+
+  /** A pushed config changed `terminals`: a removed terminal is refused from its very next call, even on an open connection. */
+  replace(terminals: readonly TerminalEntry[]): void {
+    this.#terminals = terminals.map((t) => ({ id: t.id, digest: Buffer.from(t.tokenSha256, 'hex') }));
+    this.#byConnection = new WeakMap();
   }
 
   /** The terminal id for this `Authorization` header value, or null. `connection` (the socket) enables the cache. */

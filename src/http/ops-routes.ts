@@ -7,16 +7,20 @@ import { renderStatusPage } from './status-page.js';
 /** What `/status` reports (CONTRACT §4); sections appear as their capabilities exist. */
 export type StatusDoc = Record<string, unknown> & { version: string; mode: string };
 
+/** The admin token now (a pushed config can change it), or a fixed one. */
+export type AdminTokenSource = string | null | (() => string | null);
+
 export interface OpsRouteDeps {
-  adminToken: string | null;
+  adminToken: AdminTokenSource;
   metrics: Metrics;
   status: () => StatusDoc;
   ready: () => { ready: boolean; reasons: string[] };
 }
 
 /** The admin guard for operations routes: `Authorization: Bearer <adminToken>`, else 401. */
-export function requireAdmin(adminToken: string | null) {
+export function requireAdmin(source: AdminTokenSource) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
+    const adminToken = typeof source === 'function' ? source() : source;
     if (checkAdminToken(req.headers.authorization, adminToken)) return undefined;
     reply
       .header('x-storegate-source', 'gateway')

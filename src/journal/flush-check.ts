@@ -5,7 +5,7 @@
  */
 import type { JournalRecord } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
-import { isRetryableStatus } from '../upstream/backoff.js';
+import { isRetryableStatus } from '../platform/backoff.js';
 import { type UpstreamClient, UpstreamUnavailableError } from '../upstream/client.js';
 
 /** Upstream states in which a session can no longer take a plain update. */

@@ -11,7 +11,7 @@ import type { JournalRecord } from '../checkout/records.js';
 import { upstreamBody, upstreamRoute } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
 import type { Clock } from '../platform/clock.js';
-import { isRetryableStatus } from '../upstream/backoff.js';
+import { isRetryableStatus } from '../platform/backoff.js';
 import { type UpstreamClient, UpstreamUnavailableError } from '../upstream/client.js';
 import { alreadyApplied, getUpstreamSession, sessionIdOf, type UpstreamSession } from './flush-check.js';
 import type { JournalEntry } from './types.js';

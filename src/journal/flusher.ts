@@ -18,7 +18,7 @@
  */
 import type { JournalRecord } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
-import { backoffDelay } from '../upstream/backoff.js';
+import { backoffDelay } from '../platform/backoff.js';
 import { coalesceHead } from './coalesce.js';
 import { DeliveryMarker } from './flush-marks.js';
 import { type Outcome, type SendContext, deliverGroup } from './flush-send.js';

@@ -56,9 +56,15 @@ export function createLogger(level: string, stream?: DestinationStream): Logger 
     setInterval(() => boom.flush(), FLUSH_MS).unref();
     dest = boom;
   }
-  return pino(
+  const children = new Set<WeakRef<Logger>>();
+  const root = pino(
     {
       level,
+      // Children are tracked so that a pushed `log.level` reaches every module's logger at once (pino copies
+      // the level into a child when it is made, and never again).
+      onChild: (child) => {
+        children.add(new WeakRef(child));
+      },
       base: { app: 'storegate' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: isoTimeCached,
@@ -66,4 +72,22 @@ export function createLogger(level: string, stream?: DestinationStream): Logger 
     },
     dest,
   );
+  LEVEL_SETTERS.set(root, (l) => {
+    root.level = l;
+    for (const ref of children) {
+      const c = ref.deref();
+      if (c) c.level = l;
+      else children.delete(ref);
+    }
+  });
+  return root;
+}
+
+const LEVEL_SETTERS = new WeakMap<Logger, (level: string) => void>();
+
+/** Changes the level of a root logger made by {@link createLogger} and of all its children. */
+export function setLogLevel(root: Logger, level: string): void {
+  const set = LEVEL_SETTERS.get(root);
+  if (set) set(level);
+  else root.level = level;
 }

@@ -85,6 +85,87 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // --- MQTT (CONTRACT §5): read from the bridge when scraped ---
+  /** Set by the gateway when a broker is configured. */
+  mqttStats: (() => { connected: boolean; reconnects: number; queued: number; dropped: Record<string, number> }) | null = null;
+
+  readonly mqttConnected = new Gauge({
+    name: 'storegate_mqtt_connected',
+    help: 'Broker connection: 1 connected, 0 not (absent when no broker is configured).',
+    registers: [this.registry],
+    collect: () => {
+      const st = this.mqttStats?.();
+      if (st) this.mqttConnected.set(st.connected ? 1 : 0);
+    },
+  });
+
+  readonly mqttReconnects = new Gauge({
+    name: 'storegate_mqtt_reconnects',
+    help: 'Reconnects to the broker since start.',
+    registers: [this.registry],
+    collect: () => {
+      const st = this.mqttStats?.();
+      if (st) this.mqttReconnects.set(st.reconnects);
+    },
+  });
+
+  readonly mqttQueued = new Gauge({
+    name: 'storegate_mqtt_queued_messages',
+    help: 'Messages waiting for the broker (status, acks, alerts, scans).',
+    registers: [this.registry],
+    collect: () => {
+      const st = this.mqttStats?.();
+      if (st) this.mqttQueued.set(st.queued);
+    },
+  });
+
+  readonly mqttDropped = new Gauge({
+    name: 'storegate_mqtt_dropped_messages',
+    help: 'Messages dropped since start because the broker was away too long (the bounded queue was full), by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const st = this.mqttStats?.();
+      if (st) for (const [kind, n] of Object.entries(st.dropped)) this.mqttDropped.set({ kind }, n);
+    },
+  });
+
+  readonly pushes = new Counter({
+    name: 'storegate_pushes_total',
+    help: "Head office's pushes, by kind, channel (mqtt, http) and outcome (applied, refused, duplicate).",
+    labelNames: ['kind', 'via', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pushVersion = new Gauge({
+    name: 'storegate_push_applied_version',
+    help: 'Version of the last applied push, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rpcRequests = new Counter({
+    name: 'storegate_rpc_requests_total',
+    help: 'Terminal RPC calls over MQTT, by method and answer status.',
+    labelNames: ['method', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rpcDuration = new Histogram({
+    name: 'storegate_rpc_duration_seconds',
+    help: 'Time from an RPC request received to its answer handed to the broker, by method.',
+    labelNames: ['method'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly alerts = new Counter({
+    name: 'storegate_alerts_total',
+    help: 'Alerts raised (sent to P/alerts when a broker is configured), by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'storegate_' });
   }

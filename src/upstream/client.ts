@@ -5,7 +5,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { StoregateError } from '../core/errors.js';
-import { backoffDelay, isRetryableStatus, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, isRetryableStatus, type BackoffPolicy } from '../platform/backoff.js';
 import { UpstreamHealth } from './health.js';
 import { exchange } from './exchange.js';
 
@@ -80,7 +80,7 @@ const PROBE_PATH = '/v1/customer_profiles/storegate-probe/inventory';
  */
 export class UpstreamClient {
   readonly health: UpstreamHealth;
-  readonly #opts: UpstreamClientOptions;
+  #opts: UpstreamClientOptions;
   readonly #pool: Pool;
   readonly #prefix: string;
   readonly #authHeader: string;
@@ -105,6 +105,12 @@ export class UpstreamClient {
       opts.log.warn({ upstream: s, lastError: this.health.snapshot().lastError }, 'upstream health changed');
     });
     opts.metrics.upstreamState.set(1);
+  }
+
+  /** A pushed config changed the call deadline or the retry policy: the next call uses them. */
+  reconfigure(opts: { timeoutMs: number; retry: BackoffPolicy & { attempts: number } }): void {
+    this.#opts = { ...this.#opts, timeoutMs: opts.timeoutMs, retry: { ...opts.retry } };
+    this.health.setTimeoutMs(opts.timeoutMs);
   }
 
   /**

@@ -31,7 +31,7 @@ export interface HealthOptions {
  * doesn't make every checkout wait for a timeout (CONTRACT §6).
  */
 export class UpstreamHealth {
-  readonly #opts: Required<HealthOptions>;
+  readonly #opts: Required<HealthOptions>; // timeoutMs can change (setTimeoutMs)
   readonly #samples: Float64Array;
   #count = 0;
   #next = 0;
@@ -56,6 +56,11 @@ export class UpstreamHealth {
     const p95 = this.#p95;
     if (this.#consecutiveFailures > 0 || (p95 !== null && p95 > this.#opts.timeoutMs / 2)) return 'degraded';
     return 'up';
+  }
+
+  /** The call deadline changed (a pushed config): p95 is judged against the new one. */
+  setTimeoutMs(timeoutMs: number): void {
+    this.#opts.timeoutMs = timeoutMs;
   }
 
   onChange(fn: (s: UpstreamState) => void): void {

@@ -6,12 +6,12 @@
  * journal opens cleanly every time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createServer } from 'node:net';
 import { APP_DIR } from '../../src/config/load.js';
+import { buildBundle, freePort, spawnGateway, waitReady as waitChildReady } from '../helpers/procs.js';
 import { sha256Hex } from '../../src/http/auth.js';
 import { DEFAULT_CAMPAIGNS_FILE, startEmulator } from '../../scripts/talon-emulator/server.js';
 import type { Emulator } from '../../scripts/talon-emulator/types.js';
@@ -27,38 +27,11 @@ let dir: string;
 let bundle: string;
 let port: number;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 function startChild(): ChildProcess {
-  return spawn(process.execPath, [bundle, 'run', '--config', path.join(dir, 'config.json')], {
-    env: { ...process.env, STOREGATE_APP_DIR: APP_DIR },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  return spawnGateway(bundle, path.join(dir, 'config.json'));
 }
 
-async function waitReady(child: ChildProcess): Promise<void> {
-  const end = Date.now() + 15_000;
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode} during start: ${stderr}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(300) });
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > end) throw new Error(`gateway not ready: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitReady = (child: ChildProcess) => waitChildReady(child, port);
 
 interface Expectation {
   /** Cart lengths acknowledged with 2xx, in order, and whether the acknowledged state was closed. */
@@ -105,7 +78,7 @@ async function terminal(w: number, round: number, stop: { v: boolean }): Promise
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'sg-crash-'));
   bundle = path.join(dir, 'storegate.mjs');
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(APP_DIR, 'scripts', 'build.ts'), '--outfile', bundle], { cwd: APP_DIR, stdio: 'ignore' });
+  buildBundle(bundle);
   // The bundled campaigns with enough single-use ONCE-nnnn codes for every session of the run.
   const campaigns = JSON.parse(readFileSync(DEFAULT_CAMPAIGNS_FILE, 'utf8')) as { campaigns: { batches?: { prefix: string; count: number }[] }[] };
   for (const c of campaigns.campaigns) for (const b of c.batches ?? []) if (b.prefix === 'ONCE-') b.count = 9999;

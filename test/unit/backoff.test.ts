@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { backoffDelay, isRetryableStatus } from '../../src/upstream/backoff.js';
+import { backoffDelay, isRetryableStatus } from '../../src/platform/backoff.js';
 
 describe('backoff', () => {
   const policy = { baseMs: 100, maxMs: 5000 };

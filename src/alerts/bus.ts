@@ -1,0 +1,46 @@
+/**
+ * Alerts for head office (CONTRACT §5 `P/alerts`): what a shop cannot fix alone. Producers (the flusher, the
+ * upstream health, the watchers) emit; sinks (the log, the MQTT bridge) subscribe. Kinds: `deadLetter`,
+ * `reconciliation`, `diskLow`, `clockSkew`, `upstreamDown`, `upstreamUp`.
+ */
+export type AlertKind = 'deadLetter' | 'reconciliation' | 'diskLow' | 'clockSkew' | 'upstreamDown' | 'upstreamUp';
+
+export interface Alert {
+  kind: AlertKind;
+  /** ISO time. */
+  at: string;
+  store: string;
+  [k: string]: unknown;
+}
+
+export class AlertBus {
+  readonly #sinks: ((a: Alert) => void)[] = [];
+  readonly #store: string;
+  readonly #now: () => number;
+  readonly #counts = new Map<string, number>();
+
+  constructor(store: string, now: () => number = Date.now) {
+    this.#store = store;
+    this.#now = now;
+  }
+
+  subscribe(sink: (a: Alert) => void): void {
+    this.#sinks.push(sink);
+  }
+
+  emit(a: { kind: AlertKind; at?: string; [k: string]: unknown }): void {
+    const alert: Alert = { ...a, kind: a.kind, at: a.at ?? new Date(this.#now()).toISOString(), store: this.#store };
+    this.#counts.set(a.kind, (this.#counts.get(a.kind) ?? 0) + 1);
+    for (const s of this.#sinks) {
+      try {
+        s(alert);
+      } catch {
+        // a sink's failure is its own; the other sinks still get the alert
+      }
+    }
+  }
+
+  counts(): Record<string, number> {
+    return Object.fromEntries(this.#counts);
+  }
+}

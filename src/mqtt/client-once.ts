@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export interface PublishAndWaitOptions {
+  url: string;
+  ca?: Buffer;
+  username?: string;
+  password?: string;
+  /** Where the signed push goes (retained). */
+  topic: string;
+  payload: string;
+  /** Topic filter of the acks to wait for (one store's `…/<kind>/ack`, or `…/+/<kind>/ack` for the fleet). */
+  ackFilter: string;
+  /** Acks of other versions (earlier pushes, retained) are ignored. */
+  version: number;
+  timeoutMs: number;
+  /** Stop once this many stores have answered (1 for one store); unset = wait the whole timeout. */
+  expect?: number;
+  onAck?: (topic: string, ack: Record<string, unknown>) => void;
+}
+
+/**
+ * Head office's side of a push (`storegate push`): connect, subscribe to the acks, publish the signed push
+ * retained (a shop that is offline now gets it when it reconnects), and collect the acks of this version.
+ */
+export async function publishAndWait(o: PublishAndWaitOptions): Promise<{ topic: string; ack: Record<string, unknown> }[]> {
+  const client = await connectOnce(o);
+  const acks: { topic: string; ack: Record<string, unknown> }[] = [];
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => resolve(acks), o.timeoutMs);
+      client.on('message', (topic, payload) => {
+        let ack: Record<string, unknown>;
+        try {
+          ack = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+        } catch {
+          return;
+        }
+        if (ack.version !== o.version || acks.some((a) => a.topic === topic)) return;
+        acks.push({ topic, ack });
+        o.onAck?.(topic, ack);
+        if (o.expect !== undefined && acks.length >= o.expect) {
+          clearTimeout(timer);
+          resolve(acks);
+        }
+      });
+      client.subscribe(o.ackFilter, { qos: 1 }, (err) => {
+        if (err) return reject(err);
+        client.publish(o.topic, o.payload, { qos: 1, retain: true }, (perr) => {
+          if (perr) reject(perr);
+        });
+      });
+    });
+  } finally {
+    await new Promise<void>((r) => client.end(false, {}, () => r()));
+  }
+}
+
+async function connectOnce(o: PublishAndWaitOptions): Promise<MqttClient> {
+  const base: IClientOptions = {
+    clientId: `storegate-push-${randomBytes(4).toString('hex')}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: Math.min(o.timeoutMs, 10_000),
+    ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.username ? { username: o.username } : {}),
+    ...(o.password ? { password: o.password } : {}),
+  };
+  try {
+    return await mqtt.connectAsync(o.url, { ...base, protocolVersion: 5 }, false);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== 1 && code !== 0x84) throw err; // not "MQTT 5 unsupported"
+    return mqtt.connectAsync(o.url, { ...base, protocolVersion: 4 }, false);
+  }
+}

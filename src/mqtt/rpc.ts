@@ -1,0 +1,157 @@
+import { talonError } from '../http/talon-errors.js';
+import { OPERATIONS } from '../checkout/operations.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { IncomingMessage } from './connection.js';
+import { RPC_METHODS, type RpcMethod, type Topics } from './topics.js';
+
+/** One terminal call as the HTTP app takes it (the RPC edge goes through exactly the same routes). */
+export interface RpcCall {
+  method: 'GET' | 'PUT' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+export interface RpcAnswer {
+  status: number;
+  headers: { 'X-Storegate-Source': string; 'X-Storegate-Journal-Seq'?: string };
+  body: unknown;
+}
+
+export interface RpcServerDeps {
+  topics: Topics;
+  /** Runs the call through the HTTP app's routes: authentication, validation, routing, response bodies. */
+  invoke: (call: RpcCall) => Promise<RpcAnswer>;
+  /** The terminal id a token belongs to (for the de-duplication key), or null. */
+  identify: (token: string) => string | null;
+  respond: (topic: string, correlationData: Buffer | undefined, answer: RpcAnswer) => void;
+  log: Logger;
+  now?: () => number;
+  /** How long a (terminal, correlation data) pair is remembered: a broker redelivery inside it is answered again, not run again. */
+  dedupeWindowMs?: number;
+  dedupeMax?: number;
+  onAnswered?: (method: string, status: number, ms: number) => void;
+}
+
+const MAX_RPC_BYTES = 16 * 1048576;
+
+/**
+ * Terminal RPC over MQTT 5 (`P/rpc/<method>`): the request's `responseTopic` and `correlationData` are echoed on
+ * the answer. The body `{terminalToken, customerSessionId | integrationId [, loyaltyProgramId], body [, query,
+ * idempotencyKey]}` becomes the HTTP call a Talon.One SDK would make, and goes through the same app.
+ * A QoS 1 request can reach us twice (the broker redelivers when our PUBACK was lost): the first answer is kept
+ * per (terminal, correlation data) for `dedupeWindowMs` and a repeat gets that answer, so it never journals a
+ * second record; the derived `Idempotency-Key` makes the upstream side safe even after a restart.
+ */
+export class RpcServer {
+  readonly #d: RpcServerDeps;
+  readonly #seen = new Map<string, { at: number; answer: Promise<RpcAnswer> }>();
+  readonly #now: () => number;
+  readonly #window: number;
+  readonly #max: number;
+
+  constructor(deps: RpcServerDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#window = deps.dedupeWindowMs ?? 10 * 60_000;
+    this.#max = deps.dedupeMax ?? 20_000;
+  }
+
+  async handle(m: IncomingMessage): Promise<void> {
+    const method = this.#d.topics.rpcMethodOf(m.topic) ?? '';
+    const t0 = performance.now();
+    const reply = m.responseTopic;
+    if (reply !== undefined && this.#d.topics.isForbiddenResponseTopic(reply)) {
+      this.#d.log.warn({ method, responseTopic: reply.slice(0, 200) }, 'rpc: refused a response topic that names one of the gateway topics');
+      return;
+    }
+    let answer: RpcAnswer;
+    try {
+      answer = await this.#answer(method, m);
+    } catch (err) {
+      this.#d.log.error({ err, method }, 'rpc: unexpected failure');
+      answer = gatewayError(500, 'internal error in storegate');
+    }
+    this.#d.onAnswered?.(method, answer.status, performance.now() - t0);
+    if (reply === undefined) return; // fire and forget (no MQTT 5 response topic)
+    this.#d.respond(reply, m.correlationData, answer);
+  }
+
+  #answer(method: string, m: IncomingMessage): Promise<RpcAnswer> {
+    if (!Object.hasOwn(RPC_METHODS, method)) {
+      return Promise.resolve(gatewayError(404, `unknown RPC method "${method.slice(0, 100)}"; use one of ${Object.keys(RPC_METHODS).join(', ')}`));
+    }
+    if (m.payload.length > MAX_RPC_BYTES) return Promise.resolve(gatewayError(413, `RPC request is larger than ${MAX_RPC_BYTES} bytes`));
+    let req: unknown;
+    try {
+      req = JSON.parse(m.payload.toString('utf8'));
+    } catch (err) {
+      return Promise.resolve(gatewayError(400, 'The submitted data was invalid', 'Malformed JSON', (err as Error).message));
+    }
+    const built = buildCall(method as RpcMethod, req, m.correlationData, this.#d.identify);
+    if ('error' in built) return Promise.resolve(built.error);
+    if (built.dedupeKey === null) return this.#d.invoke(built.call);
+    return this.#once(built.dedupeKey, () => this.#d.invoke(built.call));
+  }
+
+  #once(key: string, run: () => Promise<RpcAnswer>): Promise<RpcAnswer> {
+    const now = this.#now();
+    const hit = this.#seen.get(key);
+    if (hit && now - hit.at <= this.#window) return hit.answer;
+    // Expire from the oldest end (insertion order = time order), and keep the map bounded.
+    for (const [k, v] of this.#seen) {
+      if (now - v.at <= this.#window && this.#seen.size < this.#max) break;
+      this.#seen.delete(k);
+    }
+    const answer = run();
+    this.#seen.set(key, { at: now, answer });
+    // A failed invocation is not remembered: a retry should run again.
+    answer.catch(() => this.#seen.delete(key));
+    return answer;
+  }
+}
+
+interface Built {
+  call: RpcCall;
+  dedupeKey: string | null;
+}
+
+function buildCall(
+  method: RpcMethod,
+  req: unknown,
+  correlation: Buffer | undefined,
+  identify: (token: string) => string | null,
+): Built | { error: RpcAnswer } {
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) return { error: gatewayError(400, 'RPC request must be a JSON object') };
+  const r = req as Record<string, unknown>;
+  const spec = OPERATIONS.find((o) => o.op === RPC_METHODS[method]);
+  if (!spec) return { error: gatewayError(404, `unknown RPC method "${method}"`) };
+  const token = typeof r.terminalToken === 'string' ? r.terminalToken : '';
+  const params: Record<string, string> = {};
+  for (const name of spec.url.match(/:([A-Za-z]+)/g) ?? []) {
+    const key = name.slice(1);
+    const v = r[key];
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1000) {
+      return { error: gatewayError(400, `RPC ${method} needs "${key}" (a non-empty string)`, 'Bad Request', `missing ${key}`, `/${key}`) };
+    }
+    params[key] = v;
+  }
+  let query = '';
+  if (typeof r.query === 'string') query = r.query.replace(/^\?/, '');
+  else if (typeof r.query === 'object' && r.query !== null) query = new URLSearchParams(Object.entries(r.query as Record<string, unknown>).map(([k, v]): [string, string] => [k, String(v)])).toString();
+  const path = spec.url.replace(/:([A-Za-z]+)/g, (_, n: string) => encodeURIComponent(params[n] ?? ''));
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `ApiKey-v1 ${token}`;
+  const terminal = token ? identify(token) : null;
+  const corr = correlation && correlation.length > 0 ? correlation.toString('hex').slice(0, 128) : null;
+  if (typeof r.idempotencyKey === 'string' && r.idempotencyKey.length > 0 && r.idempotencyKey.length <= 255) headers['idempotency-key'] = r.idempotencyKey;
+  else if (terminal !== null && corr !== null && spec.method !== 'GET') headers['idempotency-key'] = `mqtt-${terminal}-${corr}`;
+  const call: RpcCall = { method: spec.method, url: query ? `${path}?${query}` : path, headers };
+  if (spec.method !== 'GET') call.body = r.body;
+  return { call, dedupeKey: terminal !== null && corr !== null ? `${terminal}\u0000${corr}` : null };
+}
+
+function gatewayError(status: number, message: string, title = 'Bad Request', details = message, pointer = '/'): RpcAnswer {
+  const errors = status === 500 ? [] : [{ title, details, source: { pointer } }];
+  return { status, headers: { 'X-Storegate-Source': 'gateway' }, body: talonError(status, message, errors) };
+}
