@@ -8,6 +8,7 @@ import mqtt from 'mqtt';
 const [url, topic] = process.argv.slice(2);
 if (!url || !topic) throw new Error('usage: mqtt-echo URL TOPIC');
 const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: 'bench-echo', reconnectPeriod: 0 });
+(client.stream as unknown as { setNoDelay(v: boolean): void }).setNoDelay(true); // no Nagle delay on small answers
 client.on('message', (_t, payload, packet) => {
   const reply = packet.properties?.responseTopic;
   if (!reply) return;

@@ -15,22 +15,45 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema } from '../src/config/schema.js';
-import { MqttConnection } from '../src/mqtt/connection.js';
+import { MqttConnection, noDelay } from '../src/mqtt/connection.js';
 import { systemClock } from '../src/platform/clock.js';
 import { sha256Hex } from '../src/http/auth.js';
 import { signPush } from '../src/trust/index.js';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { rules } from './engine.js';
 import { freePort, spawnGatewayBundle, spawnTs, waitForHttp } from './procs.js';
+import { LoadConnection, putHead } from './http-load.js';
 import { printTable, summarize, verdict } from './report.js';
 
 const TOKEN = 'bench-terminal-token-0123456789';
 const STORE = 'store-042';
 const P = `storegate/${STORE}`;
 
-function body(i: number): string {
+function update(i: number): { customerSession: unknown } {
   const cartItems = Array.from({ length: 5 }, (_, k) => ({ sku: `SKU-${(i * 7 + k) % 500}`, name: `Item ${k}`, quantity: 1 + (k % 3), price: 3 + k }));
-  return JSON.stringify({ terminalToken: TOKEN, customerSessionId: `MQB-${i}`, body: { customerSession: { profileId: `p-${i % 100}`, cartItems } } });
+  return { customerSession: { profileId: `p-${i % 100}`, cartItems } };
+}
+
+function body(i: number): string {
+  return JSON.stringify({ terminalToken: TOKEN, customerSessionId: `MQB-${i}`, body: update(i) });
+}
+
+/** The same offline session updates over HTTP (keep-alive), one at a time: the cost of the local answer itself. */
+async function httpTrips(port: number, n: number, offset: number): Promise<number[]> {
+  const conn = await LoadConnection.open(port);
+  const lat: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const payload = JSON.stringify(update(offset + i));
+      const t0 = performance.now();
+      const status = await conn.request(putHead(`/v2/customer_sessions/HTB-${offset + i}`, `127.0.0.1:${port}`, `authorization: ApiKey-v1 ${TOKEN}\r\n`, payload), payload);
+      if (status !== 200) throw new Error(`HTTP ${status}`);
+      lat.push(performance.now() - t0);
+    }
+  } finally {
+    conn.close();
+  }
+  return lat;
 }
 
 /** Sequential request/response round trips; returns the latencies in ms. */
@@ -86,6 +109,7 @@ async function rpcAndPush(quick: boolean): Promise<void> {
   const echo = spawnTs('bench/mqtt-echo.ts', [broker.url, 'bench/echo']);
   await waitForHttp(`http://127.0.0.1:${port}/readyz`);
   const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'bench-pos', reconnectPeriod: 0 });
+  noDelay(client);
   try {
     await client.subscribeAsync(['bench/replies', `${P}/rules/ack`, `${P}/status`], { qos: 1 });
     // Wait until the gateway is on the broker (its retained status says so).
@@ -104,17 +128,22 @@ async function rpcAndPush(quick: boolean): Promise<void> {
     await roundTrips(client, 'bench/echo', 'bench/replies', warm, 0, echoBody);
     await roundTrips(client, `${P}/rpc/updateCustomerSession`, 'bench/replies', warm, 0, body);
     // Interleaved halves, so a noisy second hurts both paths alike.
+    await httpTrips(port, warm, 0);
     const echoLat: number[] = [];
     const rpcLat: number[] = [];
+    const httpLat: number[] = [];
     for (let part = 0; part < 2; part++) {
       echoLat.push(...(await roundTrips(client, 'bench/echo', 'bench/replies', n / 2, 10_000 + part * n, echoBody)));
       rpcLat.push(...(await roundTrips(client, `${P}/rpc/updateCustomerSession`, 'bench/replies', n / 2, 10_000 + part * n, body)));
+      httpLat.push(...(await httpTrips(port, n / 2, 10_000 + part * n)));
     }
     const e = summarize(echoLat);
     const r = summarize(rpcLat);
-    printTable('MQTT round trip, one request at a time (ms)', ['path', 'n', 'p50', 'p99', 'mean'], [
-      ['publish/echo through mosquitto (baseline)', e.n, e.p50, e.p99, e.mean],
-      ['RPC updateCustomerSession, offline (journaled)', r.n, r.p50, r.p99, r.mean],
+    const h = summarize(httpLat);
+    printTable('Round trip, one request at a time (ms)', ['path', 'n', 'p50', 'p99', 'mean'], [
+      ['MQTT publish/echo through mosquitto (baseline)', e.n, e.p50, e.p99, e.mean],
+      ['MQTT RPC updateCustomerSession, offline (journaled)', r.n, r.p50, r.p99, r.mean],
+      ['HTTP PUT session, offline (journaled), same gateway', h.n, h.p50, h.p99, h.mean],
     ]);
     const addedP50 = r.p50 - e.p50;
     const addedP99 = r.p99 - e.p99;

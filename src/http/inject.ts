@@ -16,6 +16,11 @@ export function injectInvoker(app: FastifyInstance): (call: RpcCall) => Promise<
     });
     const source = String(res.headers['x-storegate-source'] ?? 'gateway');
     const seq = res.headers['x-storegate-journal-seq'];
+    const headers = { 'X-Storegate-Source': source, ...(seq !== undefined ? { 'X-Storegate-Journal-Seq': String(seq) } : {}) };
+    const json = String(res.headers['content-type'] ?? '').includes('json');
+    // Our own answers (local, or refused by the gateway) were serialised by fastify a moment ago: splice the
+    // text in. Upstream bytes are parsed, so a malformed upstream body can never make a malformed MQTT answer.
+    if (json && source !== 'upstream' && res.body.length > 0) return { status: res.statusCode, headers, bodyJson: res.body };
     let body: unknown = null;
     if (res.body.length > 0) {
       try {
@@ -24,10 +29,6 @@ export function injectInvoker(app: FastifyInstance): (call: RpcCall) => Promise<
         body = res.body;
       }
     }
-    return {
-      status: res.statusCode,
-      headers: { 'X-Storegate-Source': source, ...(seq !== undefined ? { 'X-Storegate-Journal-Seq': String(seq) } : {}) },
-      body,
-    };
+    return { status: res.statusCode, headers, body };
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import { MqttConnection, type IncomingMessage, type MqttConnectionStats } from './connection.js';
-import { RpcServer, type RpcAnswer, type RpcCall } from './rpc.js';
+import { RpcServer, answerPayload, type RpcAnswer, type RpcCall } from './rpc.js';
 import { OFFLINE_STATUS, StatusPublisher, type StoreStatus } from './status.js';
 import { PUSH_KINDS, Topics, type PushTopicKind } from './topics.js';
 
@@ -101,7 +101,7 @@ export class MqttBridge {
       respond: (topic, correlationData, answer) =>
         this.#conn.publish({
           topic,
-          payload: JSON.stringify(answer),
+          payload: answerPayload(answer),
           qos: 1,
           retain: false,
           label: 'rpc',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { noDelay } from './connection.js';
 
 export interface PublishAndWaitOptions {
   url: string;
@@ -25,6 +26,7 @@ export interface PublishAndWaitOptions {
  */
 export async function publishAndWait(o: PublishAndWaitOptions): Promise<{ topic: string; ack: Record<string, unknown> }[]> {
   const client = await connectOnce(o);
+  noDelay(client);
   const acks: { topic: string; ack: Record<string, unknown> }[] = [];
   try {
     return await new Promise((resolve, reject) => {

@@ -138,6 +138,7 @@ export class MqttConnection {
 
   #onConnect(client: MqttClient, sessionPresent: boolean): void {
     if (client !== this.#client) return;
+    noDelay(client);
     if (this.#everConnected) this.#reconnects++;
     this.#everConnected = true;
     this.#attempt = 0;
@@ -276,6 +277,16 @@ export class MqttConnection {
       broker: redactUrl(this.#o.url),
     };
   }
+}
+
+/**
+ * Small MQTT packets (an RPC answer, a PUBACK) must not wait for Nagle's algorithm: with it, a request/response
+ * round trip meets the peer's delayed ACK and takes ~40-90 ms instead of well under 1 ms. MQTT.js opens its
+ * socket without `noDelay`, so it is set on every new stream.
+ */
+export function noDelay(client: MqttClient): void {
+  const s = client.stream as { setNoDelay?: (v: boolean) => void } | undefined;
+  s?.setNoDelay?.(true);
 }
 
 /** A broker URL fit for logs and `/status`: no user name or password. */

@@ -15,7 +15,15 @@ export interface RpcCall {
 export interface RpcAnswer {
   status: number;
   headers: { 'X-Storegate-Source': string; 'X-Storegate-Journal-Seq'?: string };
-  body: unknown;
+  body?: unknown;
+  /** The body as JSON text already (an answer the gateway serialised itself): spliced in, not parsed again. */
+  bodyJson?: string;
+}
+
+/** The MQTT payload of an answer: `{"status", "headers", "body"}`. */
+export function answerPayload(a: RpcAnswer): string {
+  const head = `{"status":${a.status},"headers":${JSON.stringify(a.headers)},"body":`;
+  return `${head}${a.bodyJson ?? JSON.stringify(a.body ?? null)}}`;
 }
 
 export interface RpcServerDeps {

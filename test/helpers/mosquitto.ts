@@ -23,7 +23,7 @@ export class Mosquitto {
       this.port = await freePort();
       const dir = mkdtempSync(path.join(tmpdir(), 'sg-mosq-'));
       this.#conf = path.join(dir, 'mosquitto.conf');
-      writeFileSync(this.#conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\n`);
+      writeFileSync(this.#conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\nset_tcp_nodelay true\n`);
     }
     this.#proc = spawn('mosquitto', ['-c', this.#conf], { stdio: 'ignore' });
     const end = Date.now() + 5000;

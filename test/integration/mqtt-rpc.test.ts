@@ -121,6 +121,18 @@ describe('terminal RPC over MQTT', () => {
     expect(inv.body.profile).toMatchObject({ integrationId: 'cust-9' });
   });
 
+  it('announces a dead letter on P/alerts', async () => {
+    await pos.subscribe(`${P}/alerts`);
+    await emu.setFaults({ failNext: 1, errorStatus: 400 });
+    const ans = await rpc('updateCustomerSession', { terminalToken: TERMINAL_TOKENS.T1, customerSessionId: 'MQ-DL', body: { customerSession: { cartItems: [] } } });
+    expect(ans.status).toBe(200);
+    await gw.gateway.flushNow();
+    const alert = await pos.next(`${P}/alerts`, (r) => r.json().kind === 'deadLetter');
+    expect(alert.json()).toMatchObject({ kind: 'deadLetter', store: STORE_ID, key: 'session:MQ-DL', status: 400, terminalId: 'T1' });
+    expect(alert.payload.toString()).not.toContain(TERMINAL_TOKENS.T1);
+    await emu.setFaults({});
+  });
+
   it('never publishes an answer over one of the gateway topics', async () => {
     const corr = Buffer.from('hijack');
     await pos.subscribe(`${P}/config/set`);
