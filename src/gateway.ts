@@ -33,6 +33,7 @@ import { PushService, type PushAck } from './pushes/service.js';
 import { MqttBridge } from './mqtt/bridge.js';
 import { AlertBus } from './alerts/bus.js';
 import { AlertWatch } from './alerts/watch.js';
+import { DataDirLock } from './platform/lock.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -75,6 +76,7 @@ export class Gateway {
   #watch: AlertWatch | null = null;
   #url: string | null = null;
   #startedAt = 0;
+  #lock: DataDirLock | null = null;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -117,7 +119,21 @@ export class Gateway {
     return this.#alerts;
   }
 
+  /**
+   * Takes the data dir lock before anything touches the data dir, then builds and starts every part. A start
+   * that fails midway stops what it had started (timers, flusher, broker link, journal) and releases the lock.
+   */
   async start(): Promise<string> {
+    this.#lock = await DataDirLock.acquire(this.#opts.loaded.config.dataDir);
+    try {
+      return await this.#start();
+    } catch (err) {
+      await this.stop().catch((stopErr: unknown) => this.#opts.log.error({ err: stopErr }, 'cleanup after a failed start failed'));
+      throw err;
+    }
+  }
+
+  async #start(): Promise<string> {
     const { log } = this.#opts;
     const clock = this.#clock;
     this.#startedAt = clock.now();
@@ -168,8 +184,8 @@ export class Gateway {
     });
     this.#journal = journal;
     const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction });
-    this.#state = state;
     await state.start(journal.undelivered());
+    this.#state = state; // only a started state is saved by stop()
 
     if (config.upstream.baseUrl && loaded.apiKey) {
       this.#upstream = new UpstreamClient({
@@ -386,15 +402,27 @@ export class Gateway {
 
   /** Stops taking requests, lets in-flight ones finish, then syncs and closes the journal. */
   async stop(): Promise<void> {
-    this.#probe?.stop();
-    this.#watch?.stop();
+    const log = this.#opts.log;
+    // Each part stops on its own: one that fails does not keep the others (or the lock) held.
+    const step = async (name: string, f: () => unknown) => {
+      try {
+        await f();
+      } catch (err) {
+        log.error({ mod: 'gateway', err, part: name }, 'stopping a part failed');
+      }
+    };
+    await step('probe', () => this.#probe?.stop());
+    await step('alerts', () => this.#watch?.stop());
     // A clean `{"online":false}` first (no Last Will), and no more RPC or pushes taken in.
-    await this.#mqtt?.stop().catch((err: unknown) => this.#opts.log.warn({ err }, 'mqtt stop failed'));
-    await this.#app?.close();
-    await this.#flusher?.stop();
-    await this.#state?.stop();
-    await this.#journal?.close();
-    await this.#upstream?.close();
-    this.#opts.log.info({ mod: 'gateway' }, 'storegate stopped');
+    await step('mqtt', () => this.#mqtt?.stop());
+    await step('http', () => this.#app?.close());
+    await step('flusher', () => this.#flusher?.stop());
+    await step('state', () => this.#state?.stop());
+    await step('journal', () => this.#journal?.close());
+    await step('upstream', () => this.#upstream?.close());
+    await step('lock', () => this.#lock?.release());
+    this.#lock = null;
+    log.info({ mod: 'gateway' }, 'storegate stopped');
   }
+
 }

@@ -107,6 +107,10 @@ async function run(configPath: string | undefined): Promise<number> {
   const loaded = await loadConfig({ configPath });
   const log = createLogger(loaded.config.log.level);
   const gateway = new Gateway({ loaded, log });
+  // A failed start rejects here (the gateway has already released what it opened) and main() exits non-zero.
+  // The shutdown handler is installed only once the gateway runs: close-with-grace also acts on `beforeExit`
+  // and would turn a failed start into exit 0.
+  await gateway.start();
   // SIGTERM/SIGINT: stop taking requests, drain in-flight ones, then exit 0 (CONTRACT §1).
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, shutting down');
@@ -114,7 +118,6 @@ async function run(configPath: string | undefined): Promise<number> {
     await gateway.stop();
     log.flush();
   });
-  await gateway.start();
   return -1; // keep running
 }
 
@@ -131,6 +134,12 @@ main(process.argv.slice(2)).then(
     if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       console.error(`${(err as Error).message}\n${USAGE}`);
       process.exitCode = 2;
+      return;
+    }
+    if (isStoregateError(err)) {
+      // One line a technician (and journald) can act on: the stable code, then what is wrong.
+      console.error(`${err.code}: ${err.message}`);
+      process.exitCode = err.code === 'SG_ERR_DATA_INVALID' ? 2 : 1;
       return;
     }
     console.error(err);

@@ -14,7 +14,7 @@
  *
  * Memory: the index keeps each undelivered/dead record's payload bytes (parsed lazily), so RAM use is
  * about the size of the backlog, bounded by `maxBytes`.
- * Not handled here: two processes opening one directory (the daemon is a single systemd unit).
+ * Two processes never open one directory: the gateway holds the data dir lock (src/platform/lock.ts) first.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
