@@ -34,6 +34,8 @@ import { MqttBridge } from './mqtt/bridge.js';
 import { AlertBus } from './alerts/bus.js';
 import { AlertWatch } from './alerts/watch.js';
 import { DataDirLock } from './platform/lock.js';
+import { ReplayCache } from './checkout/replay-cache.js';
+import type { JournalRecord } from './checkout/records.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -202,7 +204,11 @@ export class Gateway {
       this.#probe.start();
     }
 
-    const localAnswers = new LocalAnswers({ localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
+    const replay = new ReplayCache({ dataDir: config.dataDir, log: log.child({ mod: 'replay' }), now: () => clock.now() });
+    await replay.start(
+      [...journal.undelivered(), ...journal.listDead().map((d) => d.entry)].map((e) => ({ seq: e.seq, replay: (e.payload as JournalRecord).replay })),
+    );
+    const localAnswers = new LocalAnswers({ replay, localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
     const checkout = new Checkout({
       mode: config.mode,
       storeIntegrationId: config.store.integrationId,
@@ -228,7 +234,11 @@ export class Gateway {
         concurrency: config.journal.flushConcurrency,
         reconciliation,
         retry: { baseMs: config.upstream.retry.baseMs, maxMs: config.upstream.retry.maxMs },
-        beforeMarkDelivered: () => state.ensureLedgerSaved(),
+        // The ledger and the replay answers of these records must be durable elsewhere before the records can go.
+        beforeMarkDelivered: async (seqs) => {
+          await state.ensureLedgerSaved();
+          await replay.persist(seqs);
+        },
         liveBusy: () => checkout.liveBusy(),
         onAlert: (a) => alerts.emit(a),
       });

@@ -9,8 +9,15 @@ import { applyReopen, applyReturn, mergeUpdate, toUpstreamSession, type SessionU
 import type { LocalState } from './local-state.js';
 import { customerProfileJson, integrationState, rollbackEffects } from './responses.js';
 import { profileKey, sessionKey, type JournalRecord, type LocalOutcome } from './records.js';
+import { requestHash, type ReplayCache } from './replay-cache.js';
+
+/** The replay context of one call: its key and request hash. */
+type Replay = { key: string; hash: string } | null;
+const MUTATING = new Set(['updateSession', 'returnItems', 'reopenSession', 'trackEvent', 'updateProfile']);
 
 export interface LocalAnswersDeps {
+  /** Answers to calls with the terminal's own `Idempotency-Key` (absent in tests of the bare engine path). */
+  replay?: ReplayCache;
   localData: LocalData;
   journal: Journal;
   state: LocalState;
@@ -30,6 +37,8 @@ type Query = URLSearchParams;
 export class LocalAnswers {
   readonly #d: LocalAnswersDeps;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Calls with a terminal key being answered right now: a concurrent retry waits for the first answer. */
+  readonly #inFlight = new Map<string, Promise<unknown>>();
 
   constructor(deps: LocalAnswersDeps) {
     this.#d = deps;
@@ -38,17 +47,58 @@ export class LocalAnswers {
   /** `idempotencyKey` becomes the record id, i.e. the `Idempotency-Key` the flusher sends upstream. */
   answer(req: TerminalRequest, idempotencyKey: string): Promise<TerminalAnswer> {
     const q = new URLSearchParams(req.query);
+    const own = req.idempotencyKey;
+    if (own !== undefined && this.#d.replay && MUTATING.has(req.spec.op) && q.get('dry') !== 'true') {
+      return this.#withReplay(req, q, own);
+    }
+    return this.#dispatch(req, q, idempotencyKey, null);
+  }
+
+  /**
+   * A call carrying the terminal's own key: the same key and request again get the first answer (same body,
+   * same journal seq) and journal nothing; the same key with another request is a conflict (409). Talon.One does
+   * not document what it does for the latter; refusing is the answer that can never apply a wrong call.
+   */
+  async #withReplay(req: TerminalRequest, q: Query, key: string): Promise<TerminalAnswer> {
+    const hash = requestHash(req.spec.op, req.params, req.query, req.body);
+    for (;;) {
+      const hit = this.#d.replay?.get(key);
+      if (hit) {
+        if (hit.hash !== hash) {
+          throw new StoregateError('SG_ERR_IDEMPOTENCY_CONFLICT', `Idempotency-Key "${key.slice(0, 100)}" was already used for a different request`, {
+            statusCode: 409,
+            details: [{ path: '/', message: 'send a new Idempotency-Key for a new request' }],
+          });
+        }
+        if (hit.status === 0) return { ...(await this.#dispatch(req, q, key, null, true)), journalSeq: hit.seq }; // from the current state
+        return { status: hit.status, body: Buffer.from(hit.body), contentType: 'application/json', source: 'local', journalSeq: hit.seq };
+      }
+      const running = this.#inFlight.get(key);
+      if (!running) break;
+      await running.catch(() => undefined);
+    }
+    const run = this.#dispatch(req, q, key, { key, hash });
+    this.#inFlight.set(key, run);
+    try {
+      return await run;
+    } finally {
+      this.#inFlight.delete(key);
+    }
+  }
+
+  #dispatch(req: TerminalRequest, q: Query, idempotencyKey: string, rp: Replay, replayed = false): Promise<TerminalAnswer> {
     switch (req.spec.op) {
       case 'updateSession':
-        return this.#serial(sessionKey(this.#sid(req)), () => this.#updateSession(req, q, idempotencyKey));
+        return this.#serial(sessionKey(this.#sid(req)), () => this.#updateSession(req, q, idempotencyKey, rp));
       case 'returnItems':
-        return this.#serial(sessionKey(this.#sid(req)), () => this.#returnItems(req, q, idempotencyKey));
+        return this.#serial(sessionKey(this.#sid(req)), () => this.#returnItems(req, q, idempotencyKey, rp));
       case 'reopenSession':
-        return this.#serial(sessionKey(this.#sid(req)), () => this.#reopen(req, q, idempotencyKey));
+        return this.#serial(sessionKey(this.#sid(req)), () => this.#reopen(req, q, idempotencyKey, rp));
       case 'trackEvent':
-        return this.#trackEvent(req, q, idempotencyKey);
+        return this.#trackEvent(req, q, idempotencyKey, rp);
       case 'updateProfile':
-        return this.#updateProfile(req, q, idempotencyKey);
+        if (replayed) q.set('dry', 'true'); // the profile as it is now, without a second record
+        return this.#updateProfile(req, q, idempotencyKey, rp);
       case 'getInventory':
         return Promise.resolve(this.#inventory(req, q));
       case 'getBalances':
@@ -72,7 +122,7 @@ export class LocalAnswers {
     }
   }
 
-  async #updateSession(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+  async #updateSession(req: TerminalRequest, q: Query, idem: string, rp: Replay): Promise<TerminalAnswer> {
     const { state, clock } = this.#d;
     const id = this.#sid(req);
     const body = req.body as { customerSession: SessionUpdate; responseContent?: string[] };
@@ -119,6 +169,8 @@ export class LocalAnswers {
       ledgerOps: out.ledgerOps,
       loyaltyOps: out.loyaltyOps,
     };
+    const answer = respond();
+    this.#stamp(record, rp, answer, now);
     let seq: number;
     try {
       seq = (await this.#d.journal.append({ key: sessionKey(id), kind: record.kind, payload: record, id: idem })).seq;
@@ -128,10 +180,22 @@ export class LocalAnswers {
       throw unavailable(err);
     }
     state.commit(seq, record, next);
-    return respond(seq);
+    this.#remember(record, seq);
+    return { ...answer, journalSeq: seq };
   }
 
-  async #returnItems(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+  /** Puts the answer into the record (the same fsync makes both durable) when the call has its own key. */
+  #stamp(record: JournalRecord, rp: Replay, answer: TerminalAnswer | null, now: number): void {
+    if (!rp) return;
+    const body = answer === null || answer.body === undefined ? '' : JSON.stringify(answer.body);
+    record.replay = { key: rp.key, hash: rp.hash, status: answer?.status ?? 0, body, at: now };
+  }
+
+  #remember(record: JournalRecord, seq: number): void {
+    if (record.replay) this.#d.replay?.remember({ ...record.replay, seq });
+  }
+
+  async #returnItems(req: TerminalRequest, q: Query, idem: string, rp: Replay): Promise<TerminalAnswer> {
     const { state, clock } = this.#d;
     const id = this.#sid(req);
     const body = req.body as { return: { returnedCartItems: { position?: number; quantity?: number; sku?: string }[] }; responseContent?: string[] };
@@ -143,8 +207,6 @@ export class LocalAnswers {
     if (q.get('dry') === 'true') return { status: 200, body: integrationState(effects, { session: next, ...rc(body) }), source: 'local' };
     q.delete('dry');
     const record: JournalRecord = { kind: 'returnItems', terminalId: req.terminalId, query: q.toString(), sessionId: id, body, local: outcome(effects) };
-    const seq = await this.#append(sessionKey(id), record, idem);
-    state.commit(seq, record, next);
     const ret = {
       id: 0,
       created: new Date(now).toISOString(),
@@ -156,35 +218,48 @@ export class LocalAnswers {
       sessionIntegrationId: id,
       profileIntegrationId: next.profileId,
     };
-    return { status: 200, body: integrationState(effects, { session: next, ...rc(body), extra: { return: ret } }), source: 'local', journalSeq: seq };
+    const answer: TerminalAnswer = { status: 200, body: integrationState(effects, { session: next, ...rc(body), extra: { return: ret } }), source: 'local' };
+    this.#stamp(record, rp, answer, now);
+    const seq = await this.#append(sessionKey(id), record, idem);
+    state.commit(seq, record, next);
+    this.#remember(record, seq);
+    return { ...answer, journalSeq: seq };
   }
 
-  async #reopen(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+  async #reopen(req: TerminalRequest, q: Query, idem: string, rp: Replay): Promise<TerminalAnswer> {
     const { state, clock } = this.#d;
     const id = this.#sid(req);
     const prev = state.session(id);
-    const next = applyReopen(prev, id, clock.now());
+    const now = clock.now();
+    const next = applyReopen(prev, id, now);
     const effects = rollbackEffects(prev?.effects ?? []);
     q.delete('dry');
     const record: JournalRecord = { kind: 'reopenSession', terminalId: req.terminalId, query: q.toString(), sessionId: id, local: outcome(effects) };
+    const answer: TerminalAnswer = { status: 200, body: { effects }, source: 'local' };
+    this.#stamp(record, rp, answer, now);
     const seq = await this.#append(sessionKey(id), record, idem);
     state.commit(seq, record, next);
-    return { status: 200, body: { effects }, source: 'local', journalSeq: seq };
+    this.#remember(record, seq);
+    return { ...answer, journalSeq: seq };
   }
 
-  async #trackEvent(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+  async #trackEvent(req: TerminalRequest, q: Query, idem: string, rp: Replay): Promise<TerminalAnswer> {
     const body = req.body as { profileId?: string; type: string; attributes?: Record<string, unknown>; storeIntegrationId?: string };
     const profileId = body.profileId ?? '';
     const silent = (q.get('silent') ?? 'yes') !== 'no';
     const now = this.#d.clock.now();
-    let seq: number | undefined;
-    if (q.get('dry') !== 'true') {
-      const record: JournalRecord = { kind: 'trackEvent', terminalId: req.terminalId, query: q.toString(), profileId, body: body as Record<string, unknown> };
-      seq = await this.#append(profileKey(profileId), record, idem);
-      this.#d.state.commit(seq, record);
-    }
-    const withSeq = seq === undefined ? {} : { journalSeq: seq };
-    if (silent) return { status: 204, body: undefined, source: 'local', ...withSeq };
+    const answer = this.#eventAnswer(body, profileId, silent, now);
+    if (q.get('dry') === 'true') return answer;
+    const record: JournalRecord = { kind: 'trackEvent', terminalId: req.terminalId, query: q.toString(), profileId, body: body as Record<string, unknown> };
+    this.#stamp(record, rp, answer, now);
+    const seq = await this.#append(profileKey(profileId), record, idem);
+    this.#d.state.commit(seq, record);
+    this.#remember(record, seq);
+    return { ...answer, journalSeq: seq };
+  }
+
+  #eventAnswer(body: { type: string; attributes?: Record<string, unknown> }, profileId: string, silent: boolean, now: number): TerminalAnswer {
+    if (silent) return { status: 204, body: undefined, source: 'local' };
     const event = {
       id: 0,
       created: new Date(now).toISOString(),
@@ -195,10 +270,10 @@ export class LocalAnswers {
       attributes: body.attributes ?? {},
       effects: [],
     };
-    return { status: 200, body: { effects: [], createdCoupons: [], createdReferrals: [], event }, source: 'local', ...withSeq };
+    return { status: 200, body: { effects: [], createdCoupons: [], createdReferrals: [], event }, source: 'local' };
   }
 
-  async #updateProfile(req: TerminalRequest, q: Query, idem: string): Promise<TerminalAnswer> {
+  async #updateProfile(req: TerminalRequest, q: Query, idem: string, rp: Replay): Promise<TerminalAnswer> {
     const id = req.params.integrationId as string;
     const body = req.body as { attributes?: Record<string, unknown>; audiencesChanges?: { adds: number[]; deletes: number[] } };
     const now = this.#d.clock.now();
@@ -206,8 +281,11 @@ export class LocalAnswers {
     let seq: number | undefined;
     if (q.get('dry') !== 'true') {
       const record: JournalRecord = { kind: 'updateProfile', terminalId: req.terminalId, query: q.toString(), profileId: id, body: body as Record<string, unknown> };
+      // A retry is answered with the profile as it is then (a profile update applied twice changes nothing more).
+      this.#stamp(record, rp, null, now);
       seq = await this.#append(profileKey(id), record, idem);
       state.commit(seq, record);
+      this.#remember(record, seq);
       const prev = state.profiles.get(id)?.audienceMemberships ?? [];
       const deletes = new Set(body.audiencesChanges?.deletes ?? []);
       const audiences = [...prev.filter((a) => !deletes.has(a.id)), ...(body.audiencesChanges?.adds ?? []).map((a) => ({ id: a }))];

@@ -13,6 +13,11 @@ interface RecordBase {
   terminalId: string;
   /** Query string to send upstream (without `?`); `dry` is never journaled. */
   query: string;
+  /**
+   * The answer given, when the terminal sent its own `Idempotency-Key` (src/checkout/replay-cache.ts): a retry
+   * with that key gets this answer again. `status: 0` = answer from the current state (profile updates).
+   */
+  replay?: { key: string; hash: string; status: number; body: string; at: number };
 }
 
 /** What the shop told the terminal, for reconciliation after the upstream answers. */

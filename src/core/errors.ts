@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'SG_ERR_PUSH_STALE'
   | 'SG_ERR_CONFIG_APPLY'
   | 'SG_ERR_INTERNAL'
-  | 'SG_ERR_DATADIR_LOCKED';
+  | 'SG_ERR_DATADIR_LOCKED'
+  | 'SG_ERR_IDEMPOTENCY_CONFLICT';
 
 export interface ErrorDetail {
   /** JSON pointer or JSON path of the offending value, when there is one. */
