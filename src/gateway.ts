@@ -186,7 +186,9 @@ export class Gateway {
     });
     this.#journal = journal;
     const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction });
-    await state.start(journal.undelivered());
+    // Dead letters are replayed too: their answers were given (a single-use code they accepted is still used)
+    // until an operator retries them or Talon.One has them.
+    await state.start([...journal.undelivered(), ...journal.listDead().map((d) => d.entry)].sort((a, b) => a.seq - b.seq));
     this.#state = state; // only a started state is saved by stop()
 
     if (config.upstream.baseUrl && loaded.apiKey) {
