@@ -185,7 +185,7 @@ export class Gateway {
       log: log.child({ mod: 'journal' }),
     });
     this.#journal = journal;
-    const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction });
+    const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction, stateLogFile: path.join(config.dataDir, 'state', 'sessions.log') });
     // Dead letters are replayed too: their answers were given (a single-use code they accepted is still used)
     // until an operator retries them or Talon.One has them.
     await state.start([...journal.undelivered(), ...journal.listDead().map((d) => d.entry)].sort((a, b) => a.seq - b.seq));
@@ -238,7 +238,7 @@ export class Gateway {
         retry: { baseMs: config.upstream.retry.baseMs, maxMs: config.upstream.retry.maxMs },
         // The ledger and the replay answers of these records must be durable elsewhere before the records can go.
         beforeMarkDelivered: async (seqs) => {
-          await state.ensureLedgerSaved();
+          await state.beforeDelivered(seqs);
           await replay.persist(seqs);
         },
         liveBusy: () => checkout.liveBusy(),

@@ -6,6 +6,14 @@ import type { Clock } from '../platform/clock.js';
 import { applyReopen, applyReturn, sessionFromRecord, type LocalSession } from './local-sessions.js';
 import type { JournalRecord } from './records.js';
 import { materialize, type FollowedSession } from './follow.js';
+import { AppendLog } from '../state/append-log.js';
+
+/** A session or profile as it was after record `seq` (sessions.log). */
+interface StateLine {
+  seq: number;
+  session?: LocalSession;
+  profile?: ProfileInput;
+}
 
 interface LedgerSnapshot {
   lastSeq: number;
@@ -29,9 +37,11 @@ const FOLLOW_MAX = 1000;
  * seen profiles (for `$Profile` paths), the store-wide coupon ledger and offline loyalty spending.
  *
  * It is rebuilt on start from two snapshots plus the journal: every journal record carries the state change
- * it made, so records newer than a snapshot are replayed on top of it. The coupon ledger is the part that
- * protects against double redemption, so its (small) snapshot is made durable before any record is marked
- * delivered (`ensureLedgerSaved`); sessions are saved every minute and at shutdown.
+ * it made, so records newer than a snapshot are replayed on top of it. A record marked delivered is no longer
+ * replayed, so what it built must be durable elsewhere first (`beforeDelivered`): the coupon ledger's (small)
+ * snapshot, and the sessions and profiles those records touched, appended to `state/sessions.log` (one fsync
+ * per delivery batch). The full sessions snapshot is written every minute and at shutdown, and then the log
+ * keeps only what is newer than it.
  */
 export class LocalState {
   readonly sessions = new Map<string, LocalSession>();
@@ -50,12 +60,18 @@ export class LocalState {
   #ledgerSavedSeq = 0;
   #ledgerSaving: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
+  readonly #stateLog: AppendLog<StateLine> | null;
+  /** Committed records whose state is not yet in the log or a snapshot: seq → the session / profile they touched. */
+  readonly #unlogged = new Map<number, { session?: string; profile?: string }>();
+  /** Seq of the newest record that changed each session (`s:<id>`) or profile (`p:<id>`). */
+  readonly #seqOf = new Map<string, number>();
 
-  constructor(deps: { store: SnapshotStore; clock: Clock; log: Logger; maxOfflineLoyaltyDeduction: number }) {
+  constructor(deps: { store: SnapshotStore; clock: Clock; log: Logger; maxOfflineLoyaltyDeduction: number; stateLogFile?: string }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.loyalty = new LoyaltyLimits(deps.maxOfflineLoyaltyDeduction);
+    this.#stateLog = deps.stateLogFile ? new AppendLog<StateLine>(deps.stateLogFile) : null;
   }
 
   /** Loads the snapshots, then replays undelivered journal records newer than each of them. */
@@ -70,11 +86,24 @@ export class LocalState {
     for (const p of sessionsSnap?.profiles ?? []) this.profiles.set(p.integrationId, p);
     const ledgerSeq = ledgerSnap?.lastSeq ?? 0;
     const sessionsSeq = sessionsSnap?.lastSeq ?? 0;
+    // Logged states (of records since delivered) and undelivered records, newer than the snapshot, in seq order.
+    const lines = (await this.#stateLog?.read()) ?? [];
+    type Step = { seq: number; line?: StateLine; entry?: JournalEntry };
+    const steps: Step[] = [...lines.filter((l) => l.seq > sessionsSeq).map((line) => ({ seq: line.seq, line })), ...undelivered.map((entry) => ({ seq: entry.seq, entry }))];
+    steps.sort((a, b) => a.seq - b.seq || (a.line ? -1 : 1));
     let replayed = 0;
-    for (const e of undelivered) {
+    for (const st of steps) {
+      if (st.line) {
+        if (st.line.session) this.sessions.set(st.line.session.integrationId, st.line.session);
+        if (st.line.profile) this.profiles.set(st.line.profile.integrationId, st.line.profile);
+        this.#lastSeq = Math.max(this.#lastSeq, st.seq);
+        continue;
+      }
+      const e = st.entry as JournalEntry;
       const r = e.payload as JournalRecord;
       if (e.seq > ledgerSeq) this.#applyOps(r);
       if (e.seq > sessionsSeq) this.#applySession(r, e.at);
+      this.#track(e.seq, r);
       this.#lastSeq = Math.max(this.#lastSeq, e.seq);
       replayed++;
     }
@@ -97,6 +126,42 @@ export class LocalState {
     else this.#applySession(record, this.#clock.now());
     if (seq < this.#lastSeq) this.#log.warn({ seq, lastSeq: this.#lastSeq }, 'journal record committed out of order');
     this.#lastSeq = Math.max(this.#lastSeq, seq);
+    this.#track(seq, record);
+  }
+
+  #track(seq: number, r: JournalRecord): void {
+    const touched = 'sessionId' in r ? { session: r.sessionId } : r.kind === 'updateProfile' ? { profile: r.profileId } : null;
+    if (!touched) return;
+    this.#unlogged.set(seq, touched);
+    this.#seqOf.set(touched.session !== undefined ? `s:${touched.session}` : `p:${touched.profile}`, seq);
+  }
+
+  /**
+   * Before records are marked delivered (they are not replayed after that): the ledger snapshot, and the current
+   * state of the sessions and profiles they touched, are made durable.
+   */
+  async beforeDelivered(seqs: readonly number[]): Promise<void> {
+    await this.ensureLedgerSaved();
+    if (!this.#stateLog) return;
+    const lines: StateLine[] = [];
+    const done = new Set<string>();
+    for (const seq of seqs) {
+      const t = this.#unlogged.get(seq);
+      if (!t) continue;
+      const k = t.session !== undefined ? `s:${t.session}` : `p:${t.profile}`;
+      if (done.has(k)) continue;
+      done.add(k);
+      const at = this.#seqOf.get(k) ?? seq;
+      if (t.session !== undefined) {
+        const s = this.sessions.get(t.session);
+        if (s) lines.push({ seq: at, session: s });
+      } else if (t.profile !== undefined) {
+        const p = this.profiles.get(t.profile);
+        if (p) lines.push({ seq: at, profile: p });
+      }
+    }
+    await this.#stateLog.append(lines);
+    for (const seq of seqs) this.#unlogged.delete(seq);
   }
 
   /** Makes the coupon ledger durable up to the newest committed record (before records are marked delivered). */
@@ -125,6 +190,9 @@ export class LocalState {
     while (this.profiles.size > MAX_PROFILES) this.profiles.delete(this.profiles.keys().next().value as string);
     const data: SessionsSnapshot = { lastSeq: this.#lastSeq, sessions: [...this.sessions.values()], profiles: [...this.profiles.values()] };
     await this.#store.save({ kind: 'sessions', version: data.lastSeq, savedAt: this.#clock.now(), data });
+    // The snapshot holds everything up to lastSeq: older log lines are no longer needed.
+    if (this.#stateLog && this.#stateLog.lines > 0) await this.#stateLog.compact((l) => l.seq > data.lastSeq);
+    for (const seq of this.#unlogged.keys()) if (seq <= data.lastSeq) this.#unlogged.delete(seq);
   }
 
   /** The session as the shop knows it: answered locally, or followed from upstream answers. */

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureDirDurable, writeFileAtomic } from '../platform/durable-fs.js';
+import { AppendLog } from '../state/append-log.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /** One answered call with the terminal's own `Idempotency-Key`. */
@@ -42,17 +41,15 @@ export function requestHash(op: string, params: Readonly<Record<string, string>>
  * live entries.
  */
 export class ReplayCache {
-  readonly #file: string;
+  readonly #file: AppendLog<ReplayEntry>;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #byKey = new Map<string, ReplayEntry>();
   /** Entries whose record is still in the journal (not yet in the log), by seq. */
   readonly #unlogged = new Map<number, ReplayEntry>();
-  #logLines = 0;
-  #writing: Promise<void> = Promise.resolve();
 
   constructor(deps: { dataDir: string; log: Logger; now: () => number }) {
-    this.#file = path.join(deps.dataDir, 'state', 'replay.log');
+    this.#file = new AppendLog(path.join(deps.dataDir, 'state', 'replay.log'));
     this.#log = deps.log;
     this.#now = deps.now;
   }
@@ -63,23 +60,8 @@ export class ReplayCache {
 
   /** Rebuilds from the log and from the entries carried by undelivered (and dead) journal records. */
   async start(fromJournal: Iterable<{ seq: number; replay: Omit<ReplayEntry, 'seq'> | undefined }>): Promise<void> {
-    let text = '';
-    try {
-      text = await readFile(this.#file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
     const cutoff = this.#now() - REPLAY_TTL_MS;
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      this.#logLines++;
-      try {
-        const e = JSON.parse(line) as ReplayEntry;
-        if (e.at >= cutoff) this.#put(e);
-      } catch {
-        // a torn last line (the process died while appending): its records were still in the journal
-      }
-    }
+    for (const e of await this.#file.read()) if (e.at >= cutoff) this.#put(e);
     for (const { seq, replay } of fromJournal) {
       if (!replay || replay.at < cutoff) continue;
       const e = { ...replay, seq };
@@ -114,40 +96,19 @@ export class ReplayCache {
   }
 
   /** Before records are marked delivered (and may be deleted with their segment): their entries go to the log. */
-  persist(seqs: readonly number[]): Promise<void> {
-    const run = this.#writing.then(() => this.#append(seqs));
-    this.#writing = run.catch(() => undefined);
-    return run;
-  }
-
-  async #append(seqs: readonly number[]): Promise<void> {
+  async persist(seqs: readonly number[]): Promise<void> {
     const cutoff = this.#now() - REPLAY_TTL_MS;
-    const lines: string[] = [];
+    const lines: ReplayEntry[] = [];
     for (const s of seqs) {
       const e = this.#unlogged.get(s);
-      if (!e) continue;
-      if (e.at >= cutoff && this.#byKey.get(e.key) === e) lines.push(JSON.stringify(e));
+      if (e && e.at >= cutoff && this.#byKey.get(e.key) === e) lines.push(e);
     }
-    if (lines.length > 0) {
-      await ensureDirDurable(path.dirname(this.#file));
-      const h = await open(this.#file, 'a');
-      try {
-        await h.write(`${lines.join('\n')}\n`);
-        await h.datasync();
-      } finally {
-        await h.close();
-      }
-      this.#logLines += lines.length;
-    }
+    await this.#file.append(lines);
     for (const s of seqs) this.#unlogged.delete(s);
-    if (this.#logLines > 2 * this.#byKey.size + 1000) await this.#compact();
-  }
-
-  /** Rewrites the log with the live entries only (temp, fsync, rename, fsync dir). */
-  async #compact(): Promise<void> {
-    const logged = [...this.#byKey.values()].filter((e) => !this.#unlogged.has(e.seq));
-    await writeFileAtomic(this.#file, logged.map((e) => `${JSON.stringify(e)}\n`).join(''));
-    this.#logLines = logged.length;
-    this.#log.debug({ entries: logged.length }, 'replay log compacted');
+    if (this.#file.lines > 2 * this.#byKey.size + 1000) {
+      // Compacted to the live entries that are no longer in the journal.
+      await this.#file.rewrite(() => [...this.#byKey.values()].filter((e) => !this.#unlogged.has(e.seq)));
+      this.#log.debug({ entries: this.#file.lines }, 'replay log compacted');
+    }
   }
 }
