@@ -217,7 +217,7 @@ export class Gateway {
       upstream: this.#upstream,
       local: localAnswers,
       pending: (key) => journal.hasUndelivered(key),
-      onUpstreamSession: (req, status, fields) => followUpstreamSession(state, req, status, fields, clock, config.store.integrationId),
+      onUpstreamSession: (req, status, fields, answer) => followUpstreamSession(state, req, status, fields, clock, config.store.integrationId, answer),
       timeoutMs: config.upstream.timeoutMs,
       log: log.child({ mod: 'checkout' }),
     });

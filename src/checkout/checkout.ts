@@ -43,7 +43,7 @@ export interface CheckoutDeps {
    * Called after an upstream answer to a session update, so local state can follow the session; `fields` is the
    * JSON text of each `customerSession` field that was sent.
    */
-  onUpstreamSession?: (req: TerminalRequest, status: number, fields: readonly [string, string][]) => void;
+  onUpstreamSession?: (req: TerminalRequest, status: number, fields: readonly [string, string][], answer: Buffer | object | undefined) => void;
   /** Deadline of one terminal call (`upstream.timeoutMs`). */
   timeoutMs: number;
   log: Logger;
@@ -116,7 +116,7 @@ export class Checkout {
         });
         const failed = res.status >= 500 || res.status === 429;
         if (!failed || !local) {
-          if (follow) this.#deps.onUpstreamSession?.(req, res.status, (sent as { fields: [string, string][] }).fields);
+          if (follow) this.#deps.onUpstreamSession?.(req, res.status, (sent as { fields: [string, string][] }).fields, res.body);
           return { status: res.status, body: res.body, contentType: res.contentType, source: 'upstream' };
         }
         this.#deps.log.debug({ op: req.spec.op, status: res.status }, 'upstream failed; answering locally');

@@ -1,6 +1,6 @@
 import type { Clock } from '../platform/clock.js';
 import type { TerminalRequest } from './checkout.js';
-import type { SessionState } from '../engine/index.js';
+import type { LedgerOp, SessionState } from '../engine/index.js';
 import { newSession, type LocalSession } from './local-sessions.js';
 import type { LocalState } from './local-state.js';
 
@@ -66,10 +66,12 @@ export function followUpstreamSession(
   fields: readonly [string, string][],
   clock: Clock,
   storeIntegrationId: string,
+  answer?: Buffer | object,
 ): void {
   if (status < 200 || status >= 300 || /(^|&)dry=true(&|$)/.test(req.query)) return;
   const id = req.params.customerSessionId as string;
   const now = clock.now();
+  followCoupons(state, id, req.terminalId, fields, answer, now);
   const local = state.sessions.get(id);
   if (local) {
     // Known from earlier local answers (all delivered since): keep that record current as a whole.
@@ -85,6 +87,45 @@ export function followUpstreamSession(
   f.updateCount += 1;
   f.terminalId = req.terminalId;
   state.follow(f);
+}
+
+/**
+ * Codes Talon.One accepted for a session the shop only follows still count in the store ledger: held while the
+ * session is open, used once it closes, released when dropped or cancelled. Otherwise, if the link drops, another
+ * terminal answered locally could accept the same single-use code. The upstream answer is parsed only when the
+ * session sends codes or holds some, so coupon-free baskets cost nothing here.
+ */
+function followCoupons(state: LocalState, id: string, terminalId: string, fields: readonly [string, string][], answer: Buffer | object | undefined, at: number): void {
+  const held = state.ledger.heldBy(id);
+  const sent = fields.find(([name]) => name === 'couponCodes')?.[1];
+  if (held.length === 0 && (sent === undefined || sent === '[]')) return;
+  let effects: { effectType?: string; props?: { value?: unknown } }[] = [];
+  try {
+    const doc = (Buffer.isBuffer(answer) ? JSON.parse(answer.toString('utf8')) : answer) as { effects?: typeof effects } | undefined;
+    effects = Array.isArray(doc?.effects) ? doc.effects : [];
+  } catch {
+    return; // not a JSON answer: nothing to learn
+  }
+  const accepted = new Set(effects.filter((e) => e.effectType === 'acceptCoupon' && typeof e.props?.value === 'string').map((e) => e.props?.value as string));
+  const stateText = fields.find(([name]) => name === 'state')?.[1];
+  const entry = { sessionId: id, terminalId, at };
+  const ops: LedgerOp[] = [];
+  if (stateText === '"cancelled"') {
+    for (const code of held) ops.push({ op: 'release', code, ...entry });
+  } else {
+    for (const code of held) if (!accepted.has(code)) ops.push({ op: 'release', code, ...entry });
+    const used = new Set(state.ledger.usedBy(id));
+    for (const code of accepted) {
+      if (used.has(code)) continue;
+      if (stateText === '"closed"') {
+        const hold = state.ledger.holdOf(code, id);
+        ops.push({ op: 'redeem', code, ...entry, ...(hold ? { fromHold: hold } : {}) });
+      } else if (!held.includes(code)) ops.push({ op: 'hold', code, ...entry });
+    }
+  }
+  if (ops.length === 0) return;
+  state.ledger.apply(ops);
+  state.ledgerChanged();
 }
 
 /** The followed session as a full local session (parsed on demand: only a fallback needs it). */

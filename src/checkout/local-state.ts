@@ -59,6 +59,7 @@ export class LocalState {
   #lastSeq = 0;
   #ledgerSavedSeq = 0;
   #ledgerSaving: Promise<void> | null = null;
+  #ledgerDirty = false;
   #timer: NodeJS.Timeout | null = null;
   readonly #stateLog: AppendLog<StateLine> | null;
   /** Committed records whose state is not yet in the log or a snapshot: seq → the session / profile they touched. */
@@ -164,16 +165,32 @@ export class LocalState {
     for (const seq of seqs) this.#unlogged.delete(seq);
   }
 
+  /**
+   * The ledger changed outside the journal (codes Talon.One accepted for a followed session): its snapshot is
+   * saved at once, in the background (a `kill -9` within those few milliseconds loses the hold; the journal
+   * cannot carry it, as nothing of a followed session is journaled).
+   */
+  ledgerChanged(): void {
+    this.#ledgerDirty = true;
+    void this.ensureLedgerSaved().catch((err: unknown) => this.#log.error({ err }, 'ledger snapshot failed'));
+  }
+
   /** Makes the coupon ledger durable up to the newest committed record (before records are marked delivered). */
   async ensureLedgerSaved(): Promise<void> {
     // Records about to be marked delivered were committed before this call: saving up to here is enough,
     // and not chasing later commits keeps a busy shop from rewriting the snapshot in a loop.
     const target = this.#lastSeq;
-    while (this.#ledgerSavedSeq < target) {
+    while (this.#ledgerSavedSeq < target || this.#ledgerDirty) {
       this.#ledgerSaving ??= (async () => {
+        this.#ledgerDirty = false; // the export below includes every change made so far
         const seq = this.#lastSeq;
         const data: LedgerSnapshot = { lastSeq: seq, ledger: this.ledger.export(), loyalty: this.loyalty.export() };
-        await this.#store.save({ kind: 'ledger', version: seq, savedAt: this.#clock.now(), data });
+        try {
+          await this.#store.save({ kind: 'ledger', version: seq, savedAt: this.#clock.now(), data });
+        } catch (err) {
+          this.#ledgerDirty = true; // still to be saved
+          throw err;
+        }
         this.#ledgerSavedSeq = Math.max(this.#ledgerSavedSeq, seq);
       })().finally(() => {
         this.#ledgerSaving = null;
