@@ -190,6 +190,11 @@ export class Gateway {
     // until an operator retries them or Talon.One has them.
     await state.start([...journal.undelivered(), ...journal.listDead().map((d) => d.entry)].sort((a, b) => a.seq - b.seq));
     this.#state = state; // only a started state is saved by stop()
+    // A coupons push that counts uses Talon.One already had lets the ledger forget them.
+    localData.onCoupons((next, version) => {
+      const n = state.countedByPush(next, version);
+      if (n > 0) log.info({ mod: 'state', forgotten: n }, 'coupon uses counted by the coupons push forgotten');
+    });
 
     if (config.upstream.baseUrl && loaded.apiKey) {
       this.#upstream = new UpstreamClient({
@@ -243,6 +248,7 @@ export class Gateway {
         },
         liveBusy: () => checkout.liveBusy(),
         onAlert: (a) => alerts.emit(a),
+        onUpstreamEffects: (rec) => state.confirmUses(rec),
       });
       this.#flusher.start();
     }

@@ -119,7 +119,8 @@ function followCoupons(state: LocalState, id: string, terminalId: string, fields
       if (used.has(code)) continue;
       if (stateText === '"closed"') {
         const hold = state.ledger.holdOf(code, id);
-        ops.push({ op: 'redeem', code, ...entry, ...(hold ? { fromHold: hold } : {}) });
+        // Talon.One's own answer: the use is confirmed at once (a coupons push will count it).
+        ops.push({ op: 'redeem', code, ...entry, confirmedAt: at, ...(hold ? { fromHold: hold } : {}) });
       } else if (!held.includes(code)) ops.push({ op: 'hold', code, ...entry });
     }
   }

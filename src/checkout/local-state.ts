@@ -31,6 +31,8 @@ const SESSION_KEEP_MS = 3 * 24 * 3600_000;
 const MAX_SESSIONS = 50_000;
 const MAX_PROFILES = 50_000;
 const FOLLOW_MAX = 1000;
+/** Margin for the clocks of the shop and head office when judging whether a push counts a use. */
+const PUSH_SKEW_MS = 5 * 60_000;
 
 /**
  * What the shop must remember between local answers: customer sessions (so updates build on each other),
@@ -175,6 +177,11 @@ export class LocalState {
     void this.ensureLedgerSaved().catch((err: unknown) => this.#log.error({ err }, 'ledger snapshot failed'));
   }
 
+  async ensureLedgerSavedDirty(): Promise<void> {
+    this.#ledgerDirty = true;
+    await this.ensureLedgerSaved();
+  }
+
   /** Makes the coupon ledger durable up to the newest committed record (before records are marked delivered). */
   async ensureLedgerSaved(): Promise<void> {
     // Records about to be marked delivered were committed before this call: saving up to here is enough,
@@ -199,11 +206,51 @@ export class LocalState {
     }
   }
 
+  /**
+   * A session update Talon.One answered (delivered by the flusher): the codes this shop used when closing it are
+   * now known upstream. They stay counted until a coupons push counts them ({@link countedByPush}).
+   */
+  confirmUses(rec: JournalRecord): void {
+    if (rec.kind !== 'updateSession' || rec.state !== 'closed') return;
+    let changed = false;
+    const at = this.#clock.now();
+    for (const code of new Set(rec.local.acceptedCoupons)) changed = this.ledger.confirm(rec.sessionId, code, at) || changed;
+    if (changed) this.ledgerChanged();
+  }
+
+  /**
+   * A coupons push replaced the cached coupons with `next`, read from Talon.One at `readAt` (its version: head
+   * office versions a push with the time it read the data, as `storegate push` does by default). Confirmed uses
+   * it counts are forgotten. A version that is not such a time (a small counter) forgets nothing by time: the
+   * uses then stay counted (the safe side) unless the code is used up, unlimited or gone. Returns how many.
+   */
+  countedByPush(next: ReadonlyMap<string, { usageCounter?: number; usageLimit?: number }>, readAt: number): number {
+    let n = 0;
+    for (const code of this.ledger.confirmedCodes()) {
+      const c = next.get(code);
+      const limit = c?.usageLimit ?? 0;
+      const coveredByPush = c === undefined || limit === 0 || (c.usageCounter ?? 0) >= limit;
+      n += this.ledger.countedByPush(code, readAt - PUSH_SKEW_MS, coveredByPush);
+    }
+    if (n > 0) this.ledgerChanged();
+    return n;
+  }
+
   /** Persists sessions and profiles (pruned: finished sessions older than three days, oldest first past 50,000). */
   async saveSessions(): Promise<void> {
     const cutoff = this.#clock.now() - SESSION_KEEP_MS;
-    for (const [id, s] of this.sessions) if (Date.parse(s.updated) < cutoff) this.sessions.delete(id);
-    while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string);
+    let released = 0;
+    const drop = (id: string) => {
+      // An open session pruned will never close here: its held codes are free again.
+      released += this.ledger.releaseHolds(id, this.#clock.now());
+      this.sessions.delete(id);
+    };
+    for (const [id, s] of this.sessions) if (Date.parse(s.updated) < cutoff) drop(id);
+    while (this.sessions.size > MAX_SESSIONS) drop(this.sessions.keys().next().value as string);
+    if (released > 0) {
+      this.#log.info({ released }, 'holds of abandoned sessions released');
+      await this.ensureLedgerSavedDirty();
+    }
     while (this.profiles.size > MAX_PROFILES) this.profiles.delete(this.profiles.keys().next().value as string);
     const data: SessionsSnapshot = { lastSeq: this.#lastSeq, sessions: [...this.sessions.values()], profiles: [...this.profiles.values()] };
     await this.#store.save({ kind: 'sessions', version: data.lastSeq, savedAt: this.#clock.now(), data });

@@ -8,8 +8,10 @@
  * - **Closing** the session turns its holds into *uses*. **Cancelling** releases holds and uses.
  * - A code's local count = holds of other sessions + uses of other sessions; it is compared with the
  *   coupon's `usageLimit` after adding the snapshot's `usageCounter` (0 = unlimited).
- * - `reconciled(sessionId)` forgets a session's uses once Talon.One has them (its `usageCounter`
- *   in the next coupon snapshot then counts them).
+ * - A use is **confirmed** once Talon.One has it (`confirm`). It is forgotten only when a coupons push counts
+ *   it (`countedByPush`: the push's data was read from Talon.One after the use was confirmed, or the code is
+ *   used up, unlimited or gone in it), never before: until then the cached `usageCounter` does not include it,
+ *   and forgetting it would free the code for a second use.
  */
 
 export interface LedgerEntry {
@@ -17,6 +19,8 @@ export interface LedgerEntry {
   terminalId?: string;
   /** ms since epoch */
   at: number;
+  /** When Talon.One had this use (ms, local clock): the close was delivered, or it was Talon.One's own answer. */
+  confirmedAt?: number;
 }
 
 export type LedgerOp =
@@ -109,7 +113,7 @@ export class CouponLedger {
 
   #do(o: LedgerOp): void {
     const s = this.#state(o.code);
-    const entry: LedgerEntry = { sessionId: o.sessionId, at: o.at, ...(o.terminalId !== undefined ? { terminalId: o.terminalId } : {}) };
+    const entry: LedgerEntry = { sessionId: o.sessionId, at: o.at, ...(o.terminalId !== undefined ? { terminalId: o.terminalId } : {}), ...(o.confirmedAt !== undefined ? { confirmedAt: o.confirmedAt } : {}) };
     switch (o.op) {
       case 'hold': s.holds.set(o.sessionId, entry); this.#index(o.sessionId, o.code); break;
       case 'release': s.holds.delete(o.sessionId); break;
@@ -119,12 +123,47 @@ export class CouponLedger {
     this.#gc(o.code, o.sessionId);
   }
 
-  /** Forgets the uses of a session Talon.One has confirmed (its coupon counters now include them). */
-  reconciled(sessionId: string): void {
-    for (const c of this.usedBy(sessionId)) {
-      this.#codes.get(c)?.uses.delete(sessionId);
-      this.#gc(c, sessionId);
+  /** Marks a session's use of `code` as known to Talon.One at `at`. Returns whether anything changed. */
+  confirm(sessionId: string, code: string, at: number): boolean {
+    const u = this.#codes.get(code)?.uses.get(sessionId);
+    if (!u || u.confirmedAt !== undefined) return false;
+    u.confirmedAt = at;
+    return true;
+  }
+
+  /** Codes with confirmed uses (candidates for `countedByPush`). */
+  confirmedCodes(): string[] {
+    const out: string[] = [];
+    for (const [code, s] of this.#codes) for (const u of s.uses.values()) if (u.confirmedAt !== undefined) {
+      out.push(code);
+      break;
     }
+    return out;
+  }
+
+  /**
+   * A coupons push whose data was read from Talon.One at `readAt` counts every use confirmed before then; with
+   * `all` (the code is used up, unlimited or gone in the push) every confirmed use is covered by the push alone.
+   * Those uses are forgotten; unconfirmed ones stay. Returns how many were forgotten.
+   */
+  countedByPush(code: string, readAt: number, all = false): number {
+    const s = this.#codes.get(code);
+    if (!s) return 0;
+    let n = 0;
+    for (const u of [...s.uses.values()]) {
+      if (u.confirmedAt === undefined || (!all && u.confirmedAt > readAt)) continue;
+      s.uses.delete(u.sessionId);
+      this.#gc(code, u.sessionId);
+      n++;
+    }
+    return n;
+  }
+
+  /** Releases the holds of a session that will never be closed (abandoned and pruned). */
+  releaseHolds(sessionId: string, at: number): number {
+    const held = this.heldBy(sessionId);
+    for (const code of held) this.#do({ op: 'release', code, sessionId, at });
+    return held.length;
   }
 
   export(): LedgerExport {

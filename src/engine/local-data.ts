@@ -69,6 +69,7 @@ export class LocalData {
   readonly #budget: number;
   #bundle: Bundle;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #couponListeners: ((next: ReadonlyMap<string, Coupon>, version: number) => void)[] = [];
 
   constructor(deps: { store: SnapshotStore; clock: Clock; storeIntegrationId: string; storeAttributes?: Record<string, unknown>; log?: Logger; limits?: LocalDataLimits }) {
     this.#store = deps.store;
@@ -95,6 +96,11 @@ export class LocalData {
     const p = this.#queue.then(f, f);
     this.#queue = p.catch(() => undefined);
     return p;
+  }
+
+  /** Called after each coupons ingest with the new coupons and their version (the ledger reconciles). */
+  onCoupons(fn: (next: ReadonlyMap<string, Coupon>, version: number) => void): void {
+    this.#couponListeners.push(fn);
   }
 
   /** Loads the persisted snapshots (a corrupt one is logged and ignored). */
@@ -161,6 +167,13 @@ export class LocalData {
           const data = { version: p.version, full: true, coupons: [...index.byCode.values()] as Coupon[] };
           await this.#store.save({ kind, version: p.version, savedAt: now, data });
           this.#bundle = this.#make({ ...this.#bundle, coupons: index, versions: { ...this.#bundle.versions, coupons: p.version }, updatedAt: now });
+          for (const fn of this.#couponListeners) {
+            try {
+              fn(index.byCode, p.version);
+            } catch (err) {
+              this.#log?.error({ err }, 'coupons listener threw');
+            }
+          }
           return { kind, version: p.version, changed: p.coupons.length };
         }
         case 'loyalty': {

@@ -24,6 +24,11 @@ export interface FlusherDeps {
   liveBusy?: () => boolean;
   /** Reconciliation entries and dead letters are also announced (published to P/alerts). */
   onAlert?: (a: { kind: 'deadLetter' | 'reconciliation'; [k: string]: unknown }) => void;
+  /**
+   * Called with each delivered session update and Talon.One's effects for it, before it is marked delivered
+   * (the local state learns which coupon uses Talon.One now has).
+   */
+  onUpstreamEffects?: (rec: import('../checkout/records.js').JournalRecord, upstream: import('../engine/index.js').Effect[]) => void;
   /** Records older than this (wall time since append) are checked upstream first (default 23 h). */
   oldRecordMs?: number;
 }

@@ -329,6 +329,11 @@ export class Flusher {
 
   async #reconcile(rec: JournalRecord, last: JournalEntry, upstream: Effect[]): Promise<void> {
     if (rec.kind !== 'updateSession' || !rec.local) return;
+    try {
+      this.#d.onUpstreamEffects?.(rec, upstream);
+    } catch (err) {
+      this.#d.log.error({ err }, 'flusher: onUpstreamEffects threw');
+    }
     const at = new Date(this.#d.clock.now()).toISOString();
     const diffs = diffOutcome({ sessionId: rec.sessionId, terminalId: rec.terminalId, seq: last.seq, at }, rec.local, upstream);
     for (const e of diffs) {

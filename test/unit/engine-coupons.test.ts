@@ -122,13 +122,28 @@ describe('store-wide ledger', () => {
     expect(run(e, copy, 's2', { couponCodes: ['ONCE'] }, 'T2').effects[0]?.effectType).toBe('acceptCoupon');
   });
 
-  it('usage limits add local uses to usageCounter; reconciled sessions stop counting', () => {
+  it('usage limits add local uses to usageCounter; a use stops counting only once confirmed and counted by a push', () => {
     const e = engine(rulesPayload([campaign(1, rule())]), { coupons: [{ id: 1, value: 'THREE', campaignId: 1, usageLimit: 3, usageCounter: 1 }] });
     const ledger = new CouponLedger();
     for (const s of ['a', 'b']) ledger.apply(run(e, ledger, s, { couponCodes: ['THREE'], state: 'closed' }).ledgerOps);
     expect(reasons(run(e, ledger, 'c', { couponCodes: ['THREE'] }))).toEqual([['THREE', 'CouponLimitReached', 1]]);
-    ledger.reconciled('a');
+    // A push frees nothing while no use is confirmed (Talon.One does not have it): the window stays shut.
+    expect(ledger.countedByPush('THREE', 10_000)).toBe(0);
+    expect(ledger.confirm('a', 'THREE', 5000)).toBe(true);
+    expect(ledger.confirmedCodes()).toEqual(['THREE']);
+    expect(ledger.countedByPush('THREE', 4999)).toBe(0); // data read before Talon.One had the use
+    expect(ledger.countedByPush('THREE', 5000)).toBe(1); // only the confirmed one
+    expect(ledger.usedBy('b')).toEqual(['THREE']);
     expect(run(e, ledger, 'c', { couponCodes: ['THREE'] }).effects[0]?.effectType).toBe('acceptCoupon');
+  });
+
+  it('abandoned sessions release their holds', () => {
+    const e = engine(rulesPayload([campaign(1, rule())]), { coupons: [{ id: 1, value: 'ONCE', campaignId: 1, usageLimit: 1 }] });
+    const ledger = new CouponLedger();
+    ledger.apply(run(e, ledger, 'open', { couponCodes: ['ONCE'] }).ledgerOps);
+    expect(reasons(run(e, ledger, 'other', { couponCodes: ['ONCE'] }))).toEqual([['ONCE', 'CouponLimitReached', 1]]);
+    expect(ledger.releaseHolds('open', 0)).toBe(1);
+    expect(run(e, ledger, 'other', { couponCodes: ['ONCE'] }).effects[0]?.effectType).toBe('acceptCoupon');
   });
 });
 
