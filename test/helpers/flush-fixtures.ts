@@ -14,8 +14,8 @@ import {
   sessionKey,
 } from '../../src/checkout/records.js';
 import { Journal } from '../../src/journal/index.js';
-import { Flusher, type FlusherDeps } from '../../src/journal/flusher.js';
-import { ReconciliationLog } from '../../src/journal/reconciliation.js';
+import { Flusher, type FlusherDeps } from '../../src/delivery/flusher.js';
+import { ReconciliationLog } from '../../src/delivery/reconciliation.js';
 import type { JournalEntry } from '../../src/journal/types.js';
 import { type Clock, systemClock } from '../../src/platform/clock.js';
 import { FileSnapshotStore } from '../../src/state/snapshot-store.js';

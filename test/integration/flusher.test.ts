@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../scripts/talon-emulator/server.js';
 import type { Emulator, RecordedRequest } from '../../scripts/talon-emulator/types.js';
 import type { JournalRecord } from '../../src/checkout/records.js';
-import { ReconciliationLog } from '../../src/journal/reconciliation.js';
+import { ReconciliationLog } from '../../src/delivery/reconciliation.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import { FileSnapshotStore } from '../../src/state/snapshot-store.js';
 import { UpstreamProbe } from '../../src/upstream/probe.js';

@@ -1,7 +1,7 @@
-/** Coalescing rule of the flusher (src/journal/coalesce.ts): which head records go upstream as one send. */
+/** Coalescing rule of the flusher (src/delivery/coalesce.ts): which head records go upstream as one send. */
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../src/checkout/records.js';
-import { coalesceHead } from '../../src/journal/coalesce.js';
+import { coalesceHead } from '../../src/delivery/coalesce.js';
 import type { JournalEntry } from '../../src/journal/types.js';
 import { reopen, returnItems, trackEvent, updateSession } from '../helpers/flush-fixtures.js';
 

@@ -14,7 +14,7 @@ import type { Clock } from '../platform/clock.js';
 import { isRetryableStatus } from '../platform/backoff.js';
 import { type UpstreamClient, UpstreamUnavailableError } from '../upstream/client.js';
 import { alreadyApplied, getUpstreamSession, sessionIdOf, type UpstreamSession } from './flush-check.js';
-import type { JournalEntry } from './types.js';
+import type { JournalEntry } from '../journal/index.js';
 
 export type Outcome =
   | { t: 'delivered'; how: 'sent' | 'alreadyUpstream' | 'closedUpstream' }

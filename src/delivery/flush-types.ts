@@ -1,9 +1,9 @@
-/** Public types of the flusher (src/journal/flusher.ts). */
+/** Public types of the flusher (src/delivery/flusher.ts). */
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { UpstreamClient } from '../upstream/client.js';
-import type { Journal } from './journal.js';
+import type { Journal } from '../journal/index.js';
 import type { ReconciliationLog } from './reconciliation.js';
 
 export interface FlusherDeps {

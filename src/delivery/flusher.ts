@@ -24,7 +24,7 @@ import { DeliveryMarker } from './flush-marks.js';
 import { type Outcome, type SendContext, deliverGroup } from './flush-send.js';
 import { DueTimer } from './flush-timer.js';
 import { diffOutcome } from './reconciliation.js';
-import type { JournalEntry } from './types.js';
+import type { JournalEntry } from '../journal/index.js';
 import type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
 
 export type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';

@@ -2,8 +2,7 @@
  * Batched delivery marking for the flusher: deliveries that arrive while one batch is being recorded
  * share the next batch (`beforeMarkDelivered(seqs)`, then one `journal.markDelivered(seqs)`).
  */
-import type { Journal } from './journal.js';
-import type { JournalEntry } from './types.js';
+import type { Journal, JournalEntry } from '../journal/index.js';
 
 export interface MarkItem {
   seq: number;

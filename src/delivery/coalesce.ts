@@ -12,7 +12,7 @@
  * - a change of query string (records sent with different query parameters are not merged).
  */
 import type { JournalRecord } from '../checkout/records.js';
-import type { JournalEntry } from './types.js';
+import type { JournalEntry } from '../journal/index.js';
 
 /** Upper bound on records merged into one send (keeps one delivery batch and its cursor write small). */
 export const MAX_GROUP = 500;
