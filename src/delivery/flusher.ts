@@ -107,10 +107,10 @@ export class Flusher {
       onFailed: (err, batch) => {
         // Delivered upstream but not recorded: replayed after a restart, which upstream dedupes.
         this.#lastError = `mark delivered failed: ${(err as Error).message}`;
-        deps.log.error({ err, seqs: batch.length }, 'flusher: could not mark records delivered');
-        for (const b of batch) this.#known.delete(b.seq);
+        deps.log.error({ err, seqs: batch.length }, 'flusher: could not mark records delivered; trying again');
       },
       onIdle: () => this.#checkIdle(),
+      sleep: (ms, signal) => deps.clock.sleep(ms, signal),
     });
     this.#send = { upstream: deps.upstream, clock: deps.clock, oldRecordMs: this.#oldMs, reconcile: (r, l, e) => this.#reconcile(r, l, e) };
     if (this.#oldMs >= DAY_MS) deps.log.warn({ oldRecordMs: this.#oldMs }, 'flusher: oldRecordMs ≥ 24 h: idempotency keys may have expired upstream');
@@ -131,6 +131,7 @@ export class Flusher {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     this.#timer.stop();
+    this.#marker.stop();
     while (this.#tasks.size > 0 || this.#marker.busy) {
       await Promise.all([...this.#tasks, this.#marker.drain()]);
     }

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { ensureDirDurable } from '../platform/durable-fs.js';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { AtomicJsonFile } from './atomic-adapter.js';
@@ -48,7 +48,11 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async #mkdir(): Promise<void> {
-    this.#ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
+    // Durable mkdir: a snapshot written into a folder whose own entry is not yet on disk could vanish with it.
+    this.#ready ??= ensureDirDurable(this.dir).catch((err: unknown) => {
+      this.#ready = undefined; // a full disk now is not a full disk forever
+      throw err;
+    });
     return this.#ready;
   }
 
