@@ -195,6 +195,10 @@ export class Gateway {
       const n = state.countedByPush(next, version);
       if (n > 0) log.info({ mod: 'state', forgotten: n }, 'coupon uses counted by the coupons push forgotten');
     });
+    localData.onLoyalty((version) => {
+      const n = state.loyaltyCountedByPush(version);
+      if (n > 0) log.info({ mod: 'state', sessions: n }, 'offline loyalty spending counted by the loyalty push forgotten');
+    });
 
     if (config.upstream.baseUrl && loaded.apiKey) {
       this.#upstream = new UpstreamClient({

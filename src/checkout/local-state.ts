@@ -215,7 +215,15 @@ export class LocalState {
     let changed = false;
     const at = this.#clock.now();
     for (const code of new Set(rec.local.acceptedCoupons)) changed = this.ledger.confirm(rec.sessionId, code, at) || changed;
+    changed = this.loyalty.confirm(rec.sessionId, at) || changed;
     if (changed) this.ledgerChanged();
+  }
+
+  /** A loyalty push read at `readAt` (its version, a time): offline spending Talon.One had by then is forgotten. */
+  loyaltyCountedByPush(readAt: number): number {
+    const n = this.loyalty.countedByPush(readAt - PUSH_SKEW_MS);
+    if (n > 0) this.ledgerChanged();
+    return n;
   }
 
   /**

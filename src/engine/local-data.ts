@@ -70,6 +70,7 @@ export class LocalData {
   #bundle: Bundle;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #couponListeners: ((next: ReadonlyMap<string, Coupon>, version: number) => void)[] = [];
+  readonly #loyaltyListeners: ((version: number) => void)[] = [];
 
   constructor(deps: { store: SnapshotStore; clock: Clock; storeIntegrationId: string; storeAttributes?: Record<string, unknown>; log?: Logger; limits?: LocalDataLimits }) {
     this.#store = deps.store;
@@ -101,6 +102,11 @@ export class LocalData {
   /** Called after each coupons ingest with the new coupons and their version (the ledger reconciles). */
   onCoupons(fn: (next: ReadonlyMap<string, Coupon>, version: number) => void): void {
     this.#couponListeners.push(fn);
+  }
+
+  /** Called after each loyalty ingest with its version (offline spending is reconciled). */
+  onLoyalty(fn: (version: number) => void): void {
+    this.#loyaltyListeners.push(fn);
   }
 
   /** Loads the persisted snapshots (a corrupt one is logged and ignored). */
@@ -181,6 +187,13 @@ export class LocalData {
           if (p.version <= cur.versions.loyalty) this.#stale(kind, p.version);
           await this.#store.save({ kind, version: p.version, savedAt: now, data: p });
           this.#bundle = this.#make({ ...this.#bundle, loyalty: new LoyaltyIndex(p.programs, p.balances), versions: { ...this.#bundle.versions, loyalty: p.version }, updatedAt: now });
+          for (const fn of this.#loyaltyListeners) {
+            try {
+              fn(p.version);
+            } catch (err) {
+              this.#log?.error({ err }, 'loyalty listener threw');
+            }
+          }
           return { kind, version: p.version, changed: p.balances.length };
         }
         case 'prices': {

@@ -42,6 +42,8 @@ export interface LoyaltyOp {
 export interface LoyaltyExport {
   version: 1;
   spent: { holderKey: string; sessionId: string; points: number }[];
+  /** Sessions whose spending Talon.One has, and since when (ms). */
+  confirmed?: { sessionId: string; at: number }[];
 }
 
 /**
@@ -51,6 +53,8 @@ export interface LoyaltyExport {
  */
 export class LoyaltyLimits {
   #spent = new Map<string, Map<string, number>>();
+  /** sessionId → when Talon.One had its spending (the close was delivered). */
+  #confirmed = new Map<string, number>();
 
   constructor(public maxOfflineDeduction: number = 500) {}
 
@@ -95,20 +99,45 @@ export class LoyaltyLimits {
     }
   }
 
-  /** Forgets a session's spending once Talon.One has it (the next loyalty snapshot includes it). */
+  /** Forgets a session's spending (Talon.One has it and the cached balances include it). */
   reconciled(sessionId: string): void {
     for (const h of this.holdersOf(sessionId)) this.#set(h, sessionId, 0);
+    this.#confirmed.delete(sessionId);
+  }
+
+  /** Talon.One has this session's spending since `at`. Returns whether anything changed. */
+  confirm(sessionId: string, at: number): boolean {
+    if (this.#confirmed.has(sessionId) || this.holdersOf(sessionId).length === 0) return false;
+    this.#confirmed.set(sessionId, at);
+    return true;
+  }
+
+  /**
+   * A loyalty push read from Talon.One at `readAt` has balances that include every spending confirmed before
+   * then: that spending is forgotten (else it would be deducted twice). Returns how many sessions.
+   */
+  countedByPush(readAt: number): number {
+    let n = 0;
+    for (const [sessionId, at] of [...this.#confirmed]) {
+      if (at > readAt) continue;
+      this.reconciled(sessionId);
+      n++;
+    }
+    return n;
   }
 
   export(): LoyaltyExport {
     const spent: LoyaltyExport['spent'] = [];
     for (const [h, m] of this.#spent) for (const [s, p] of m) spent.push({ holderKey: h, sessionId: s, points: p });
-    return { version: 1, spent };
+    const confirmed = [...this.#confirmed].map(([sessionId, at]) => ({ sessionId, at }));
+    return { version: 1, spent, ...(confirmed.length > 0 ? { confirmed } : {}) };
   }
 
   import(data: LoyaltyExport): void {
     if (!data || data.version !== 1 || !Array.isArray(data.spent)) throw new Error('not a loyalty limits export (version 1)');
     this.#spent.clear();
+    this.#confirmed.clear();
     for (const s of data.spent) this.#set(s.holderKey, s.sessionId, s.points);
+    for (const c of data.confirmed ?? []) this.#confirmed.set(c.sessionId, c.at);
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { campaign, cart, engine, rulesPayload, NOW } from './engine-helpers.js';
 import { CouponLedger } from '../../src/engine/coupon-ledger.js';
-import { LoyaltyLimits } from '../../src/engine/loyalty.js';
+import { LoyaltyLimits, holderKey } from '../../src/engine/loyalty.js';
 
 const programs = [{ id: 1, name: 'pts', cardBased: false }, { id: 2, name: 'card', cardBased: true }];
 const balances = [{ programId: 1, profileId: 'p1', activePoints: 300, pendingPoints: 20 }, { programId: 2, cardId: 'C1', activePoints: 1000 }];
@@ -54,5 +54,21 @@ describe('loyalty', () => {
     expect(c.loyaltyOps).toEqual([{ op: 'spend', holderKey: '1|p|p1', sessionId: 's1', points: 0, previous: 200 }]);
     const add = engine(rulesPayload([campaign(1, [[{ type: 'passthrough', expression: ['addLoyaltyPoints', 1, 'Earn', ['floor', ['.', 'Session', 'Total']]] }]])]), { programs, balances });
     expect(ev(add, limits, 's3').effects[0]).toMatchObject({ effectType: 'addLoyaltyPoints', props: { name: 'Earn', programId: 1, subLedgerId: '', value: 50, recipientIntegrationId: 'p1' } });
+  });
+
+  it('offline spending is forgotten only once confirmed and counted by a loyalty push read after that', () => {
+    const limits = new LoyaltyLimits(500);
+    const first = ev(E(200), limits, 'a');
+    limits.apply(first.loyaltyOps);
+    const h = holderKey(1, 'p', 'p1');
+    expect(limits.available(h, 'b', 300)).toBe(100);
+    expect(limits.countedByPush(10_000)).toBe(0); // not confirmed: Talon.One does not have it
+    expect(limits.confirm('a', 5000)).toBe(true);
+    expect(limits.countedByPush(4999)).toBe(0); // balances read before Talon.One had it
+    const saved = limits.export();
+    const copy = new LoyaltyLimits(500);
+    copy.import(saved);
+    expect(copy.countedByPush(5000)).toBe(1); // the confirmation survived the export
+    expect(copy.available(h, 'b', 100)).toBe(100); // the pushed balance (100) already has the 200 deducted
   });
 });
