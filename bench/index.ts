@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   journal: () => import('./journal.js'),
   flush: () => import('./flush.js'),
   mqtt: () => import('./mqtt.js'),
+  crash: () => import('./crash.js'),
 };
 
 async function main(): Promise<void> {
