@@ -40,6 +40,7 @@ export async function run(args: string[]): Promise<void> {
     onRound: (r) => {
       if ((r + 1) % 100 === 0) console.log(`  kill -9 cycles: ${r + 1}`);
     },
+    onFlush: (depth) => console.log(`  final flush: ${depth} records left`),
   });
   const killSec = (performance.now() - t1) / 1000;
 

@@ -42,7 +42,7 @@ export interface KillRunResult {
   codesAcceptedAtClose: number;
 }
 
-export async function killRun(opts: { rounds: number; writers?: number; onRound?: (round: number) => void }): Promise<KillRunResult> {
+export async function killRun(opts: { rounds: number; writers?: number; onRound?: (round: number) => void; onFlush?: (depth: number) => void }): Promise<KillRunResult> {
   const writers = opts.writers ?? 8;
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-crash-'));
   const bundle = buildBundle(path.join(dir, 'storegate.mjs'));
@@ -129,9 +129,15 @@ export async function killRun(opts: { rounds: number; writers?: number; onRound?
     const child = startChild();
     try {
       await waitReady(child);
-      const end = Date.now() + 120_000;
+      // The backlog grows with the rounds (every other round has no upstream): give the flush time to match.
+      const end = Date.now() + Math.max(120_000, opts.rounds * 3000);
+      let lastReport = Date.now();
       for (;;) {
         const s = (await (await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { journal: { depth: number; dead: number } };
+        if (Date.now() - lastReport > 10_000) {
+          opts.onFlush?.(s.journal.depth);
+          lastReport = Date.now();
+        }
         if (s.journal.depth === 0) {
           if (s.journal.dead !== 0) fail(`${s.journal.dead} dead letters after the final flush`);
           break;
