@@ -6,14 +6,7 @@ import { RpcServer, answerPayload, type RpcAnswer, type RpcCall } from './rpc.js
 import { OFFLINE_STATUS, StatusPublisher, type StoreStatus } from './status.js';
 import { PUSH_KINDS, Topics, type PushTopicKind } from './topics.js';
 
-/** What a push handler answers: the ack to publish, or null for a retained push seen again (nothing to say). */
-export interface PushAck {
-  version: number | null;
-  ok: boolean;
-  error?: string;
-  code?: string;
-  restartRequired?: string[];
-}
+import type { PushAck } from '../pushes/service.js';
 
 export interface MqttBridgeConfig {
   url: string;
@@ -37,6 +30,7 @@ export interface MqttBridgeDeps {
   clock: Clock;
   log: Logger;
   status: () => Omit<StoreStatus, 'online'>;
+  /** The ack to publish, or null for a retained push seen again (nothing to say). */
   onPush: (kind: PushTopicKind, payload: Buffer) => Promise<PushAck | null>;
   invoke: (call: RpcCall) => Promise<RpcAnswer>;
   identify: (token: string) => string | null;
@@ -45,7 +39,7 @@ export interface MqttBridgeDeps {
 }
 
 /**
- * Head office and terminals over MQTT (CONTRACT §5): the connection, the retained status and its Last Will,
+ * Head office and terminals over MQTT (README "Head office and MQTT"): the connection, the retained status and its Last Will,
  * signed pushes in (handed to the push service, one at a time, acknowledged on `P/<kind>/ack`), terminal RPC,
  * and alerts and scans out.
  */
