@@ -357,19 +357,20 @@ export class Gateway {
     return this.#url;
   }
 
-  /** The retained `P/status` payload (CONTRACT §5). */
+  /** The retained `P/status` payload (README "Head office and MQTT"). */
   #mqttStatus() {
-    const cache = this.#localData?.status();
+    // Looked at every second: only the versions, not the campaign list that `status()` builds.
+    const v = this.#localData?.versions();
     return {
       mode: this.#checkout?.mode ?? this.config.config.mode,
       upstream: this.#upstream ? this.#upstream.health.state : 'none',
       journalDepth: this.#journal?.stats().depth ?? 0,
       version: VERSION,
       configVersion: this.#runtime?.version ?? 0,
-      rulesVersion: cache?.rulesVersion ?? 0,
-      pricesVersion: cache?.pricesVersion ?? 0,
-      couponsVersion: cache?.couponsVersion ?? 0,
-      loyaltyVersion: cache?.loyaltyVersion ?? 0,
+      rulesVersion: v?.rules ?? 0,
+      pricesVersion: v?.prices ?? 0,
+      couponsVersion: v?.coupons ?? 0,
+      loyaltyVersion: v?.loyalty ?? 0,
     };
   }
 

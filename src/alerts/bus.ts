@@ -1,5 +1,5 @@
 /**
- * Alerts for head office (CONTRACT §5 `P/alerts`): what a shop cannot fix alone. Producers (the flusher, the
+ * Alerts for head office (`P/alerts`, README "Head office and MQTT"): what a shop cannot fix alone. Producers (the flusher, the
  * upstream health, the watchers) emit; sinks (the log, the MQTT bridge) subscribe. Kinds: `deadLetter`,
  * `reconciliation`, `diskLow`, `clockSkew`, `upstreamDown`, `upstreamUp`.
  */

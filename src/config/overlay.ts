@@ -6,7 +6,7 @@ import { validateConfig } from './load.js';
 import { deepMerge } from './merge.js';
 
 /**
- * The config head office pushed (CONTRACT §5 `P/config/set`), kept in the data dir as the accumulated partial
+ * The config head office pushed (`P/config/set`, README "Head office and MQTT"), kept in the data dir as the accumulated partial
  * config and the version that last changed it. The effective config is the config file with this overlay merged
  * on top (environment overrides still win over both). It lives in the data dir, not in the config file, because
  * the daemon's hardened unit cannot write `/etc/storegate`, and so that a technician's file stays as written.

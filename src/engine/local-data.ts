@@ -245,6 +245,11 @@ export class LocalData {
     }
   }
 
+  /** The versions of the four data sets in use (cheap: for the MQTT status, looked at every second). */
+  versions(): Readonly<Record<DataKind, number>> {
+    return this.#bundle.versions;
+  }
+
   status(): LocalDataStatus {
     const b = this.#bundle;
     const now = this.#clock.now();

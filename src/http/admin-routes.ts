@@ -27,7 +27,7 @@ function isJwsRequest(req: FastifyRequest): boolean {
 }
 
 /**
- * Admin routes (CONTRACT §4), behind `Authorization: Bearer <adminToken>` — except a signed push (a JWS body,
+ * Admin routes (README "Operations API"), behind `Authorization: Bearer <adminToken>` — except a signed push (a JWS body,
  * `Content-Type: application/jose`) on `PUT /admin/data/:kind` and `PUT /admin/config`: its signature is its
  * authority, exactly as on MQTT, so head office needs no shop's admin token.
  */
@@ -51,7 +51,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
     return { kind, ...ack };
   };
 
-  // CONTRACT §7 data: a signed JWS as on MQTT, or (admin token) the plain JSON payload.
+  // Local data (README "Local data"): a signed JWS as on MQTT, or (admin token) the plain JSON payload.
   app.put<{ Params: { kind: string } }>('/admin/data/:kind', { bodyLimit: limit }, async (req) => {
     const kind = req.params.kind as DataKind;
     if (!KINDS.has(kind)) {

@@ -1,7 +1,7 @@
 import type { MqttConnection } from './connection.js';
 import type { Topics } from './topics.js';
 
-/** The retained `P/status` document (CONTRACT §5). */
+/** The retained `P/status` document (README "Head office and MQTT"). */
 export interface StoreStatus {
   online: true;
   mode: string;

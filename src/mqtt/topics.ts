@@ -1,5 +1,5 @@
 /**
- * The MQTT topic names of CONTRACT §5. `P` = `<topicPrefix>/<store.integrationId>`. A push addressed to every
+ * The MQTT topic names (the topic table of README "Head office and MQTT"). `P` = `<topicPrefix>/<store.integrationId>`. A push addressed to every
  * store (`storeIntegrationId: "*"`) is published by head office under the literal store segment `*`
  * (`<topicPrefix>/` then `*` then `/<kind>/set`): `*` is an ordinary character in MQTT topic names (only `+` and `#` are
  * wildcards), so every shop subscribes to its own topics and to the fleet-wide ones.
@@ -7,7 +7,7 @@
 export const PUSH_KINDS = ['config', 'rules', 'prices', 'coupons', 'loyalty'] as const;
 export type PushTopicKind = (typeof PUSH_KINDS)[number];
 
-/** The terminal RPC methods (CONTRACT §5) and the HTTP operation each one is. */
+/** The terminal RPC methods and the HTTP operation each one is. */
 export const RPC_METHODS = {
   updateCustomerSession: 'updateSession',
   returnCartItems: 'returnItems',

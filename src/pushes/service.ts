@@ -6,7 +6,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { claimedVersion, stalePush, verifyPush, type PushEnvelope, type PushKind, type TrustedKey } from '../trust/index.js';
 import type { PushRecord, PushVersions } from './versions.js';
 
-/** The answer to a push, published on `P/<kind>/ack` and returned over HTTP (CONTRACT §5). */
+/** The answer to a push, published on `P/<kind>/ack` and returned over HTTP. */
 export interface PushAck {
   version: number | null;
   ok: boolean;
@@ -79,8 +79,8 @@ export class PushService {
   }
 
   /**
-   * A plain JSON push under the admin token (HTTP only). Config: `{version, config}`; data: the CONTRACT §7
-   * payload itself (its own `version`; prices have none).
+   * A plain JSON push under the admin token (HTTP only). Config: `{version, config}`; data: the local-data
+   * payload (README "Local data") itself (its own `version`; prices have none).
    */
   plain(kind: PushKind, body: unknown): Promise<PushAck> {
     return this.#serial(async () => {

@@ -85,7 +85,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // --- MQTT (CONTRACT §5): read from the bridge when scraped ---
+  // --- MQTT: read from the bridge when scraped ---
   /** Set by the gateway when a broker is configured. */
   mqttStats: (() => { connected: boolean; reconnects: number; queued: number; dropped: Record<string, number> }) | null = null;
 
