@@ -25,7 +25,6 @@ import { injectInvoker } from './http/inject.js';
 import { VERSION } from './version.js';
 import { ConfigRuntime } from './config/runtime.js';
 import { withPushedOverlay } from './config/overlay.js';
-import { under } from './config/merge.js';
 import { setLogLevel } from './telemetry/logger.js';
 import { loadTrustedKeys, type TrustedKey } from './trust/index.js';
 import { PushVersions } from './pushes/versions.js';
@@ -33,6 +32,7 @@ import { PushService, type PushAck } from './pushes/service.js';
 import { MqttBridge } from './mqtt/bridge.js';
 import { AlertBus } from './alerts/bus.js';
 import { AlertWatch } from './alerts/watch.js';
+import { liveConfigApplier } from './live-config.js';
 import { DataDirLock } from './platform/lock.js';
 import { ReplayCache } from './checkout/replay-cache.js';
 import type { JournalRecord } from './checkout/records.js';
@@ -296,23 +296,7 @@ export class Gateway {
     this.#app = app;
 
     // What a pushed config changes at once (the rest waits for a restart: ConfigRuntime reports it).
-    runtime.onChange((next, _prev, changed) => {
-      const has = (k: string) => changed.some((p) => under(p, k));
-      const restart: string[] = [];
-      if (has('log.level')) setLogLevel(log, next.log.level);
-      if (has('mode')) {
-        if (next.mode !== 'offline' && this.#upstream === null) restart.push('mode');
-        else checkout.setMode(next.mode);
-      }
-      if (has('upstream.timeoutMs') || has('upstream.retry')) {
-        this.#upstream?.reconfigure({ timeoutMs: next.upstream.timeoutMs, retry: next.upstream.retry });
-        checkout.setTimeoutMs(next.upstream.timeoutMs);
-      }
-      if (has('terminals')) auth.replace(next.terminals);
-      if (has('offline')) state.loyalty.maxOfflineDeduction = next.offline.maxOfflineLoyaltyDeduction;
-      if (has('trust.publicKeys')) trustedKeys = loadTrustedKeys(next.trust.publicKeys);
-      return restart;
-    });
+    runtime.onChange(liveConfigApplier({ log, checkout, upstream: this.#upstream, auth, state, setTrustedKeys: (k) => (trustedKeys = k) }));
 
     this.#url = await app.listen({ host: config.http.host, port: config.http.port });
 
