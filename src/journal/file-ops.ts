@@ -2,6 +2,7 @@
  * The journal's filesystem port. Production uses {@link nodeFileOps}; tests wrap it to count
  * `datasync` calls or to inject `ENOSPC`/`EIO` without monkey-patching `node:fs`.
  */
+import { fdatasyncSync, writeSync } from 'node:fs';
 import { open, readdir, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -13,6 +14,10 @@ export interface SegmentHandle {
   write(data: Uint8Array, position: number): Promise<void>;
   /** fdatasync: data plus the metadata needed to read it back (the file size), not mtime. */
   datasync(): Promise<void>;
+  /** `write` as a blocking call on the calling thread (the journal's inline path, see SyncPacer). */
+  writeSync(data: Uint8Array, position: number): void;
+  /** `datasync` as a blocking call on the calling thread. */
+  datasyncSync(): void;
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -50,6 +55,19 @@ class NodeSegmentHandle implements SegmentHandle {
 
   datasync(): Promise<void> {
     return this.#h.datasync();
+  }
+
+  writeSync(data: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < data.byteLength) {
+      const n = writeSync(this.#h.fd, data, done, data.byteLength - done, position + done);
+      if (n <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
+      done += n;
+    }
+  }
+
+  datasyncSync(): void {
+    fdatasyncSync(this.#h.fd);
   }
 
   truncate(length: number): Promise<void> {

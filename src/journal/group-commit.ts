@@ -3,9 +3,12 @@
  * while a commit is in progress waits and goes into the next batch. Each submitter's promise settles
  * with the outcome of the commit that carried its item.
  *
- * Why no timer: batching comes for free from the cost of the commit itself (an fdatasync takes
- * milliseconds, during which the next batch accumulates). A lone writer pays one sync and no added
- * delay; 64 concurrent writers share roughly one sync per round.
+ * Why no timer: batching comes from the event loop and from the cost of the commit itself. A batch
+ * starts in the loop's check phase (`setImmediate`), so every terminal request that the same poll
+ * phase read joins it; while an asynchronous commit runs, the next batch accumulates. A commit may
+ * also be synchronous (the journal's inline fdatasync): then the requests that arrive meanwhile wait
+ * in the socket buffers and form the next batch in the next loop turn. A lone writer pays one sync
+ * and one loop turn (microseconds); 64 concurrent writers share roughly one sync per turn.
  */
 interface Waiter<T> {
   readonly item: T;
@@ -14,14 +17,15 @@ interface Waiter<T> {
 }
 
 export class GroupCommit<T> {
-  readonly #commit: (batch: readonly T[]) => Promise<void>;
+  readonly #commit: (batch: readonly T[]) => Promise<void> | void;
   #queue: Waiter<T>[] = [];
   #running = false;
   #idle: (() => void)[] = [];
   #batches = 0;
   #items = 0;
 
-  constructor(commit: (batch: readonly T[]) => Promise<void>) {
+  /** `commit` may finish synchronously (return nothing, or throw) or return a promise. */
+  constructor(commit: (batch: readonly T[]) => Promise<void> | void) {
     this.#commit = commit;
   }
 
@@ -31,7 +35,7 @@ export class GroupCommit<T> {
       this.#queue.push({ item, resolve, reject });
       if (!this.#running) {
         this.#running = true;
-        void this.#loop();
+        setImmediate(() => void this.#loop());
       }
     });
   }
@@ -48,8 +52,6 @@ export class GroupCommit<T> {
   }
 
   async #loop(): Promise<void> {
-    // One microtask of grace: submits made in the same synchronous run join the first batch.
-    await Promise.resolve();
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue;
@@ -57,7 +59,8 @@ export class GroupCommit<T> {
         this.#batches += 1;
         this.#items += batch.length;
         try {
-          await this.#commit(batch.map((w) => w.item));
+          const pending = this.#commit(batch.map((w) => w.item));
+          if (pending) await pending;
         } catch (err) {
           for (const w of batch) w.reject(err);
           continue;

@@ -25,6 +25,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { pino } from 'pino';
 import { CURSOR_FILE, type DeadInfo, type RangeSet, encodeCursor } from './cursor.js';
 import { type JournalFileOps, type SegmentHandle, nodeFileOps } from './file-ops.js';
+import { SyncPacer } from './sync-pacer.js';
 import { GroupCommit } from './group-commit.js';
 import { type SegmentState, type Slot, recover } from './recovery.js';
 import { MAX_FIELD_BYTES, type PreparedRecord, encodeBatch, prepareRecord, segmentFileName } from './segment.js';
@@ -38,6 +39,8 @@ import {
 } from './types.js';
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Inline (blocking) write + fdatasync while recent syncs average ≤ 2 ms (see SyncPacer). */
+const DEFAULT_INLINE_SYNC_MAX_MS = 2;
 const MIN_SEGMENT_BYTES = 4 * 1024;
 const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024; // keeps batch offsets within the u32 `batchOff` field
 
@@ -78,6 +81,7 @@ export class Journal {
   #broken: StoregateError | undefined;
   readonly #listeners = new Set<(e: JournalEntry) => void>();
   readonly #appender = new GroupCommit<Pending>((b) => this.#commitBatch(b));
+  readonly #pacer: SyncPacer;
   readonly #cursorWriter = new GroupCommit<null>(() => this.#commitCursor());
 
   private constructor(o: {
@@ -95,6 +99,7 @@ export class Journal {
     this.#clock = o.opts.clock;
     this.#maxBytes = o.opts.maxBytes;
     this.#segmentBytes = o.segmentBytes;
+    this.#pacer = new SyncPacer(o.opts.inlineSyncMaxMs ?? DEFAULT_INLINE_SYNC_MAX_MS);
     this.#segments = o.rec.segments;
     this.#active = o.active;
     this.#handle = o.handle;
@@ -269,6 +274,11 @@ export class Journal {
     };
   }
 
+  /** How batches were made durable: the recent sync time and how many ran inline or in the pool. */
+  syncStats(): { ewmaMs: number; inlineBatches: number; pooledBatches: number } {
+    return this.#pacer.stats;
+  }
+
   /** Waits for in-flight appends and cursor writes, then closes the files. Later calls reject. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -299,39 +309,81 @@ export class Journal {
     }
   }
 
-  /** One write + one fdatasync for the whole batch. Runs one at a time (GroupCommit). */
-  async #commitBatch(batch: readonly Pending[]): Promise<void> {
+  /**
+   * One write + one fdatasync for the whole batch. Runs one at a time (GroupCommit). On a fast disk the
+   * two calls block the loop for the sync itself (no thread-pool round trips); on a slow one they go to
+   * the pool (see SyncPacer). A batch that starts a new segment always takes the async path.
+   */
+  #commitBatch(batch: readonly Pending[]): Promise<void> | void {
     let total = 0;
     for (const p of batch) total += p.rec.size;
+    const rotate = this.#active.size > 0 && this.#active.size + total > this.#segmentBytes;
+    if (this.#broken || rotate || !this.#pacer.inline()) return this.#commitPooled(batch, total, rotate);
+    const seg = this.#active;
+    const off = seg.size;
+    let buf: Buffer;
+    try {
+      buf = encodeBatch(batch.map((p) => p.rec), off);
+      const t0 = performance.now();
+      this.#handle.writeSync(buf, off);
+      this.#handle.datasyncSync();
+      this.#pacer.record(performance.now() - t0, true);
+    } catch (err) {
+      // Truncating back is async; the batch settles (rejected) once the tail is clean again.
+      return this.#failBatch(batch, total, off, err);
+    }
+    this.#committed(batch, total, seg, buf);
+  }
+
+  async #commitPooled(batch: readonly Pending[], total: number, rotate: boolean): Promise<void> {
+    let seg: SegmentState | undefined;
+    let off = 0;
+    let buf: Buffer;
     try {
       if (this.#broken) throw this.#broken;
-      const first = batch[0] as Pending;
-      if (this.#active.size > 0 && this.#active.size + total > this.#segmentBytes) await this.#rotate(first.rec.seq);
-      const seg = this.#active;
-      const off = seg.size;
-      const buf = encodeBatch(batch.map((p) => p.rec), off);
-      try {
-        await this.#handle.write(buf, off);
-        // fdatasync is enough: it flushes the data and the metadata needed to read it back (the new
-        // file size); only timestamps are skipped. Preallocation is not used, so every batch extends.
-        await this.#handle.datasync();
-      } catch (err) {
-        await this.#truncateBack(off, err);
-        throw writeError(`journal write failed (${(err as NodeJS.ErrnoException).code ?? 'I/O error'}); batch of ${batch.length} rolled back`, err);
+      if (rotate) await this.#rotate((batch[0] as Pending).rec.seq);
+      seg = this.#active;
+      off = seg.size;
+      buf = encodeBatch(batch.map((p) => p.rec), off);
+      const t0 = performance.now();
+      await this.#handle.write(buf, off);
+      // fdatasync is enough: it flushes the data and the metadata needed to read it back (the new
+      // file size); only timestamps are skipped. Preallocation is not used, so every batch extends.
+      await this.#handle.datasync();
+      this.#pacer.record(performance.now() - t0, false);
+    } catch (err) {
+      if (seg === undefined) {
+        this.#pendingBytes -= total;
+        throw err;
       }
-      seg.size += total;
-      this.#bytes += total;
-      for (const p of batch) {
-        p.entry.attach(buf, p.rec.payloadAt, p.rec.payloadAt + p.rec.payloadLen);
-        this.#undelivered.set(p.rec.seq, { entry: p.entry, seg });
-        this.#keys.add(p.entry.key, 1);
-        seg.live += 1;
-      }
-      this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;
+      return this.#failBatch(batch, total, off, err);
+    }
+    this.#committed(batch, total, seg, buf);
+  }
+
+  /** A durable batch: index its records, then tell the listeners (in seq order). */
+  #committed(batch: readonly Pending[], total: number, seg: SegmentState, buf: Buffer): void {
+    this.#pendingBytes -= total;
+    seg.size += total;
+    this.#bytes += total;
+    for (const p of batch) {
+      p.entry.attach(buf, p.rec.payloadAt, p.rec.payloadAt + p.rec.payloadLen);
+      this.#undelivered.set(p.rec.seq, { entry: p.entry, seg });
+      this.#keys.add(p.entry.key, 1);
+      seg.live += 1;
+    }
+    this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;
+    for (const p of batch) this.#notify(p.entry);
+  }
+
+  /** A failed write or sync: cut the tail back, then reject the whole batch. */
+  async #failBatch(batch: readonly Pending[], total: number, off: number, err: unknown): Promise<never> {
+    try {
+      await this.#truncateBack(off, err);
     } finally {
       this.#pendingBytes -= total;
     }
-    for (const p of batch) this.#notify(p.entry);
+    throw writeError(`journal write failed (${(err as NodeJS.ErrnoException).code ?? 'I/O error'}); batch of ${batch.length} rolled back`, err);
   }
 
   /**

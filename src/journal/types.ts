@@ -24,6 +24,11 @@ export interface JournalOptions {
   readonly onCorrupt?: 'fail' | 'skip';
   /** Filesystem port (tests inject faults or count syncs). Defaults to node:fs. */
   readonly fileOps?: JournalFileOps;
+  /**
+   * Write and fdatasync a batch as blocking calls on the event loop while recent syncs average at most
+   * this many ms (default 2); slower, they go through the thread pool. 0 always uses the thread pool.
+   */
+  readonly inlineSyncMaxMs?: number;
 }
 
 /** One journal record. Immutable; `payload` is parsed from disk on first access. */

@@ -41,28 +41,48 @@ export interface FaultPlan {
 export function faultyOps(): { ops: JournalFileOps; counts: { datasync: number; writes: number }; plan: FaultPlan } {
   const counts = { datasync: 0, writes: 0 };
   const plan: FaultPlan = { failWrites: 0, failSyncs: 0, failTruncates: 0, partial: 0, code: 'ENOSPC' };
+  const injected = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
+  // The journal writes either through the async calls (thread pool) or the blocking ones (inline path):
+  // both count and fail alike.
   const wrap = (h: SegmentHandle): SegmentHandle => ({
     async write(data, position) {
       counts.writes += 1;
       if (plan.failWrites > 0) {
         plan.failWrites -= 1;
         if (plan.partial > 0) await h.write(data.subarray(0, Math.min(plan.partial, data.byteLength)), position);
-        throw Object.assign(new Error(`${plan.code}: injected`), { code: plan.code });
+        throw injected(plan.code);
       }
       return h.write(data, position);
+    },
+    writeSync(data, position) {
+      counts.writes += 1;
+      if (plan.failWrites > 0) {
+        plan.failWrites -= 1;
+        if (plan.partial > 0) h.writeSync(data.subarray(0, Math.min(plan.partial, data.byteLength)), position);
+        throw injected(plan.code);
+      }
+      h.writeSync(data, position);
     },
     async datasync() {
       counts.datasync += 1;
       if (plan.failSyncs > 0) {
         plan.failSyncs -= 1;
-        throw Object.assign(new Error(`${plan.code}: injected`), { code: plan.code });
+        throw injected(plan.code);
       }
       return h.datasync();
+    },
+    datasyncSync() {
+      counts.datasync += 1;
+      if (plan.failSyncs > 0) {
+        plan.failSyncs -= 1;
+        throw injected(plan.code);
+      }
+      h.datasyncSync();
     },
     async truncate(n) {
       if (plan.failTruncates > 0) {
         plan.failTruncates -= 1;
-        throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+        throw injected('EIO');
       }
       return h.truncate(n);
     },

@@ -84,34 +84,38 @@ export class PowerCutFs {
   }
 
   #handle(path: string): SegmentHandle {
-    const fs = this;
+    const write = (data: Uint8Array, position: number): void => {
+      const step = this.#step();
+      if (step === 'dead') throw this.#cut();
+      const f = this.#file(path);
+      // The last write before the cut may land only in part.
+      const n = step === 'last' ? Math.floor(this.#random() * (data.byteLength + 1)) : data.byteLength;
+      const end = position + n;
+      const next = Buffer.alloc(Math.max(f.live.length, end));
+      f.live.copy(next);
+      Buffer.from(data.buffer, data.byteOffset, n).copy(next, position);
+      f.live = next;
+      if (step === 'last') throw this.#cut();
+    };
+    const datasync = (): void => {
+      const step = this.#step();
+      if (step !== 'ok') throw this.#cut();
+      const f = this.#file(path);
+      f.durable = Buffer.from(f.live);
+    };
+    // The journal may take either path (thread pool or inline); the model treats them alike.
     return {
-      async write(data, position) {
-        const step = fs.#step();
-        if (step === 'dead') throw fs.#cut();
-        const f = fs.#file(path);
-        // The last write before the cut may land only in part.
-        const n = step === 'last' ? Math.floor(fs.#random() * (data.byteLength + 1)) : data.byteLength;
-        const end = position + n;
-        const next = Buffer.alloc(Math.max(f.live.length, end));
-        f.live.copy(next);
-        Buffer.from(data.buffer, data.byteOffset, n).copy(next, position);
-        f.live = next;
-        if (step === 'last') throw fs.#cut();
-      },
-      async datasync() {
-        const step = fs.#step();
-        if (step !== 'ok') throw fs.#cut();
-        const f = fs.#file(path);
-        f.durable = Buffer.from(f.live);
-      },
-      async truncate(length) {
-        const step = fs.#step();
-        if (step !== 'ok') throw fs.#cut();
-        const f = fs.#file(path);
+      write: async (data, position) => write(data, position),
+      writeSync: write,
+      datasync: async () => datasync(),
+      datasyncSync: datasync,
+      truncate: async (length) => {
+        const step = this.#step();
+        if (step !== 'ok') throw this.#cut();
+        const f = this.#file(path);
         f.live = Buffer.from(f.live.subarray(0, length));
       },
-      async close() {},
+      close: async () => {},
     };
   }
 

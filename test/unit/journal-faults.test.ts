@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Journal, type JournalOptions } from '../../src/journal/index.js';
 import { ManualClock } from '../../src/platform/clock.js';
+import { nodeFileOps, type JournalFileOps, type SegmentHandle } from '../../src/journal/file-ops.js';
+import { SyncPacer } from '../../src/journal/sync-pacer.js';
 import { captureLog, faultyOps, segmentFiles, tempDir } from '../helpers/journal-fixtures.js';
 
 let dir: string;
@@ -19,6 +21,79 @@ afterEach(async () => {
 const opts = (extra: Partial<JournalOptions> = {}): JournalOptions => ({ dir, maxBytes: 1 << 26, clock, ...extra });
 const segSize = async () => (await stat(join(dir, (await segmentFiles(dir)).at(-1) as string))).size;
 
+/**
+ * A disk whose syncs take exactly `delay.ms` (a busy wait inline, as a blocking fdatasync would; a timer in the
+ * pool), counting which path was used. The real fdatasync is skipped so the machine's own disk speed cannot
+ * sway the pacing; the bytes still reach the file (page cache), which is all the reopen below needs.
+ */
+function slowDisk(delay: { ms: number }): { ops: JournalFileOps; paths: { inline: number; pooled: number } } {
+  const paths = { inline: 0, pooled: 0 };
+  const spin = () => {
+    const until = performance.now() + delay.ms;
+    while (performance.now() < until);
+  };
+  const wrap = (h: SegmentHandle): SegmentHandle => ({
+    write: (d, p) => h.write(d, p),
+    writeSync: (d, p) => h.writeSync(d, p),
+    async datasync() {
+      paths.pooled += 1;
+      if (delay.ms > 0) await new Promise((r) => setTimeout(r, delay.ms));
+    },
+    datasyncSync() {
+      paths.inline += 1;
+      spin();
+    },
+    truncate: (n) => h.truncate(n),
+    close: () => h.close(),
+  });
+  const ops: JournalFileOps = {
+    ...nodeFileOps,
+    openSegment: async (p) => wrap(await nodeFileOps.openSegment(p)),
+    createSegment: async (p) => wrap(await nodeFileOps.createSegment(p)),
+  };
+  return { ops, paths };
+}
+
+describe('sync pacing (inline on a fast disk, thread pool on a slow one)', () => {
+  it('the pacer leaves the loop after a slow sync and comes back once syncs are fast again', () => {
+    const p = new SyncPacer(1);
+    expect(p.inline()).toBe(true);
+    p.record(0.2, true);
+    expect(p.inline()).toBe(true);
+    p.record(30, true);
+    expect(p.inline()).toBe(false);
+    let n = 0;
+    while (!p.inline()) {
+      p.record(0.2, false);
+      n += 1;
+    }
+    expect(n).toBeGreaterThan(3);
+    expect(n).toBeLessThan(20);
+    expect(new SyncPacer(0).inline()).toBe(false);
+  });
+
+  it('a journal on a slow disk stops blocking the loop: later batches go through the thread pool', async () => {
+    const delay = { ms: 0 };
+    const { ops, paths } = slowDisk(delay);
+    const j = await Journal.open(opts({ fileOps: ops })); // the default: inline while syncs average ≤ 2 ms
+    for (let i = 0; i < 30; i++) await j.append({ key: 'k', kind: 'x', payload: i });
+    const warm = paths.inline;
+    expect(paths).toEqual({ inline: 30, pooled: 0 });
+    delay.ms = 20;
+    for (let i = 0; i < 5; i++) await j.append({ key: 'k', kind: 'x', payload: i });
+    expect(paths.inline).toBe(warm + 1); // one slow sync blocked the loop, the next ones went to the pool
+    expect(paths.pooled).toBeGreaterThanOrEqual(4);
+    delay.ms = 0;
+    const before = paths.inline;
+    for (let i = 0; i < 15; i++) await j.append({ key: 'k', kind: 'x', payload: i });
+    expect(paths.inline).toBeGreaterThan(before); // fast again: back on the loop
+    await j.close();
+    const j2 = await Journal.open(opts());
+    expect(j2.undelivered()).toHaveLength(50);
+    await j2.close();
+  });
+});
+
 describe('group commit', () => {
   it('64 concurrent appends share far fewer datasyncs than appends', async () => {
     const { ops, counts } = faultyOps();
@@ -30,14 +105,30 @@ describe('group commit', () => {
     await j.close();
   });
 
-  it('appends arriving during a sync go into the next batch, and each resolves only after its own sync', async () => {
+  it('through the thread pool: appends arriving during a sync go into the next batch, and each resolves only after its own sync', async () => {
     const { ops, counts } = faultyOps();
-    const j = await Journal.open(opts({ fileOps: ops }));
+    const j = await Journal.open(opts({ fileOps: ops, inlineSyncMaxMs: 0 }));
+    counts.datasync = 0;
+    counts.writes = 0;
+    const order: string[] = [];
+    const first = j.append({ key: 'a', kind: 'x', payload: 1 }).then(() => order.push(`a@${counts.datasync}`));
+    while (counts.writes === 0) await new Promise((r) => setImmediate(r)); // first batch is now committing
+    const later = Array.from({ length: 10 }, (_, i) => j.append({ key: 'b', kind: 'x', payload: i }).then(() => order.push(`b@${counts.datasync}`)));
+    await Promise.all([first, ...later]);
+    expect(order[0]).toBe('a@1');
+    expect(order.slice(1).every((o) => o === 'b@2')).toBe(true);
+    expect(counts.datasync).toBe(2);
+    await j.close();
+  });
+
+  it('inline on a fast disk: one loop turn is one batch (one sync), and each append resolves after the sync that carried it', async () => {
+    const { ops, counts } = faultyOps();
+    const j = await Journal.open(opts({ fileOps: ops, inlineSyncMaxMs: 1_000 }));
     counts.datasync = 0;
     const order: string[] = [];
     const first = j.append({ key: 'a', kind: 'x', payload: 1 }).then(() => order.push(`a@${counts.datasync}`));
-    await Promise.resolve();
-    await Promise.resolve(); // first batch is now committing
+    await new Promise((r) => setImmediate(r)); // the first turn's batch has committed (synchronously)
+    expect(counts.datasync).toBe(1);
     const later = Array.from({ length: 10 }, (_, i) => j.append({ key: 'b', kind: 'x', payload: i }).then(() => order.push(`b@${counts.datasync}`)));
     await Promise.all([first, ...later]);
     expect(order[0]).toBe('a@1');
@@ -47,11 +138,15 @@ describe('group commit', () => {
   });
 });
 
-describe('I/O errors', () => {
+describe.each([
+  ['inline', 1_000],
+  ['through the thread pool', 0],
+] as const)('I/O errors, %s', (_mode, inlineSyncMaxMs) => {
+  const o = (extra: Partial<JournalOptions> = {}): JournalOptions => opts({ inlineSyncMaxMs, ...extra });
   it('ENOSPC after a partial write: the batch rejects with SG_ERR_JOURNAL_WRITE, the file is cut back, later appends work', async () => {
     const { ops, plan } = faultyOps();
     const { log, lines } = captureLog();
-    const j = await Journal.open(opts({ fileOps: ops, log }));
+    const j = await Journal.open(o({ fileOps: ops, log }));
     const a = await j.append({ key: 'k', kind: 'x', payload: 'before' });
     const size = await segSize();
     Object.assign(plan, { failWrites: 1, partial: 50, code: 'ENOSPC' });
@@ -67,7 +162,7 @@ describe('I/O errors', () => {
     expect(b.seq).toBeGreaterThan(a.seq);
     await j.close();
     const { log: log2, lines: lines2 } = captureLog();
-    const j2 = await Journal.open(opts({ log: log2 }));
+    const j2 = await Journal.open(o({ log: log2 }));
     expect(j2.undelivered().map((e) => e.payload)).toEqual(['before', 'after']);
     expect(lines2.filter((l) => (l.level as number) >= 40)).toEqual([]);
     await j2.close();
@@ -75,7 +170,7 @@ describe('I/O errors', () => {
 
   it('a failed fdatasync rolls the batch back too', async () => {
     const { ops, plan } = faultyOps();
-    const j = await Journal.open(opts({ fileOps: ops }));
+    const j = await Journal.open(o({ fileOps: ops }));
     await j.append({ key: 'k', kind: 'x', payload: 0 });
     const size = await segSize();
     Object.assign(plan, { failSyncs: 1, code: 'EIO' });
@@ -83,7 +178,7 @@ describe('I/O errors', () => {
     expect(await segSize()).toBe(size);
     await j.append({ key: 'k', kind: 'x', payload: 2 });
     await j.close();
-    const j2 = await Journal.open(opts());
+    const j2 = await Journal.open(o());
     expect(j2.undelivered().map((e) => e.payload)).toEqual([0, 2]);
     await j2.close();
   });
@@ -98,14 +193,14 @@ describe('I/O errors', () => {
         return ops.createSegment(p);
       },
     };
-    const j = await Journal.open(opts({ fileOps: flaky, segmentBytes: 4096 }));
+    const j = await Journal.open(o({ fileOps: flaky, segmentBytes: 4096 }));
     await j.append({ key: 'k', kind: 'x', payload: 'a'.repeat(3000) });
     failCreate = true;
     await expect(j.append({ key: 'k', kind: 'x', payload: 'b'.repeat(3000) })).rejects.toMatchObject({ code: 'SG_ERR_JOURNAL_WRITE' });
     failCreate = false;
     await j.append({ key: 'k', kind: 'x', payload: 'c' });
     await j.close();
-    const j2 = await Journal.open(opts({ segmentBytes: 4096 }));
+    const j2 = await Journal.open(o({ segmentBytes: 4096 }));
     expect(j2.undelivered().map((e) => (e.payload as string)[0])).toEqual(['a', 'c']);
     await j2.close();
   });
@@ -113,7 +208,7 @@ describe('I/O errors', () => {
   it('if the failed batch cannot be truncated away, the journal refuses appends until reopened', async () => {
     const { ops, plan } = faultyOps();
     const { log, lines } = captureLog();
-    const j = await Journal.open(opts({ fileOps: ops, log }));
+    const j = await Journal.open(o({ fileOps: ops, log }));
     await j.append({ key: 'k', kind: 'x', payload: 0 });
     Object.assign(plan, { failWrites: 1, partial: 10, failTruncates: 1, code: 'EIO' });
     await expect(j.append({ key: 'k', kind: 'x', payload: 1 })).rejects.toMatchObject({ code: 'SG_ERR_JOURNAL_WRITE' });
@@ -121,7 +216,7 @@ describe('I/O errors', () => {
     expect(lines.some((l) => l.level === 60)).toBe(true);
     await j.close();
     // On reopen the 10 stray bytes are a torn tail: dropped, and the journal works again.
-    const j2 = await Journal.open(opts());
+    const j2 = await Journal.open(o());
     expect(j2.undelivered().map((e) => e.payload)).toEqual([0]);
     await j2.append({ key: 'k', kind: 'x', payload: 3 });
     await j2.close();
