@@ -5,7 +5,7 @@
 import { ApiError, invalid, problem } from './errors.js';
 import type { Faults } from './types.js';
 
-const NUMS = ['latencyMs', 'jitterMs', 'errorRate', 'errorStatus', 'rate429', 'status409Rate', 'refuseForMs', 'failNext'] as const;
+const NUMS = ['latencyMs', 'jitterMs', 'errorRate', 'errorStatus', 'rate429', 'status409Rate', 'refuseForMs', 'failNext', 'stallMs', 'stallNext'] as const;
 const RATES = new Set(['errorRate', 'rate429', 'status409Rate']);
 const BOOLS = ['hang', 'refuse'] as const;
 
@@ -47,7 +47,7 @@ export class FaultController {
     this.f = { ...f };
     if (f.paths) this.f.paths = [...f.paths];
     const x = this.f;
-    this.active = !!(x.latencyMs || x.jitterMs || x.errorRate || x.rate429 || x.status409Rate || x.hang || x.failNext);
+    this.active = !!(x.latencyMs || x.jitterMs || x.errorRate || x.rate429 || x.status409Rate || x.hang || x.failNext || x.stallMs);
   }
 
   get(): Faults {
@@ -62,6 +62,24 @@ export class FaultController {
 
   hang(pathname: string): boolean {
     return this.f.hang === true && this.applies(pathname);
+  }
+
+  /**
+   * How long to hold this request before anything else happens to it (outside the session queue, so a
+   * later request of the same session can overtake it); consumes one `stallNext`. The last one clears the stall.
+   */
+  stallMs(pathname: string): number {
+    const f = this.f;
+    if (!f.stallMs || !this.applies(pathname)) return 0;
+    const ms = f.stallMs;
+    if (f.stallNext && f.stallNext > 0) {
+      f.stallNext--;
+      if (f.stallNext === 0) {
+        const { stallMs: _ms, stallNext: _n, ...rest } = f;
+        this.set(rest);
+      }
+    }
+    return ms;
   }
 
   delayMs(pathname: string): number {

@@ -1,7 +1,7 @@
 /**
  * The emulator's HTTP server (plain node:http, keep-alive) and its programmatic API.
  *
- * Request path for API routes: hang fault → API key → per-session/profile queue (409 past three in
+ * Request path for API routes: stall fault → hang fault → API key → per-session/profile queue (409 past three in
  * flight) → latency fault → injected errors → Idempotency-Key replay → handler → store idempotent
  * answer → record. `/_emulator/*` goes to admin.ts and skips all of that.
  */
@@ -74,14 +74,14 @@ const ROUTES: Route[] = [
   { method: 'GET', re: /^\/v1\/loyalty_programs\/([^/]+)\/profile\/([^/]+)\/balances$/, mutating: false, run: (st, m, q) => balances(st, m[0]!, m[1]!, q) },
 ];
 
-interface Recorded { method: string; path: string; headers: Record<string, string>; raw: string; status: number; at: number }
+interface Recorded { method: string; path: string; headers: Record<string, string>; raw: string; status: number; at: number; stalledMs: number }
 
 function toRecorded(r: Recorded): RecordedRequest {
   let body: unknown;
   if (r.raw.length > 0) {
     try { body = JSON.parse(r.raw); } catch { body = r.raw; }
   }
-  return { method: r.method, path: r.path, headers: r.headers, body, status: r.status, at: r.at };
+  return { method: r.method, path: r.path, headers: r.headers, body, status: r.status, at: r.at, ...(r.stalledMs > 0 ? { stalledMs: r.stalledMs } : {}) };
 }
 
 interface Answer { status: number; payload: string | undefined; replay?: boolean }
@@ -154,14 +154,14 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
     });
   };
 
-  const record = (req: IncomingMessage, raw: string, status: number): void => {
+  const record = (req: IncomingMessage, raw: string, status: number, stalledMs = 0): void => {
     if (!recording) return;
     const headers: Record<string, string> = {};
     for (const k in req.headers) {
       const v = req.headers[k];
       headers[k] = Array.isArray(v) ? v.join(', ') : (v ?? '');
     }
-    recorded.push({ method: req.method ?? '', path: req.url ?? '', headers, raw, status, at: now() });
+    recorded.push({ method: req.method ?? '', path: req.url ?? '', headers, raw, status, at: now(), stalledMs });
     if (recorded.length >= maxRecorded + Math.ceil(maxRecorded / 10)) recorded.splice(0, recorded.length - maxRecorded);
   };
 
@@ -216,12 +216,15 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
     if (raw.length > 0) {
       try { body = JSON.parse(raw); } catch { body = raw; badJson = true; }
     }
-    const finish = (a: Answer): void => { send(res, a); record(req, raw, a.status); };
     if (recording) trackInFlight(req.method ?? '', pathname, body, res);
+    // A stalled request goes on even when its client has gone meanwhile (send() skips a destroyed response).
+    const stalled = faults.active ? faults.stallMs(pathname) : 0;
+    if (stalled > 0) await sleep(stalled);
+    const finish = (a: Answer): void => { send(res, a); record(req, raw, a.status, stalled); };
     if (faults.active && faults.hang(pathname)) {
       hung.add(res);
       res.on('close', () => hung.delete(res));
-      record(req, raw, 0);
+      record(req, raw, 0, stalled);
       return;
     }
     if (req.headers.authorization !== authHeader) return finish(errorAnswer(unauthorized()));

@@ -19,6 +19,8 @@ export interface RecordedRequest {
   status: number;
   /** Emulator time (`now()`), epoch milliseconds, when the response was sent. */
   at: number;
+  /** Present when the `stallMs` fault held this request: how long it was held before it went on. */
+  stalledMs?: number;
 }
 
 /**
@@ -46,6 +48,15 @@ export interface Faults {
   refuseForMs?: number;
   /** Fail the next N API requests with `errorStatus`. */
   failNext?: number;
+  /**
+   * Hold each request this long after it was read in full, before anything else (API key, session queue,
+   * latency): a request stuck on its way, which a later request of the same session overtakes. It is executed
+   * afterwards even if the client gave up and closed the connection meanwhile (as a server does with a
+   * request it received whole); its answer then goes nowhere. Recorded with `stalledMs`.
+   */
+  stallMs?: number;
+  /** With `stallMs`: stall only the next N matching requests, then clear the stall (absent or 0 = every request). */
+  stallNext?: number;
   /** Limit faults to request paths starting with one of these prefixes (e.g. "/v2/customer_sessions"). */
   paths?: string[];
 }

@@ -80,6 +80,40 @@ describe('faults', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(110);
   });
 
+  it('stalls a request outside the session queue: a later one of the same session overtakes it; stallNext clears the stall', async () => {
+    await emu.setFaults({ stallMs: 300, stallNext: 1, paths: ['/v2/customer_sessions/st'] });
+    const t0 = performance.now();
+    const first = put('st', { cartItems: lines(1) }, { 'idempotency-key': 'st-1' }).then((r) => ({ ...r, ms: performance.now() - t0 }));
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await put('st', { cartItems: lines(2) }, { 'idempotency-key': 'st-2' });
+    expect(second.status).toBe(200);
+    expect(performance.now() - t0).toBeLessThan(250);
+    expect(emu.getFaults()).toEqual({ paths: ['/v2/customer_sessions/st'] });
+    const a = await first;
+    expect(a.status).toBe(200);
+    expect(a.ms).toBeGreaterThanOrEqual(290);
+    // Recorded in the order answered; the stalled one says so, and it was executed last (its cart wins).
+    expect(emu.requests.map((r) => [r.headers['idempotency-key'], r.stalledMs])).toEqual([['st-2', undefined], ['st-1', 300]]);
+    expect((emu.getSession('st')!.customerSession as J)['cartItems']).toHaveLength(1);
+    expect((await put('st', {})).status).toBe(200); // fast again
+    expect(emu.requests.at(-1)!.stalledMs).toBeUndefined();
+  });
+
+  it('executes a stalled request whose client gave up meanwhile', async () => {
+    await emu.setFaults({ stallMs: 200 });
+    const gone = fetch(`${emu.url}/v2/customer_sessions/gone`, {
+      method: 'PUT',
+      headers: { authorization: `ApiKey-v1 ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ customerSession: { cartItems: lines(1) } }),
+      signal: AbortSignal.timeout(50),
+    });
+    await expect(gone).rejects.toThrow();
+    expect(emu.getSession('gone')).toBeUndefined();
+    for (let i = 0; i < 50 && emu.getSession('gone') === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(emu.getSession('gone')).toBeDefined();
+    expect(emu.requests.at(-1)).toMatchObject({ path: '/v2/customer_sessions/gone', status: 200, stalledMs: 200 });
+  });
+
   it('hangs requests until the client gives up', async () => {
     await emu.setFaults({ hang: true });
     await expect(fetch(`${emu.url}/v2/customer_sessions/h`, { method: 'PUT', headers: { authorization: `ApiKey-v1 ${KEY}` }, body: '{"customerSession":{}}', signal: AbortSignal.timeout(200) })).rejects.toThrow();
