@@ -19,6 +19,11 @@ export interface SegmentHandle {
   /** `datasync` as a blocking call on the calling thread. */
   datasyncSync(): void;
   truncate(length: number): Promise<void>;
+  /**
+   * Writes zeros over `[from, to)` and makes them durable with the file's new length (the journal's
+   * preallocation, see preallocator.ts). Runs in the thread pool.
+   */
+  zeroFill(from: number, to: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +41,8 @@ export interface JournalFileOps {
   ensureDir(dir: string): Promise<void>;
   writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>;
 }
+
+const ZEROS = Buffer.alloc(1024 * 1024);
 
 class NodeSegmentHandle implements SegmentHandle {
   readonly #h: FileHandle;
@@ -72,6 +79,11 @@ class NodeSegmentHandle implements SegmentHandle {
 
   truncate(length: number): Promise<void> {
     return this.#h.truncate(length);
+  }
+
+  async zeroFill(from: number, to: number): Promise<void> {
+    for (let off = from; off < to; off += ZEROS.length) await this.write(ZEROS.subarray(0, Math.min(ZEROS.length, to - off)), off);
+    await this.#h.datasync();
   }
 
   close(): Promise<void> {

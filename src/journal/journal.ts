@@ -26,6 +26,7 @@ import { pino } from 'pino';
 import { CURSOR_FILE, type DeadInfo, type RangeSet, encodeCursor } from './cursor.js';
 import { type JournalFileOps, type SegmentHandle, nodeFileOps } from './file-ops.js';
 import { SyncPacer } from './sync-pacer.js';
+import { Preallocator } from './preallocator.js';
 import { GroupCommit } from './group-commit.js';
 import { type SegmentState, type Slot, recover } from './recovery.js';
 import { MAX_FIELD_BYTES, type PreparedRecord, encodeBatch, prepareRecord, segmentFileName } from './segment.js';
@@ -64,6 +65,7 @@ export class Journal {
   readonly #clock: Clock;
   readonly #maxBytes: number;
   readonly #segmentBytes: number;
+  readonly #preallocate: boolean;
   #segments: SegmentState[];
   #active: SegmentState;
   #handle: SegmentHandle;
@@ -82,6 +84,7 @@ export class Journal {
   readonly #listeners = new Set<(e: JournalEntry) => void>();
   readonly #appender = new GroupCommit<Pending>((b) => this.#commitBatch(b));
   readonly #pacer: SyncPacer;
+  #prealloc: Preallocator;
   readonly #cursorWriter = new GroupCommit<null>(() => this.#commitCursor());
 
   private constructor(o: {
@@ -92,6 +95,7 @@ export class Journal {
     rec: Awaited<ReturnType<typeof recover>>;
     active: SegmentState;
     handle: SegmentHandle;
+    fileBytes: number;
   }) {
     this.#dir = o.opts.dir;
     this.#ops = o.ops;
@@ -99,7 +103,9 @@ export class Journal {
     this.#clock = o.opts.clock;
     this.#maxBytes = o.opts.maxBytes;
     this.#segmentBytes = o.segmentBytes;
+    this.#preallocate = o.opts.preallocate ?? true;
     this.#pacer = new SyncPacer(o.opts.inlineSyncMaxMs ?? DEFAULT_INLINE_SYNC_MAX_MS);
+    this.#prealloc = this.#preallocatorFor(o.handle, o.active, o.fileBytes);
     this.#segments = o.rec.segments;
     this.#active = o.active;
     this.#handle = o.handle;
@@ -130,13 +136,15 @@ export class Journal {
     const rec = await recover(opts.dir, ops, log, opts.onCorrupt ?? 'fail');
     let active = rec.segments[rec.segments.length - 1];
     let handle = rec.active;
+    let fileBytes = rec.activeFileBytes;
     if (!active || !handle) {
+      fileBytes = 0;
       const path = join(opts.dir, segmentFileName(rec.lastSeq + 1));
       handle = await ops.createSegment(path);
       active = { firstSeq: rec.lastSeq + 1, path, size: 0, live: 0 };
       rec.segments.push(active);
     }
-    const j = new Journal({ opts, ops, log, segmentBytes, rec, active, handle });
+    const j = new Journal({ opts, ops, log, segmentBytes, rec, active, handle, fileBytes });
     // A crash between a cursor write and the segment deletions it allowed leaves deletable segments.
     if (rec.segments.some((s) => s !== active && s.live === 0)) await j.#cursorWriter.submit(null);
     log.info({ ...j.stats(), openMs: Math.round(performance.now() - t0) }, 'journal: opened');
@@ -286,6 +294,7 @@ export class Journal {
       await this.#appender.drain();
       await this.#cursorWriter.drain();
       this.#state = 'closed';
+      await this.#prealloc.settle();
       await this.#handle.close();
     })();
     return this.#closing;
@@ -318,9 +327,9 @@ export class Journal {
     let total = 0;
     for (const p of batch) total += p.rec.size;
     const rotate = this.#active.size > 0 && this.#active.size + total > this.#segmentBytes;
-    if (this.#broken || rotate || !this.#pacer.inline()) return this.#commitPooled(batch, total, rotate);
     const seg = this.#active;
     const off = seg.size;
+    if (this.#broken || rotate || !this.#pacer.inline() || !this.#prealloc.clear(off, total)) return this.#commitPooled(batch, total, rotate);
     let buf: Buffer;
     try {
       buf = encodeBatch(batch.map((p) => p.rec), off);
@@ -344,11 +353,12 @@ export class Journal {
       if (rotate) await this.#rotate((batch[0] as Pending).rec.seq);
       seg = this.#active;
       off = seg.size;
+      if (!this.#prealloc.clear(off, total)) await this.#prealloc.settle();
       buf = encodeBatch(batch.map((p) => p.rec), off);
       const t0 = performance.now();
       await this.#handle.write(buf, off);
-      // fdatasync is enough: it flushes the data and the metadata needed to read it back (the new
-      // file size); only timestamps are skipped. Preallocation is not used, so every batch extends.
+      // fdatasync is enough: it flushes the data and the metadata needed to read it back (a new file
+      // size, when the batch went past the preallocated zeros); only timestamps are skipped.
       await this.#handle.datasync();
       this.#pacer.record(performance.now() - t0, false);
     } catch (err) {
@@ -373,13 +383,16 @@ export class Journal {
       seg.live += 1;
     }
     this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;
+    if (seg === this.#active) this.#prealloc.wrote(seg.size);
     for (const p of batch) this.#notify(p.entry);
   }
 
   /** A failed write or sync: cut the tail back, then reject the whole batch. */
   async #failBatch(batch: readonly Pending[], total: number, off: number, err: unknown): Promise<never> {
     try {
+      await this.#prealloc.settle(); // no zero-fill may land after the cut
       await this.#truncateBack(off, err);
+      this.#prealloc.cut(off);
     } finally {
       this.#pendingBytes -= total;
     }
@@ -413,12 +426,24 @@ export class Journal {
     }
     const old = this.#handle;
     const sealed = this.#active;
+    await this.#prealloc.settle();
     this.#handle = handle;
     this.#active = { firstSeq, path, size: 0, live: 0 };
     this.#segments.push(this.#active);
+    this.#prealloc = this.#preallocatorFor(handle, this.#active, 0);
+    // The sealed segment's unused zeros go back to the disk. Not synced: a crash that keeps them is
+    // harmless (an all-zero rest of a file reads as the end of its data).
+    await old.truncate(sealed.size).catch((err: unknown) => this.#log.warn({ err, file: sealed.path }, 'journal: trimming sealed segment failed'));
     await old.close().catch((err: unknown) => this.#log.warn({ err }, 'journal: closing sealed segment failed'));
     // A segment sealed with everything delivered can go now; the cursor writer deletes it.
     if (sealed.live === 0) this.#cursorWriter.submit(null).catch(() => undefined);
+  }
+
+  #preallocatorFor(handle: SegmentHandle, seg: SegmentState, fileBytes: number): Preallocator {
+    const limit = this.#preallocate ? this.#segmentBytes : 0;
+    const p = new Preallocator({ handle, path: seg.path, fileBytes, limit, log: this.#log });
+    p.wrote(seg.size);
+    return p;
   }
 
   #lowWatermark(): number {

@@ -34,6 +34,8 @@ export interface Recovered {
   readonly lastSeq: number;
   /** Handle on the last segment, opened for appends (after any torn tail was cut off). */
   readonly active: SegmentHandle | undefined;
+  /** Length of the last segment's file: its data plus the zeros preallocated after it. */
+  readonly activeFileBytes: number;
 }
 
 export async function recover(
@@ -66,6 +68,7 @@ export async function recover(
   let lastSeq = Math.max(cursor.lw, cursor.hw);
   let prevSeq = 0;
   let active: SegmentHandle | undefined;
+  let activeFileBytes = 0;
 
   // Read segment i+1 while segment i is being scanned (I/O overlaps CPU on start-up).
   const read = (i: number): Promise<Buffer> | undefined => {
@@ -84,7 +87,7 @@ export async function recover(
     pending = read(i + 1);
     const scan = scanSegment(buf, isLast);
     if (scan.corrupt.length > 0) reportCorruption(path, scan.corrupt, onCorrupt, log);
-    const seg: SegmentState = { firstSeq: first, path, size: buf.length, live: 0 };
+    const seg: SegmentState = { firstSeq: first, path, size: scan.end, live: 0 };
     segments.push(seg);
     lastSeq = Math.max(lastSeq, first - 1);
     const live: ScannedRecord[] = [];
@@ -121,6 +124,7 @@ export async function recover(
     }
     if (isLast) {
       active = await ops.openSegment(path);
+      activeFileBytes = buf.length;
       if (scan.tornAt !== undefined) {
         // Only the last write batch can be torn, and its appenders were never answered: safe to drop.
         log.warn(
@@ -135,13 +139,14 @@ export async function recover(
           throw err;
         }
         seg.size = scan.tornAt;
+        activeFileBytes = scan.tornAt;
       }
     }
   }
   for (const seq of deadInfo.keys()) {
     if (!dead.has(seq)) log.error({ seq }, 'journal: dead letter listed in the cursor has no record; forgetting it');
   }
-  return { segments, undelivered, dead, delivered, lastSeq, active };
+  return { segments, undelivered, dead, delivered, lastSeq, active, activeFileBytes };
 }
 
 function reportCorruption(path: string, regions: BadRegion[], policy: 'fail' | 'skip', log: Logger): void {

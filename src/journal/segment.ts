@@ -1,7 +1,9 @@
 /**
  * Segment files: the on-disk record format, its encoder and its scanner. Pure functions, no I/O.
  *
- * A segment is a plain concatenation of records (no file header: the name carries the first seq).
+ * A segment is a plain concatenation of records (no file header: the name carries the first seq), followed
+ * by zero bytes the writer preallocated ahead of its position (see preallocator.ts): an all-zero rest of the
+ * file is the clean end of the data, not damage (a record always starts with the non-zero magic).
  * Record layout, little-endian:
  *
  * ```
@@ -163,6 +165,8 @@ export interface BadRegion {
 export interface ScanResult {
   /** Valid records before `tornAt` (all of them when there is no torn tail). */
   readonly records: ScannedRecord[];
+  /** Where the data ends: after the last record kept, before any torn tail or preallocated zeros. */
+  readonly end: number;
   /** Damage before the torn tail: real corruption of bytes that had been made durable. */
   readonly corrupt: BadRegion[];
   /** Where the torn tail starts (truncate the file here), if there is one. */
@@ -190,11 +194,13 @@ export function scanSegment(buf: Buffer, isLast: boolean): ScanResult {
       off += r.size;
       continue;
     }
+    if (isZeroFrom(buf, off)) break; // preallocated space: the data ends here
     const next = resync(buf, off + 1);
     bad.push({ offset: off, end: next, reason: r });
     off = next;
   }
-  if (bad.length === 0) return { records, corrupt: [], droppedRecords: 0 };
+  const end = Math.min(off, buf.length);
+  if (bad.length === 0) return { records, end, corrupt: [], droppedRecords: 0 };
   if (isLast) {
     // Earliest damage such that everything valid after it sits in the same (last) batch.
     for (let i = 0; i < bad.length; i++) {
@@ -203,6 +209,7 @@ export function scanSegment(buf: Buffer, isLast: boolean): ScanResult {
       if (after.every((rec) => rec.batchOff <= x)) {
         return {
           records: records.filter((rec) => rec.offset < x),
+          end: x,
           corrupt: bad.slice(0, i),
           tornAt: x,
           droppedRecords: after.length,
@@ -210,7 +217,18 @@ export function scanSegment(buf: Buffer, isLast: boolean): ScanResult {
       }
     }
   }
-  return { records, corrupt: bad, droppedRecords: 0 };
+  return { records, end, corrupt: bad, droppedRecords: 0 };
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/** True when every byte of `buf` from `off` on is zero (compared 64 KiB at a time, memcmp speed). */
+export function isZeroFrom(buf: Buffer, off: number): boolean {
+  for (let i = off; i < buf.length; i += ZERO_CHUNK.length) {
+    const n = Math.min(ZERO_CHUNK.length, buf.length - i);
+    if (!buf.subarray(i, i + n).equals(n === ZERO_CHUNK.length ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, n))) return false;
+  }
+  return true;
 }
 
 /** Offset of the next valid record at or after `from`, or `buf.length`. */

@@ -29,6 +29,11 @@ export interface JournalOptions {
    * this many ms (default 2); slower, they go through the thread pool. 0 always uses the thread pool.
    */
   readonly inlineSyncMaxMs?: number;
+  /**
+   * Keep zero-filled space ahead of the write position in the active segment (default true), so each
+   * sync flushes data only (see preallocator.ts). Tests that inspect exact file sizes turn it off.
+   */
+  readonly preallocate?: boolean;
 }
 
 /** One journal record. Immutable; `payload` is parsed from disk on first access. */

@@ -86,6 +86,7 @@ export function faultyOps(): { ops: JournalFileOps; counts: { datasync: number; 
       }
       return h.truncate(n);
     },
+    zeroFill: (from, to) => h.zeroFill(from, to),
     close: () => h.close(),
   });
   const ops: JournalFileOps = {

@@ -115,6 +115,10 @@ export class PowerCutFs {
         const f = this.#file(path);
         f.live = Buffer.from(f.live.subarray(0, length));
       },
+      zeroFill: async (from, to) => {
+        write(Buffer.alloc(to - from), from);
+        datasync();
+      },
       close: async () => {},
     };
   }

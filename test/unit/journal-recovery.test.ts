@@ -21,7 +21,8 @@ const flip = (b: Buffer, at: number, mask: number): void => {
   b[at] = (b[at] as number) ^ mask;
 };
 
-const opts = (extra: Partial<JournalOptions> = {}): JournalOptions => ({ dir, maxBytes: 1 << 26, clock, ...extra });
+// These tests cut and flip bytes at offsets computed from file sizes: files hold their data only.
+const opts = (extra: Partial<JournalOptions> = {}): JournalOptions => ({ dir, maxBytes: 1 << 26, clock, preallocate: false, ...extra });
 
 /** Writes `n` records one by one; returns their ids and the byte range of the last record. */
 async function writeRecords(n: number, extra: Partial<JournalOptions> = {}) {
@@ -86,13 +87,21 @@ describe('Journal recovery: torn tails', () => {
     }
   });
 
-  it('drops a zero-filled tail (file extended but data never reached the disk)', async () => {
+  it('reads a zero-filled tail as the end of the data (preallocated space, or an extension whose data never reached the disk)', async () => {
     const { ids, seg, bytes } = await writeRecords(3);
     await appendFile(seg, Buffer.alloc(4096));
-    const j = await Journal.open(opts());
+    const { log, lines } = captureLog();
+    const j = await Journal.open(opts({ log }));
     expect(j.undelivered().map((e) => e.id)).toEqual(ids);
-    expect((await stat(seg)).size).toBe(bytes.length);
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
+    // The next record is written right after the data, into the zeros, not after them.
+    const next = await j.append({ key: 'k', kind: 'x', payload: 'after' });
     await j.close();
+    expect((await stat(seg)).size).toBe(bytes.length + 4096);
+    const j2 = await Journal.open(opts());
+    expect(j2.undelivered().map((e) => e.id)).toEqual([...ids, next.id]);
+    expect(j2.stats().bytes).toBeLessThan(bytes.length + 4096);
+    await j2.close();
   });
 
   it('treats damage inside the last write batch as torn even when later records of that batch survived', async () => {

@@ -165,7 +165,8 @@ describe('Journal basics', () => {
   });
 
   it('maxBytes: rejects with SG_ERR_JOURNAL_FULL (503) and changes nothing', async () => {
-    let j = await openJ({ maxBytes: 3000 });
+    // Without preallocation the file's size is its data, which is what this test measures against.
+    let j = await openJ({ maxBytes: 3000, preallocate: false });
     const ok = await j.append({ key: 'k', kind: 'x', payload: 'a'.repeat(1000) });
     const size = (await stat(join(dir, '00000000000000000001.seg'))).size;
     const full = j.append({ key: 'k', kind: 'x', payload: 'b'.repeat(2000) });
@@ -186,7 +187,7 @@ describe('Journal basics', () => {
   });
 
   it('stats report depth, bytes, age of the oldest record, segments and lastSeq', async () => {
-    const j = await openJ();
+    const j = await openJ({ preallocate: false }); // bytes are data bytes: the file's size without preallocation
     expect(j.stats()).toEqual({ depth: 0, bytes: 0, oldestAgeSec: 0, dead: 0, segments: 1, lastSeq: 0 });
     await j.append({ key: 'k', kind: 'x', payload: 1 });
     clock.advance(90_000);
