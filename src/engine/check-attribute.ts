@@ -2,6 +2,7 @@ import type { EvalCtx } from './context.js';
 import { compilePath, Invalid, Unsupported, type Getter, type PathEnv } from './paths.js';
 import { compileExpr } from './template.js';
 import { safeRegex, MAX_MATCH_INPUT } from './regex-guard.js';
+import { parseRfc3339 } from '../core/rfc3339.js';
 
 /** Operators of `checkAttribute` (NOTES §4), all implemented except `inCollection`/`not(inCollection)`. */
 export const SCALAR_OPS = ['equals', 'not(equals)', 'lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual', 'contains', 'not(contains)', 'matchesRegexp', 'startsWith', 'endsWith', 'oneOf', 'not(oneOf)', 'after', 'before'] as const;
@@ -24,10 +25,8 @@ function operand(v: unknown, env: PathEnv, where: string): Getter {
 
 function time(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string') {
-    const t = Date.parse(v);
-    return Number.isFinite(t) ? t : undefined;
-  }
+  // A string without an offset is not a time (it would mean another instant in each shop's time zone).
+  if (typeof v === 'string') return parseRfc3339(v);
   return undefined;
 }
 

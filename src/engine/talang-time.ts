@@ -1,4 +1,5 @@
 import { EvalError } from './context.js';
+import { parseRfc3339 } from '../core/rfc3339.js';
 
 /** Talang time values: a wrapped epoch-ms instant (so `<` compares them and strings stay strings). */
 export class TTime {
@@ -8,8 +9,8 @@ export class TTime {
 export function toTime(v: unknown): TTime {
   if (v instanceof TTime) return v;
   if (typeof v === 'string') {
-    const ms = Date.parse(v);
-    if (Number.isFinite(ms)) return new TTime(ms);
+    const ms = parseRfc3339(v);
+    if (ms !== undefined) return new TTime(ms);
   }
   if (typeof v === 'number' && Number.isFinite(v)) return new TTime(v);
   throw new EvalError('not a time');

@@ -4,7 +4,7 @@ import { triggers, cart, type B } from './engine-helpers.js';
 const session = {
   profileId: 'p1',
   cartItems: cart(['A', 10, 2, { category: 'Shoes', attributes: { color: 'red' } }], ['B', 5.5]),
-  attributes: { ShippingCity: 'Berlin', tags: ['vip', 'new'], flag: true, off: false, birthday: '2026-05-20T00:00:00Z', empty: '', none: [] },
+  attributes: { ShippingCity: 'Berlin', tags: ['vip', 'new'], flag: true, off: false, birthday: '2026-05-20T00:00:00Z', localBirthday: '2026-05-20T00:00:00', empty: '', none: [] },
 };
 const profile = { integrationId: 'p1', attributes: { tier: 'gold', score: 7 } };
 
@@ -41,6 +41,9 @@ const table: [string, B, boolean][] = [
   ['after', ca('$Session.Attributes.birthday', 'after', { value: '2026-05-01T00:00:00Z' }), true],
   ['after miss', ca('$Session.Attributes.birthday', 'after', { value: '2026-05-21T00:00:00Z' }), false],
   ['before', ca('$Session.Attributes.birthday', 'before', { value: '2026-05-21T00:00:00Z' }), true],
+  // Without an offset it is no instant (it would be another one in each shop's time zone): neither after nor before.
+  ['after: a time without offset is not a time', ca('$Session.Attributes.localBirthday', 'after', { value: '2026-05-01T00:00:00Z' }), false],
+  ['before: a time without offset is not a time', ca('$Session.Attributes.localBirthday', 'before', { value: '2026-05-21T00:00:00Z' }), false],
   ['between inclusive', ca('$Profile.Attributes.score', 'between', { min: 7, max: 10 }), true],
   ['between miss', ca('$Profile.Attributes.score', 'between', { min: 8, max: 10 }), false],
   ['within', ca('$Session.Attributes.birthday', 'within', { start: '2026-05-20T00:00:00Z', end: '2026-05-21T00:00:00Z', startInclusive: true, endInclusive: false }), true],

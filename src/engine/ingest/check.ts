@@ -1,4 +1,5 @@
 import type { ErrorDetail } from '../../core/errors.js';
+import { parseRfc3339 } from '../../core/rfc3339.js';
 
 /** Small hand validator collecting errors with JSON pointers (fast on 100,000-item payloads). */
 export class Check {
@@ -48,10 +49,10 @@ export class Check {
     return false;
   }
 
-  /** Optional (undefined/null allowed) date-time string. */
+  /** Optional (undefined/null allowed) date-time string, RFC 3339 with an offset (`Z` or `±hh:mm`). */
   time(v: unknown, path: string): void {
     if (v === undefined || v === null) return;
-    if (typeof v !== 'string' || !Number.isFinite(Date.parse(v))) this.fail(path, 'must be an RFC 3339 date-time');
+    if (typeof v !== 'string' || parseRfc3339(v) === undefined) this.fail(path, 'must be an RFC 3339 date-time with an offset (e.g. 2026-05-01T10:00:00Z)');
   }
 
   oneOf(v: unknown, path: string, allowed: readonly string[]): void {
