@@ -7,7 +7,9 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { StoregateError } from '../core/errors.js';
 import { backoffDelay, isRetryableStatus, type BackoffPolicy } from '../platform/backoff.js';
 import { UpstreamHealth } from './health.js';
-import { exchange } from './exchange.js';
+import { exchange, type AbandonedExchange } from './exchange.js';
+
+export type { AbandonedEnd, AbandonedExchange } from './exchange.js';
 
 export type UpstreamOp =
   | 'updateSession'
@@ -33,6 +35,12 @@ export interface UpstreamCall {
   deadlineMs?: number;
   /** Retry policy override (the flusher retries on its own schedule and passes `attempts: 1`). */
   attempts?: number;
+  /**
+   * When given, an attempt still in flight when the deadline passes is not aborted: the call rejects with the
+   * timeout as usual, and the exchange is handed here (synchronously, before the rejection) to be followed to
+   * its end (src/upstream/exchange.ts). Without it, that attempt is aborted.
+   */
+  onAbandoned?: (abandoned: AbandonedExchange) => void;
 }
 
 export interface UpstreamResponse {
@@ -140,7 +148,7 @@ export class UpstreamClient {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const t0 = this.#opts.clock.monotonic();
       try {
-        const res = await exchange(this.#pool, { method: call.method, path: this.#prefix + call.path, headers, body: call.body }, deadline);
+        const res = await exchange(this.#pool, { method: call.method, path: this.#prefix + call.path, headers, body: call.body }, deadline, call.onAbandoned);
         const latency = this.#opts.clock.monotonic() - t0;
         this.#skew(res.date);
         this.#opts.metrics.upstreamDuration.observe({ op: call.op, status: String(res.status) }, latency / 1000);
