@@ -50,6 +50,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly upstreamAbandonedInFlight = new Gauge({
+    name: 'storegate_upstream_abandoned_inflight',
+    help: 'Terminal calls that missed their deadline (answered locally) whose request may still reach Talon.One; their sessions and profiles are held until they end.',
+    registers: [this.registry],
+  });
+
+  readonly upstreamAbandoned = new Counter({
+    name: 'storegate_upstream_abandoned_total',
+    help: 'Terminal calls that missed their deadline with the request out, by how they ended: answered, failed (connection error or closed), or cap (given up after the safety cap).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   // --- journal flusher (CONTRACT §6) ---
   readonly flushDelivered = new Counter({
     name: 'storegate_flush_delivered_total',
