@@ -9,6 +9,7 @@ import { UpstreamClient } from './upstream/client.js';
 import { UpstreamProbe } from './upstream/probe.js';
 import { Checkout } from './checkout/checkout.js';
 import { LocalAnswers } from './checkout/local-answers.js';
+import { LiveCalls } from './checkout/live-calls.js';
 import { LocalState } from './checkout/local-state.js';
 import { followUpstreamSession } from './checkout/follow.js';
 import { LocalData, type DataKind } from './engine/index.js';
@@ -220,12 +221,15 @@ export class Gateway {
       [...journal.undelivered(), ...journal.listDead().map((d) => d.entry)].map((e) => ({ seq: e.seq, replay: (e.payload as JournalRecord).replay })),
     );
     const localAnswers = new LocalAnswers({ replay, localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
+    // Live calls that missed their deadline hold their session's delivery until they are over (README "Durability and the journal").
+    const liveCalls = new LiveCalls({ clock, log: log.child({ mod: 'checkout' }), metrics });
     const checkout = new Checkout({
       mode: config.mode,
       storeIntegrationId: config.store.integrationId,
       upstream: this.#upstream,
       local: localAnswers,
       pending: (key) => journal.hasUndelivered(key),
+      liveCalls,
       onUpstreamSession: (req, status, fields, answer) => followUpstreamSession(state, req, status, fields, clock, config.store.integrationId, answer),
       timeoutMs: config.upstream.timeoutMs,
       log: log.child({ mod: 'checkout' }),
@@ -251,6 +255,7 @@ export class Gateway {
           await replay.persist(seqs);
         },
         liveBusy: () => checkout.liveBusy(),
+        liveCalls,
         onAlert: (a) => alerts.emit(a),
         onUpstreamEffects: (rec) => state.confirmUses(rec),
       });

@@ -3,10 +3,11 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Mode } from '../config/schema.js';
 import { StoregateError } from '../core/errors.js';
 import type { UpstreamClient } from '../upstream/client.js';
-import { UpstreamUnavailableError } from '../upstream/client.js';
+import { UpstreamUnavailableError, type AbandonedExchange } from '../upstream/client.js';
 import { upstreamPath, type OperationSpec } from './operations.js';
 import type { LocalAnswers } from './local-answers.js';
 import { profileKey, sessionKey } from './records.js';
+import type { LiveCalls } from './live-calls.js';
 import { stringifySessionUpdate } from './follow.js';
 
 export interface TerminalRequest {
@@ -20,6 +21,12 @@ export interface TerminalRequest {
   body: unknown;
   /** The terminal's own `Idempotency-Key`, if it sent one. */
   idempotencyKey?: string | undefined;
+  /**
+   * Set by checkout when this call is answered locally after its live call to Talon.One failed or missed its
+   * deadline: that call may still reach Talon.One under the same Idempotency-Key, so its record is delivered
+   * under its own key (src/delivery/coalesce.ts).
+   */
+  replacesLiveCall?: boolean;
 }
 
 export interface TerminalAnswer {
@@ -40,6 +47,11 @@ export interface CheckoutDeps {
   /** True while the journal holds undelivered records for this ordering key (`session:<id>`, `profile:<id>`). */
   pending: (key: string) => boolean;
   /**
+   * Live calls per ordering key, followed past their deadline until Talon.One answered them or their connection
+   * is gone; the flusher holds a key's records while it has one, and a key with an abandoned one stays local.
+   */
+  liveCalls: LiveCalls;
+  /**
    * Called after an upstream answer to a session update, so local state can follow the session; `fields` is the
    * JSON text of each `customerSession` field that was sent.
    */
@@ -53,7 +65,9 @@ export interface CheckoutDeps {
  * The core use case: route one terminal call (CONTRACT §2).
  * - `connected`: forward to Talon.One with this store's id; if the upstream is down, fails, answers 5xx/429,
  *   or misses its deadline, answer locally instead, within the same deadline. A session or profile that
- *   already has journaled records stays local until they are delivered, so upstream never sees them out of order.
+ *   already has journaled records stays local until they are delivered, so upstream never sees them out of order;
+ *   so does one whose live call missed its deadline and may still reach Talon.One (src/checkout/live-calls.ts).
+ *   The journal record of a local answer has the live call's Idempotency-Key as its id.
  * - `hybrid`: answer locally at once (the flusher forwards in the background); reads still try upstream first.
  * - `offline`: answer locally only.
  */
@@ -99,10 +113,12 @@ export class Checkout {
       upstream !== null &&
       upstream.health.state !== 'down' &&
       (mode === 'connected' || (mode === 'hybrid' && read)) &&
-      (key === null || !this.#deps.pending(key));
+      (key === null || (!this.#deps.pending(key) && !this.#deps.liveCalls.abandoned(key)));
 
     if (tryUpstream) {
       this.#live++;
+      // Reads have no ordering key and dry runs change nothing upstream: an abandoned one is simply aborted.
+      const call = key === null || isDryRun(req.query) ? null : this.#deps.liveCalls.begin(key);
       try {
         const follow = req.spec.op === 'updateSession' && this.#deps.onUpstreamSession !== undefined && isObject(body);
         const sent = follow ? stringifySessionUpdate(body) : body === undefined ? undefined : { json: JSON.stringify(body), fields: [] };
@@ -113,6 +129,7 @@ export class Checkout {
           ...(sent === undefined ? {} : { body: sent.json }),
           idempotencyKey: idem,
           deadlineMs: local ? this.#deps.timeoutMs - this.#reserveMs : this.#deps.timeoutMs,
+          ...(call === null ? {} : { onAbandoned: (a: AbandonedExchange) => call.abandon(a) }),
         });
         const failed = res.status >= 500 || res.status === 429;
         if (!failed || !local) {
@@ -125,6 +142,7 @@ export class Checkout {
         if (!local) throw new StoregateError(err.code, `Talon.One is unreachable: ${err.message}`, { statusCode: 503, retryable: true, cause: err });
       } finally {
         this.#live--;
+        call?.end();
       }
     } else if (!local) {
       throw new StoregateError('SG_ERR_UPSTREAM_UNAVAILABLE', 'Talon.One is unreachable (upstream down) and local answers are not available', {
@@ -134,7 +152,7 @@ export class Checkout {
     }
     if (!local) throw new StoregateError('SG_ERR_LOCAL_UNAVAILABLE', 'local answers are not available', { statusCode: 503, retryable: true });
     try {
-      return await local.answer({ ...req, body }, idem);
+      return await local.answer({ ...req, body, ...(tryUpstream ? { replacesLiveCall: true } : {}) }, idem);
     } catch (err) {
       if (err instanceof StoregateError) err.source = 'local';
       throw err;
@@ -165,6 +183,10 @@ export class Checkout {
     node[field] = this.#deps.storeIntegrationId;
     return req.body;
   }
+}
+
+function isDryRun(query: string): boolean {
+  return query !== '' && new URLSearchParams(query).get('dry') === 'true';
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

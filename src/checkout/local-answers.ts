@@ -170,7 +170,7 @@ export class LocalAnswers {
       loyaltyOps: out.loyaltyOps,
     };
     const answer = respond();
-    this.#stamp(record, rp, answer, now);
+    this.#stamp(req, record, rp, answer, now);
     let seq: number;
     try {
       seq = (await this.#d.journal.append({ key: sessionKey(id), kind: record.kind, payload: record, id: idem })).seq;
@@ -184,8 +184,12 @@ export class LocalAnswers {
     return { ...answer, journalSeq: seq };
   }
 
-  /** Puts the answer into the record (the same fsync makes both durable) when the call has its own key. */
-  #stamp(record: JournalRecord, rp: Replay, answer: TerminalAnswer | null, now: number): void {
+  /**
+   * Puts the answer into the record (the same fsync makes both durable) when the call has its own key, and
+   * marks a record that replaces a failed live call.
+   */
+  #stamp(req: TerminalRequest, record: JournalRecord, rp: Replay, answer: TerminalAnswer | null, now: number): void {
+    if (req.replacesLiveCall) record.replacesLiveCall = true;
     if (!rp) return;
     const body = answer === null || answer.body === undefined ? '' : JSON.stringify(answer.body);
     record.replay = { key: rp.key, hash: rp.hash, status: answer?.status ?? 0, body, at: now };
@@ -219,7 +223,7 @@ export class LocalAnswers {
       profileIntegrationId: next.profileId,
     };
     const answer: TerminalAnswer = { status: 200, body: integrationState(effects, { session: next, ...rc(body), extra: { return: ret } }), source: 'local' };
-    this.#stamp(record, rp, answer, now);
+    this.#stamp(req, record, rp, answer, now);
     const seq = await this.#append(sessionKey(id), record, idem);
     state.commit(seq, record, next);
     this.#remember(record, seq);
@@ -236,7 +240,7 @@ export class LocalAnswers {
     q.delete('dry');
     const record: JournalRecord = { kind: 'reopenSession', terminalId: req.terminalId, query: q.toString(), sessionId: id, local: outcome(effects) };
     const answer: TerminalAnswer = { status: 200, body: { effects }, source: 'local' };
-    this.#stamp(record, rp, answer, now);
+    this.#stamp(req, record, rp, answer, now);
     const seq = await this.#append(sessionKey(id), record, idem);
     state.commit(seq, record, next);
     this.#remember(record, seq);
@@ -251,7 +255,7 @@ export class LocalAnswers {
     const answer = this.#eventAnswer(body, profileId, silent, now);
     if (q.get('dry') === 'true') return answer;
     const record: JournalRecord = { kind: 'trackEvent', terminalId: req.terminalId, query: q.toString(), profileId, body: body as Record<string, unknown> };
-    this.#stamp(record, rp, answer, now);
+    this.#stamp(req, record, rp, answer, now);
     const seq = await this.#append(profileKey(profileId), record, idem);
     this.#d.state.commit(seq, record);
     this.#remember(record, seq);
@@ -282,7 +286,7 @@ export class LocalAnswers {
     if (q.get('dry') !== 'true') {
       const record: JournalRecord = { kind: 'updateProfile', terminalId: req.terminalId, query: q.toString(), profileId: id, body: body as Record<string, unknown> };
       // A retry is answered with the profile as it is then (a profile update applied twice changes nothing more).
-      this.#stamp(record, rp, null, now);
+      this.#stamp(req, record, rp, null, now);
       seq = await this.#append(profileKey(id), record, idem);
       state.commit(seq, record);
       this.#remember(record, seq);

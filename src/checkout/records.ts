@@ -18,6 +18,13 @@ interface RecordBase {
    * with that key gets this answer again. `status: 0` = answer from the current state (profile updates).
    */
   replay?: { key: string; hash: string; status: number; body: string; at: number };
+  /**
+   * This answer replaces a live call to Talon.One (connected mode) that failed or missed its deadline. That call
+   * carried this record's id as its Idempotency-Key and may still reach Talon.One, so the record is delivered
+   * under its own id, never merged into a later record's send (src/delivery/coalesce.ts): whichever of the two
+   * arrives second is then a duplicate to Talon.One.
+   */
+  replacesLiveCall?: true;
 }
 
 /** What the shop told the terminal, for reconciliation after the upstream answers. */

@@ -9,6 +9,8 @@
  * - a `returnItems` / `reopenSession` / `trackEvent` / `updateProfile` record (each is sent alone),
  * - a `cancelled` (or `partially_returned`) state (sent alone: a cancel needs the session to exist upstream),
  * - a closing record: the first `closed` ends the run (it is its last member),
+ * - a record that replaces a live call (`replacesLiveCall`): it ends the run too, so it is sent under its own id,
+ *   the Idempotency-Key that call carried; if the call still reaches Talon.One, one of the two is a duplicate,
  * - a change of query string (records sent with different query parameters are not merged).
  */
 import type { JournalRecord } from '../checkout/records.js';
@@ -26,14 +28,14 @@ export function coalesceHead(queue: readonly JournalEntry[], max = MAX_GROUP): J
   if (!head) return [];
   const group: JournalEntry[] = [head];
   const first = head.payload as JournalRecord;
-  if (first.kind !== 'updateSession' || first.state !== 'open') return group;
+  if (first.kind !== 'updateSession' || first.state !== 'open' || first.replacesLiveCall) return group;
   for (let i = 1; i < queue.length && group.length < max; i++) {
     const e = queue[i] as JournalEntry;
     const r = e.payload as JournalRecord;
     if (r.kind !== 'updateSession' || r.sessionId !== first.sessionId || r.query !== first.query) break;
     if (r.state !== 'open' && r.state !== 'closed') break;
     group.push(e);
-    if (r.state === 'closed') break;
+    if (r.state === 'closed' || r.replacesLiveCall) break;
   }
   return group;
 }

@@ -22,6 +22,11 @@ export interface FlusherDeps {
   beforeMarkDelivered?: (seqs: number[]) => Promise<void>;
   /** True while live terminal requests are waiting on the upstream: the flusher then holds back. */
   liveBusy?: () => boolean;
+  /**
+   * Live terminal calls per key (src/checkout/live-calls.ts): a key with one not known finished (e.g. one that
+   * missed its deadline and may still reach Talon.One) is held, and its records wait until it has none.
+   */
+  liveCalls?: LiveCallsPort;
   /** Reconciliation entries and dead letters are also announced (published to P/alerts). */
   onAlert?: (a: { kind: 'deadLetter' | 'reconciliation'; [k: string]: unknown }) => void;
   /**
@@ -31,6 +36,14 @@ export interface FlusherDeps {
   onUpstreamEffects?: (rec: import('../checkout/records.js').JournalRecord, upstream: import('../engine/index.js').Effect[]) => void;
   /** Records older than this (wall time since append) are checked upstream first (default 23 h). */
   oldRecordMs?: number;
+}
+
+/** What the flusher needs to know of live terminal calls. */
+export interface LiveCallsPort {
+  /** True while `key` has a live call that is not known finished: none of its records may be sent. */
+  unfinished(key: string): boolean;
+  /** Calls `fn(key)` once a key `unfinished` said true for has none any more. */
+  onFinished(fn: (key: string) => void): () => void;
 }
 
 export interface FlushReport {

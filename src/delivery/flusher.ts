@@ -15,6 +15,8 @@
  *   coalescing: coalesce.ts; reconciliation: reconciliation.ts.
  * - Delivered seqs are marked in batches (flush-marks.ts: `beforeMarkDelivered`, then `markDelivered`)
  *   while the key goes on with its next record: an unmarked delivery is only replayed, which upstream dedupes.
+ * - A key with a live terminal call not known finished (`liveCalls`: e.g. one that missed its deadline and may
+ *   still reach Talon.One) is held: none of its records is sent until it has none; other keys go on.
  */
 import type { JournalRecord } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
@@ -27,7 +29,7 @@ import { diffOutcome } from './reconciliation.js';
 import type { JournalEntry } from '../journal/index.js';
 import type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
 
-export type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
+export type { FlushReport, FlusherDeps, FlusherStats, LiveCallsPort } from './flush-types.js';
 
 interface KeyState {
   readonly key: string;
@@ -62,6 +64,7 @@ export class Flusher {
   readonly #send: SendContext;
   #unsubscribe: (() => void) | undefined;
   #healthHooked = false;
+  #liveHooked = false;
   #running = false;
   #closing = false;
   #force = 0;
@@ -206,6 +209,17 @@ export class Flusher {
   // ---- queueing -------------------------------------------------------------------------------
 
   #attach(): void {
+    const live = this.#d.liveCalls;
+    if (live && !this.#liveHooked) {
+      this.#liveHooked = true;
+      live.onFinished((key) => {
+        // The key's live call is over: its held records may go now.
+        const ks = this.#keys.get(key);
+        if (!ks) return;
+        this.#makeReady(ks);
+        this.#scheduleDispatch();
+      });
+    }
     if (!this.#healthHooked) {
       this.#healthHooked = true;
       this.#d.upstream.health.onChange((s) => {
@@ -270,7 +284,7 @@ export class Flusher {
     while (this.#inFlight < this.#d.concurrency && this.#readyHead < this.#ready.length) {
       const ks = this.#ready[this.#readyHead++] as KeyState;
       ks.ready = false;
-      if (ks.inFlight || ks.queue.length === 0 || ks.dueAt > 0) continue;
+      if (ks.inFlight || ks.queue.length === 0 || ks.dueAt > 0 || this.#held(ks)) continue;
       const task = this.#runKey(ks);
       this.#tasks.add(task);
       void task.finally(() => this.#tasks.delete(task));
@@ -288,19 +302,24 @@ export class Flusher {
     this.#inFlight++;
     this.#d.metrics?.flushInFlight.set(this.#inFlight);
     let group: JournalEntry[] = [];
-    let outcome: Outcome;
+    let outcome: Outcome | { t: 'held' };
     try {
       await this.#waitForLive();
-      if (ks.frozen && ks.frozen[0] !== ks.queue[0]) ks.frozen = undefined; // a retried dead letter came first
-      group = ks.frozen ?? coalesceHead(ks.queue);
-      ks.frozen = group;
-      outcome = await deliverGroup(this.#send, group);
+      if (this.#held(ks)) outcome = { t: 'held' }; // a live call of the key started meanwhile
+      else {
+        if (ks.frozen && ks.frozen[0] !== ks.queue[0]) ks.frozen = undefined; // a retried dead letter came first
+        group = ks.frozen ?? coalesceHead(ks.queue);
+        ks.frozen = group;
+        outcome = await deliverGroup(this.#send, group);
+      }
     } catch (err) {
       this.#d.log.error({ err, key: ks.key }, 'flusher: unexpected error; will retry');
       outcome = { t: 'retry', reason: `internal: ${(err as Error).message}` };
     }
     try {
-      if (outcome.t === 'retry') this.#scheduleRetry(ks, outcome.reason);
+      if (outcome.t === 'held') {
+        // Nothing sent; `liveCalls.onFinished` makes the key ready again.
+      } else if (outcome.t === 'retry') this.#scheduleRetry(ks, outcome.reason);
       else {
         const seqs = new Set(group.map((e) => e.seq));
         ks.queue = ks.queue.filter((e) => !seqs.has(e.seq));
@@ -319,6 +338,11 @@ export class Flusher {
       this.#scheduleDispatch();
       this.#checkIdle();
     }
+  }
+
+  /** True while the key has a live terminal call not known finished (woken by `liveCalls.onFinished`). */
+  #held(ks: KeyState): boolean {
+    return this.#d.liveCalls?.unfinished(ks.key) === true;
   }
 
   /** Live terminal requests keep priority: hold back (bounded) while they wait on the upstream. */

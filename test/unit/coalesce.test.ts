@@ -39,6 +39,16 @@ describe('coalesceHead', () => {
     expect(kinds(coalesceHead(entries(updateSession('s', 'open'), other)))).toEqual(['open']);
   });
 
+  it('ends a run with a record that replaces a live call, so it is sent under its own id (that call\'s Idempotency-Key)', () => {
+    const replaced = (state: 'open' | 'closed') => ({ ...updateSession('s', state), replacesLiveCall: true as const });
+    const head = entries(replaced('open'), updateSession('s', 'open'), updateSession('s', 'closed'));
+    expect(coalesceHead(head)).toEqual([head[0]]);
+    const mid = entries(updateSession('s', 'open'), replaced('open'), updateSession('s', 'open'));
+    const g = coalesceHead(mid);
+    expect(g).toEqual([mid[0], mid[1]]);
+    expect(g.at(-1)!.id).toBe(mid[1]!.id);
+  });
+
   it('sends non-session-update records alone, and respects the size cap', () => {
     expect(kinds(coalesceHead(entries(reopen('s'), updateSession('s', 'open'))))).toEqual(['reopenSession']);
     expect(kinds(coalesceHead(entries(trackEvent('p', 1), trackEvent('p', 2))))).toEqual(['trackEvent']);
