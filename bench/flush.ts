@@ -14,7 +14,6 @@ import { Flusher } from '../src/delivery/flusher.js';
 import { Journal } from '../src/journal/index.js';
 import { ReconciliationLog } from '../src/delivery/reconciliation.js';
 import { systemClock } from '../src/platform/clock.js';
-import { MemorySnapshotStore } from '../src/state/snapshot-store.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 import { UpstreamClient, type UpstreamCall } from '../src/upstream/client.js';
 import { freePort, spawnTs, waitForHttp } from './procs.js';
@@ -82,7 +81,7 @@ async function drainWithFlusher(url: string, dir: string, c: number, sessions: n
   const up = client(url, c);
   const lat: number[] = [];
   timed(up, lat);
-  const reconciliation = new ReconciliationLog(new MemorySnapshotStore());
+  const reconciliation = new ReconciliationLog({ file: join(dir, 'reconciliation.log') });
   await reconciliation.start();
   const flusher = new Flusher({ journal, upstream: up, clock: systemClock, log: silent, concurrency: c, reconciliation, retry: { baseMs: 50, maxMs: 1000 } });
   const t0 = performance.now();

@@ -236,7 +236,7 @@ export class Gateway {
     });
     this.#checkout = checkout;
 
-    const reconciliation = new ReconciliationLog(store);
+    const reconciliation = new ReconciliationLog({ file: path.join(config.dataDir, 'state', 'reconciliation.log'), legacy: store });
     await reconciliation.start();
     this.#reconciliation = reconciliation;
     if (this.#upstream) {

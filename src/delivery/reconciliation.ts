@@ -1,11 +1,17 @@
 /**
- * Reconciliation (CONTRACT §6, §4 `GET /admin/reconciliation`): where Talon.One's answer to a flushed
+ * Reconciliation (README "Operations API", `GET /admin/reconciliation`): where Talon.One's answer to a flushed
  * session differs from what the shop told the terminal offline (a coupon accepted locally but rejected
- * upstream, different loyalty points), one entry is recorded. Entries persist in the snapshot store
- * (kind `reconciliation`), newest N kept.
+ * upstream, different loyalty points), one entry is recorded, newest N kept.
+ *
+ * Storage: an append-only NDJSON file (`<dataDir>/state/reconciliation.log`): each add appends its own line
+ * (one fdatasync, shared by the adds made meanwhile), and the file is compacted to the newest N only once it
+ * holds 2N lines, so a write costs O(1) entries amortised, not the whole list (the former snapshot rewrote
+ * up to 10,000 entries on every add). Entries of the former snapshot (kind `reconciliation`) are carried over
+ * once, on the first start that finds no log.
  */
 import type { LocalOutcome } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
+import { AppendLog } from '../state/append-log.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 
 export interface ReconciliationEntry {
@@ -28,55 +34,63 @@ export interface ReconciliationEntry {
   upstreamPoints?: Record<string, number>;
 }
 
-const KIND = 'reconciliation';
+const LEGACY_KIND = 'reconciliation';
 const POINTS_EPSILON = 0.005;
-
-interface Stored {
-  entries: ReconciliationEntry[];
-}
 
 const entryKey = (e: ReconciliationEntry): string => `${e.seq}|${e.kind}|${e.coupon ?? ''}`;
 
-/** Bounded, persisted list of reconciliation entries. `add` resolves once the snapshot is durable. */
+export interface ReconciliationLogOptions {
+  /** The log file (`<dataDir>/state/reconciliation.log` in the daemon). */
+  file: string;
+  /** Where entries lived before the log existed: read once when the log is missing. */
+  legacy?: SnapshotStore;
+  /** Entries kept (default 10,000). */
+  max?: number;
+}
+
+/** Bounded, persisted list of reconciliation entries. `add` resolves once its line is durable. */
 export class ReconciliationLog {
-  readonly #store: SnapshotStore;
+  readonly #log: AppendLog<ReconciliationEntry>;
+  readonly #legacy: SnapshotStore | undefined;
   readonly #max: number;
-  readonly #now: () => number;
   #entries: ReconciliationEntry[] = [];
   #keys = new Set<string>();
-  #version = 0;
-  #saving: Promise<void> | undefined;
-  #dirty = false;
+  #pending: ReconciliationEntry[] = [];
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #saving: Promise<void> | undefined;
 
-  constructor(store: SnapshotStore, opts: { max?: number; now?: () => number } = {}) {
-    this.#store = store;
-    this.#max = Math.max(1, opts.max ?? 10_000);
-    this.#now = opts.now ?? Date.now;
+  constructor(o: ReconciliationLogOptions) {
+    this.#log = new AppendLog(o.file);
+    this.#legacy = o.legacy;
+    this.#max = Math.max(1, o.max ?? 10_000);
   }
 
   /** Loads the persisted entries (call once before `add`/`list`). */
   async start(): Promise<void> {
-    const snap = await this.#store.load<Stored>(KIND);
-    const entries = Array.isArray(snap?.data?.entries) ? snap.data.entries : [];
-    this.#entries = entries.slice(-this.#max);
-    this.#keys = new Set(this.#entries.map(entryKey));
-    this.#version = snap?.version ?? 0;
+    let entries = await this.#log.read();
+    if (entries.length === 0 && this.#legacy) {
+      const snap = await this.#legacy.load<{ entries?: ReconciliationEntry[] }>(LEGACY_KIND);
+      const old = Array.isArray(snap?.data?.entries) ? snap.data.entries.slice(-this.#max) : [];
+      if (old.length > 0) await this.#log.rewrite(() => old);
+      entries = old;
+    }
+    this.#entries = [];
+    this.#keys = new Set();
+    // A compaction may have written an entry that was then appended too: the first copy counts.
+    for (const e of entries) if (!this.#keys.has(entryKey(e))) this.#remember(e);
   }
 
   /**
    * Records an entry (ignored when the same seq/kind/coupon is already recorded: a replay after a crash
    * between reconciliation and delivery marking finds the same difference again).
    */
-  async add(e: ReconciliationEntry): Promise<void> {
-    const k = entryKey(e);
-    if (this.#keys.has(k)) return;
-    this.#keys.add(k);
-    this.#entries.push(e);
-    if (this.#entries.length > this.#max) {
-      for (const old of this.#entries.splice(0, this.#entries.length - this.#max)) this.#keys.delete(entryKey(old));
-    }
-    await this.#persist();
+  add(e: ReconciliationEntry): Promise<void> {
+    if (this.#keys.has(entryKey(e))) return Promise.resolve();
+    this.#remember(e);
+    this.#pending.push(e);
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    this.#saving ??= this.#loop();
+    return p;
   }
 
   /** Entries, oldest first (a copy). */
@@ -84,22 +98,25 @@ export class ReconciliationLog {
     return this.#entries.slice();
   }
 
-  /** Saves are serialised; adds made during a save share the next one. */
-  #persist(): Promise<void> {
-    this.#dirty = true;
-    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    if (!this.#saving) this.#saving = this.#loop();
-    return p;
+  #remember(e: ReconciliationEntry): void {
+    this.#keys.add(entryKey(e));
+    this.#entries.push(e);
+    if (this.#entries.length > this.#max) {
+      for (const old of this.#entries.splice(0, this.#entries.length - this.#max)) this.#keys.delete(entryKey(old));
+    }
   }
 
+  /** Appends are serialised; adds made during one share the next. */
   async #loop(): Promise<void> {
-    while (this.#dirty) {
-      this.#dirty = false;
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
       const waiters = this.#waiters;
+      this.#pending = [];
       this.#waiters = [];
       try {
-        this.#version += 1;
-        await this.#store.save<Stored>({ kind: KIND, version: this.#version, savedAt: this.#now(), data: { entries: this.#entries.slice() } });
+        await this.#log.append(batch);
+        // Compaction: at 2N lines keep the newest N (what is in memory); amortised O(1) per add.
+        if (this.#log.lines >= 2 * this.#max) await this.#log.rewrite(() => this.#entries.slice());
         for (const w of waiters) w.resolve();
       } catch (err) {
         for (const w of waiters) w.reject(err);

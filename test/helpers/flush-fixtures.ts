@@ -120,7 +120,7 @@ export async function openRig(o: {
     metrics,
   });
   const store = new FileSnapshotStore(dir);
-  const reconciliation = new ReconciliationLog(store);
+  const reconciliation = new ReconciliationLog({ file: join(dir, 'state', 'reconciliation.log'), legacy: store });
   await reconciliation.start();
   const alerts: Rig['alerts'] = [];
   const flusher = new Flusher({

@@ -5,7 +5,8 @@
  * retry on 409/429/5xx/hang/refused, dead letters for other 4xx, old records checked with GET first,
  * the 400-on-closed rule, coalescing, and reconciliation of coupons and loyalty points.
  */
-import { rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../scripts/talon-emulator/server.js';
 import type { Emulator, RecordedRequest } from '../../scripts/talon-emulator/types.js';
@@ -343,25 +344,65 @@ describe('flusher: coalescing and reconciliation', () => {
     expect(points).toMatchObject({ sessionId: 'U-2', seq: e2.seq, localPoints: { '1': 15 }, upstreamPoints: { '1': 20 } });
     expect(r.alerts.filter((a) => a.kind === 'reconciliation').map((a) => a.entryKind).sort()).toEqual(['couponRejected', 'loyaltyMismatch']);
 
-    const reloaded = new ReconciliationLog(new FileSnapshotStore(r.dir));
+    const reloaded = new ReconciliationLog({ file: join(r.dir, 'state', 'reconciliation.log') });
     await reloaded.start();
     expect(reloaded.list()).toEqual(list);
   });
 });
 
 describe('reconciliation log', () => {
+  const base = { at: new Date().toISOString(), kind: 'couponRejected' as const, sessionId: 's', terminalId: 't', localEffects: [], upstreamEffects: [] };
+
   it('keeps the newest N and ignores a repeated entry (same seq, kind, coupon)', async () => {
     const r = await rig();
     await rm(r.dir + '/state', { recursive: true, force: true });
-    const log = new ReconciliationLog(new FileSnapshotStore(r.dir), { max: 3 });
+    const file = join(r.dir, 'state', 'reconciliation.log');
+    const log = new ReconciliationLog({ file, max: 3 });
     await log.start();
-    const base = { at: new Date().toISOString(), kind: 'couponRejected' as const, sessionId: 's', terminalId: 't', localEffects: [], upstreamEffects: [] };
     await Promise.all([1, 2, 3, 4, 5].map((seq) => log.add({ ...base, seq, coupon: 'C' })));
     await log.add({ ...base, seq: 5, coupon: 'C' });
     expect(log.list().map((e) => e.seq)).toEqual([3, 4, 5]);
-    const again = new ReconciliationLog(new FileSnapshotStore(r.dir), { max: 3 });
+    const again = new ReconciliationLog({ file, max: 3 });
     await again.start();
     expect(again.list().map((e) => e.seq)).toEqual([3, 4, 5]);
+  });
+
+  it('an add appends its own line instead of rewriting the list; the file is compacted to N at 2N lines', async () => {
+    const r = await rig();
+    await rm(r.dir + '/state', { recursive: true, force: true });
+    const file = join(r.dir, 'state', 'reconciliation.log');
+    const log = new ReconciliationLog({ file, max: 100 });
+    await log.start();
+    const sizes: number[] = [];
+    for (let seq = 1; seq <= 350; seq++) {
+      await log.add({ ...base, seq, coupon: 'C' });
+      sizes.push((await stat(file)).size);
+    }
+    // Each add grew the file by one line (≈ the size of one entry), except at the compactions.
+    const line = sizes[0] as number;
+    const growths = sizes.slice(1).map((s, i) => s - (sizes[i] as number));
+    expect(growths.filter((g) => g > 0).every((g) => g <= line + 10)).toBe(true);
+    expect(growths.filter((g) => g < 0)).toHaveLength(2); // at 200 lines, then at 200 again
+    const lines = (await readFile(file, 'utf8')).trim().split('\n').length;
+    expect(lines).toBeLessThan(200);
+    const again = new ReconciliationLog({ file, max: 100 });
+    await again.start();
+    expect(again.list().map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 251 + i));
+  });
+
+  it('entries of the former snapshot are carried over once', async () => {
+    const r = await rig();
+    await rm(r.dir + '/state', { recursive: true, force: true });
+    const store = new FileSnapshotStore(r.dir);
+    await store.save({ kind: 'reconciliation', version: 3, savedAt: Date.now(), data: { entries: [1, 2].map((seq) => ({ ...base, seq, coupon: 'OLD' })) } });
+    const file = join(r.dir, 'state', 'reconciliation.log');
+    const log = new ReconciliationLog({ file, legacy: store });
+    await log.start();
+    expect(log.list().map((e) => e.seq)).toEqual([1, 2]);
+    await log.add({ ...base, seq: 3, coupon: 'NEW' });
+    const again = new ReconciliationLog({ file, legacy: store });
+    await again.start();
+    expect(again.list().map((e) => [e.seq, e.coupon])).toEqual([[1, 'OLD'], [2, 'OLD'], [3, 'NEW']]);
   });
 });
 

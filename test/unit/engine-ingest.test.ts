@@ -43,7 +43,7 @@ describe('validation (400 with JSON pointers, nothing changed)', () => {
     ['coupons: expiry not a date', 'coupons', { version: 1, full: true, coupons: [{ id: 1, value: 'A', campaignId: 1, expiryDate: 'soon' }] }, '/coupons/0/expiryDate'],
     ['coupons: expiry without an offset (would be read as the shop\'s local time)', 'coupons', { version: 1, full: true, coupons: [{ id: 1, value: 'A', campaignId: 1, expiryDate: '2027-12-31T23:59:59' }] }, '/coupons/0/expiryDate'],
     ['coupons: a date alone', 'coupons', { version: 1, full: true, coupons: [{ id: 1, value: 'A', campaignId: 1, startDate: '2026-01-01' }] }, '/coupons/0/startDate'],
-    ['rules: campaign start without an offset', 'rules', rulesPayload([{ ...campaign(1, []), campaign: { ...campaign(1, []).campaign, startTime: '2026-06-01 10:00:00' } }]), '/campaigns/0/campaign/startTime'],
+    ['rules: campaign start without an offset', 'rules', rulesPayload([campaign(1, [], { campaign: { startTime: '2026-06-01 10:00:00' } })]), '/campaigns/0/campaign/startTime'],
     ['loyalty: both profile and card', 'loyalty', { version: 1, programs: [], balances: [{ programId: 1, profileId: 'a', cardId: 'b', activePoints: 1 }] }, '/balances/0'],
     ['prices: negative price', 'prices', { currentBatch: 1, trigger: { id: 1 }, changedItems: [{ sku: 'A', version: 1, price: -1 }] }, '/changedItems/0/price'],
     ['prices: wrong notification type', 'prices', { NotificationType: 'CampaignNotification', currentBatch: 1, trigger: { id: 1 }, changedItems: [] }, '/NotificationType'],
