@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { isStoregateError } from '../core/errors.js';
+import { StoregateError, isStoregateError } from '../core/errors.js';
+import { PUSH_MAX_DEPTH, TERMINAL_MAX_DEPTH, jsonDepthExcess } from '../core/json-budget.js';
 import { talonError, validationErrors } from './talon-errors.js';
 import talonSchemas from './talon-request-schemas.json' with { type: 'json' };
 
@@ -46,6 +47,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    // A depth budget before anything recursive sees the value (see src/core/json-budget.ts).
+    // Head office's data and config (admin routes) nest deeper than a terminal's session.
+    const max = req.url.startsWith('/admin/') ? PUSH_MAX_DEPTH : TERMINAL_MAX_DEPTH;
+    const deep = jsonDepthExcess(body as string, max);
+    if (deep) {
+      const err = new StoregateError('SG_ERR_BAD_REQUEST', `request body nests deeper than ${max} levels`, {
+        statusCode: 400,
+        details: [{ path: '/', message: `arrays and objects nest deeper than ${max} levels (at character ${deep.at})` }],
+      });
+      return done(err, undefined);
+    }
     jsonParser(req, body as string, done);
   });
 

@@ -1,4 +1,5 @@
 import { talonError } from '../http/talon-errors.js';
+import { TERMINAL_MAX_DEPTH, jsonDepthExcess } from '../core/json-budget.js';
 import { OPERATIONS } from '../checkout/operations.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { IncomingMessage } from './connection.js';
@@ -91,8 +92,12 @@ export class RpcServer {
     }
     if (m.payload.length > MAX_RPC_BYTES) return Promise.resolve(gatewayError(413, `RPC request is larger than ${MAX_RPC_BYTES} bytes`));
     let req: unknown;
+    const text = m.payload.toString('utf8');
+    if (jsonDepthExcess(text, TERMINAL_MAX_DEPTH)) {
+      return Promise.resolve(gatewayError(400, 'The submitted data was invalid', 'Too deep', `arrays and objects nest deeper than ${TERMINAL_MAX_DEPTH} levels`));
+    }
     try {
-      req = JSON.parse(m.payload.toString('utf8'));
+      req = JSON.parse(text);
     } catch (err) {
       return Promise.resolve(gatewayError(400, 'The submitted data was invalid', 'Malformed JSON', (err as Error).message));
     }

@@ -7,6 +7,7 @@
  */
 import { compactVerify, type CompactVerifyResult } from 'jose';
 import { StoregateError, type ErrorDetail } from '../core/errors.js';
+import { PUSH_MAX_DEPTH, jsonDepthExcess } from '../core/json-budget.js';
 import type { TrustedKey } from './keys.js';
 
 export type PushKind = 'config' | 'rules' | 'prices' | 'coupons' | 'loyalty';
@@ -75,8 +76,18 @@ export async function verifyPush(jws: string | Buffer, opts: VerifyOptions): Pro
   }
 
   let payload: unknown;
+  let text: string;
   try {
-    payload = JSON.parse(utf8.decode(verified.result.payload));
+    text = utf8.decode(verified.result.payload);
+  } catch {
+    throw new StoregateError('SG_ERR_PUSH_INVALID', 'push payload is not UTF-8 JSON', { statusCode: 400 });
+  }
+  // The depth budget comes before anything recursive (config merge, ingest) sees the value.
+  if (jsonDepthExcess(text, PUSH_MAX_DEPTH)) {
+    throw new StoregateError('SG_ERR_PUSH_INVALID', `push payload nests deeper than ${PUSH_MAX_DEPTH} levels`, { statusCode: 400 });
+  }
+  try {
+    payload = JSON.parse(text);
   } catch {
     throw new StoregateError('SG_ERR_PUSH_INVALID', 'push payload is not UTF-8 JSON', { statusCode: 400 });
   }

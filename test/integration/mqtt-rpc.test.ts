@@ -108,6 +108,9 @@ describe('terminal RPC over MQTT', () => {
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain('/customerSession/cartItems');
     expect((await rpc('updateCustomerSession', '{not json')).status).toBe(400);
+    const deep = await rpc('updateCustomerSession', `{"terminalToken":"${TERMINAL_TOKENS.T1}","customerSessionId":"MQ-4","body":{"customerSession":{"attributes":${'['.repeat(20_000)}${']'.repeat(20_000)}}}}`);
+    expect(deep.status).toBe(400);
+    expect(JSON.stringify(deep.body)).toContain('deeper than 64 levels');
     expect((await rpc('deleteEverything', { terminalToken: TERMINAL_TOKENS.T1 })).status).toBe(404);
     const noId = await rpc('updateCustomerSession', { terminalToken: TERMINAL_TOKENS.T1, body: { customerSession: {} } });
     expect(noId.status).toBe(400);

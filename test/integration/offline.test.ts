@@ -188,3 +188,31 @@ describe('journal limits', () => {
     }
   });
 });
+
+describe('hostile bodies', () => {
+  const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+
+  it.each([
+    ['cart item attributes 10,000 levels deep', `{"customerSession":{"cartItems":[{"sku":"X","quantity":1,"price":1,"attributes":${nested(10_000)}}]}}`],
+    ['session attributes 100 levels deep', `{"customerSession":{"attributes":${nested(100)}}}`],
+    ['a list nested 50,000 times', `{"customerSession":{"attributes":{"x":${'['.repeat(50_000)}${']'.repeat(50_000)}}}}`],
+  ])('%s: a clear 400 in Talon.One shape, nothing journaled, the session unchanged', async (_name, body) => {
+    await put('H-1', { cartItems: cart });
+    const depth = gw.gateway.journal?.stats().lastSeq;
+    const res = await fetch(`${gw.url}/v2/customer_sessions/H-1`, { method: 'PUT', headers: terminalHeaders('T1'), body });
+    expect(res.status).toBe(400);
+    const json = (await res.json()) as { message: string; errors: { details: string }[] };
+    expect(json.message).toMatch(/nests deeper than 64 levels/);
+    expect(json.errors[0]?.details).toMatch(/deeper than 64/);
+    expect(gw.gateway.journal?.stats().lastSeq).toBe(depth);
+    // A normal update still works and builds on the earlier state.
+    const after = await put('H-1', { couponCodes: [] });
+    expect(after.status).toBe(200);
+    expect(after.json.customerSession).toMatchObject({ cartItemTotal: 65.5 });
+  });
+
+  it('a body nested 64 levels deep (within the budget) is answered', async () => {
+    const res = await fetch(`${gw.url}/v2/customer_sessions/H-2`, { method: 'PUT', headers: terminalHeaders('T1'), body: `{"customerSession":{"attributes":${nested(62)}}}` });
+    expect(res.status).toBe(200);
+  });
+});

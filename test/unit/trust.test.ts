@@ -195,6 +195,14 @@ describe('verifyPush', () => {
     await refused(verifyPush(Buffer.alloc(101), opts({ maxBytes: 100 })), 'SG_ERR_PUSH_TOO_LARGE', 413);
   });
 
+  it('refuses a payload nested deeper than the budget before anything walks it: SG_ERR_PUSH_INVALID', async () => {
+    const deep = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const jws = token({ alg: 'EdDSA', kid: kidA }, `{"version":8,"storeIntegrationId":"${STORE}","config":${deep(20_000)}}`, A.privateKey);
+    expect((await refused(verifyPush(jws, opts()), 'SG_ERR_PUSH_INVALID', 400)).message).toMatch(/deeper than 128 levels/);
+    const ok = token({ alg: 'EdDSA', kid: kidA }, `{"version":8,"storeIntegrationId":"${STORE}","config":${deep(100)}}`, A.privateKey);
+    expect(await verifyPush(ok, opts())).toMatchObject({ version: 8 });
+  });
+
   it('refuses a payload that is not UTF-8 JSON: SG_ERR_PUSH_INVALID', async () => {
     for (const payload of ['not json', '', new Uint8Array([0x22, 0xff, 0x22])]) {
       const jws = token({ alg: 'EdDSA', kid: kidA }, payload, A.privateKey);
