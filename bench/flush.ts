@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { type UpdateSessionRecord, sessionKey, upstreamBody, upstreamRoute } from '../src/checkout/records.js';
 import { Flusher } from '../src/delivery/flusher.js';
+import { DeadLetterStore } from '../src/delivery/dead-letter-store.js';
 import { Journal } from '../src/journal/index.js';
 import { ReconciliationLog } from '../src/delivery/reconciliation.js';
 import { systemClock } from '../src/platform/clock.js';
@@ -83,7 +84,8 @@ async function drainWithFlusher(url: string, dir: string, c: number, sessions: n
   timed(up, lat);
   const reconciliation = new ReconciliationLog({ file: join(dir, 'reconciliation.log') });
   await reconciliation.start();
-  const flusher = new Flusher({ journal, upstream: up, clock: systemClock, log: silent, concurrency: c, reconciliation, retry: { baseMs: 50, maxMs: 1000 } });
+  const deadLetters = await DeadLetterStore.open(join(dir, 'dead-letters.log'));
+  const flusher = new Flusher({ journal, upstream: up, clock: systemClock, log: silent, concurrency: c, reconciliation, deadLetters, retry: { baseMs: 50, maxMs: 1000 } });
   const t0 = performance.now();
   const report = await flusher.flushNow({ timeoutMs: DRAIN_TIMEOUT_MS });
   const ms = performance.now() - t0;

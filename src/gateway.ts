@@ -17,6 +17,10 @@ import { FileSnapshotStore } from './state/snapshot-store.js';
 import { Journal } from './journal/index.js';
 import { Flusher } from './delivery/flusher.js';
 import { ReconciliationLog } from './delivery/reconciliation.js';
+import { DeadLetterStore } from './delivery/dead-letter-store.js';
+import { DeadLetters } from './delivery/dead-letters.js';
+import { reconcileDeadLetters } from './delivery/dead-letter-recovery.js';
+import { DiskReserve } from './platform/disk-reserve.js';
 import { buildApp } from './http/app.js';
 import { TerminalAuth } from './http/auth.js';
 import { terminalRoutes } from './http/terminal-routes.js';
@@ -67,6 +71,8 @@ export class Gateway {
   #probe: UpstreamProbe | null = null;
   #metrics: Metrics | null = null;
   #journal: Journal | null = null;
+  #deadLetters: DeadLetters | null = null;
+  #reserve: DiskReserve | null = null;
   #localData: LocalData | null = null;
   #state: LocalState | null = null;
   #flusher: Flusher | null = null;
@@ -102,6 +108,11 @@ export class Gateway {
 
   get journal(): Journal | null {
     return this.#journal;
+  }
+
+  /** Dead letters: list, retry, discard (README "Dead letters"). */
+  get deadLetters(): DeadLetters | null {
+    return this.#deadLetters;
   }
 
   get localData(): LocalData | null {
@@ -182,14 +193,23 @@ export class Gateway {
     const journal = await Journal.open({
       dir: path.join(config.dataDir, 'journal'),
       maxBytes: config.journal.maxBytes,
+      segmentBytes: config.journal.segmentBytes,
       clock,
       log: log.child({ mod: 'journal' }),
     });
     this.#journal = journal;
+    // Space set aside so a full disk can still record deliveries and free segments (src/platform/disk-reserve.ts).
+    const reserve = new DiskReserve({ dataDir: config.dataDir, bytes: config.journal.reserveBytes, log: log.child({ mod: 'disk' }) });
+    this.#reserve = reserve;
+    await reserve.start();
+    // Dead letters live in their own store (README "Dead letters"); agree with the journal before any replay.
+    const deadStore = await DeadLetterStore.open(path.join(config.dataDir, 'state', 'dead-letters.log'));
+    await reconcileDeadLetters(journal, deadStore, log.child({ mod: 'delivery' }));
+    const replayed = () => [...journal.undelivered(), ...deadStore.list()].sort((a, b) => a.seq - b.seq);
     const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction, stateLogFile: path.join(config.dataDir, 'state', 'sessions.log') });
     // Dead letters are replayed too: their answers were given (a single-use code they accepted is still used)
     // until an operator retries them or Talon.One has them.
-    await state.start([...journal.undelivered(), ...journal.listDead().map((d) => d.entry)].sort((a, b) => a.seq - b.seq));
+    await state.start(replayed());
     this.#state = state; // only a started state is saved by stop()
     // A coupons push that counts uses Talon.One already had lets the ledger forget them.
     localData.onCoupons((next, version) => {
@@ -217,9 +237,7 @@ export class Gateway {
     }
 
     const replay = new ReplayCache({ dataDir: config.dataDir, log: log.child({ mod: 'replay' }), now: () => clock.now() });
-    await replay.start(
-      [...journal.undelivered(), ...journal.listDead().map((d) => d.entry)].map((e) => ({ seq: e.seq, replay: (e.payload as JournalRecord).replay })),
-    );
+    await replay.start(replayed().map((e) => ({ seq: e.seq, replay: (e.payload as JournalRecord).replay })));
     const localAnswers = new LocalAnswers({ replay, localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
     // Live calls that missed their deadline hold their session's delivery until they are over (README "Durability and the journal").
     const liveCalls = new LiveCalls({ clock, log: log.child({ mod: 'checkout' }), metrics });
@@ -228,7 +246,8 @@ export class Gateway {
       storeIntegrationId: config.store.integrationId,
       upstream: this.#upstream,
       local: localAnswers,
-      pending: (key) => journal.hasUndelivered(key),
+      // A retried dead letter is undelivered too: its session stays local until it is upstream.
+      pending: (key) => journal.hasUndelivered(key) || deadStore.retryingKey(key),
       liveCalls,
       onUpstreamSession: (req, status, fields, answer) => followUpstreamSession(state, req, status, fields, clock, config.store.integrationId, answer),
       timeoutMs: config.upstream.timeoutMs,
@@ -248,6 +267,8 @@ export class Gateway {
         metrics,
         concurrency: config.journal.flushConcurrency,
         reconciliation,
+        deadLetters: deadStore,
+        onDiskFull: () => reserve.release(),
         retry: { baseMs: config.upstream.retry.baseMs, maxMs: config.upstream.retry.maxMs },
         // The ledger and the replay answers of these records must be durable elsewhere before the records can go.
         beforeMarkDelivered: async (seqs) => {
@@ -261,6 +282,19 @@ export class Gateway {
       });
       this.#flusher.start();
     }
+    const flusher = this.#flusher;
+    const deadLetters = new DeadLetters({
+      store: deadStore,
+      redeliver: flusher ? (letters) => flusher.redeliver(letters) : null,
+      beforeRemove: async (seqs) => {
+        await state.beforeDelivered(seqs);
+        await replay.persist(seqs);
+      },
+      alert: (a) => alerts.emit(a),
+      clock,
+      log: log.child({ mod: 'delivery' }),
+    });
+    this.#deadLetters = deadLetters;
 
     const pushVersions = new PushVersions(store);
     await pushVersions.start();
@@ -295,6 +329,7 @@ export class Gateway {
       adminToken: () => runtime.config.adminToken,
       pushes,
       journal,
+      deadLetters,
       flush: () => this.flushNow(),
       reconciliation: () => reconciliation.list(),
     });
@@ -368,7 +403,8 @@ export class Gateway {
     if (!this.#flusher) return { ok: false, reason: 'no upstream configured (upstream.baseUrl and an API key)' };
     await this.#probe?.tick();
     const report = await this.#flusher.flushNow();
-    return { ok: true, ...report, journal: this.#journal?.stats() };
+    const j = this.#journal?.stats();
+    return { ok: true, ...report, journal: j ? { ...j, dead: this.#deadLetters?.count ?? 0 } : undefined };
   }
 
   /** The `/status` document (CONTRACT §4). Never carries a secret. */
@@ -386,7 +422,9 @@ export class Gateway {
       upstream: up
         ? { state: up.state, lastOkAt: up.lastOkAt, latencyMsP50: up.latencyMsP50, latencyMsP95: up.latencyMsP95, lastError: up.lastError }
         : { state: 'down', lastOkAt: null, latencyMsP50: null, latencyMsP95: null, lastError: 'no upstream configured' },
-      journal: j ? { depth: j.depth, bytes: j.bytes, oldestAgeSec: j.oldestAgeSec, dead: j.dead, segments: j.segments, lastSeq: j.lastSeq } : null,
+      journal: j
+        ? { depth: j.depth, bytes: j.bytes, oldestAgeSec: j.oldestAgeSec, dead: this.#deadLetters?.count ?? 0, segments: j.segments, lastSeq: j.lastSeq, diskReserve: this.#reserve?.present ?? false }
+        : null,
       flush: this.#flusher?.stats() ?? null,
       cache: cache
         ? {
@@ -431,6 +469,7 @@ export class Gateway {
     await step('flusher', () => this.#flusher?.stop());
     await step('state', () => this.#state?.stop());
     await step('journal', () => this.#journal?.close());
+    this.#reserve?.stop();
     await step('upstream', () => this.#upstream?.close());
     await step('lock', () => this.#lock?.release());
     this.#lock = null;

@@ -19,6 +19,9 @@ const USAGE = `usage: storegate [command] [options]
   run [--config FILE]                 start the daemon (default command)
   status [--url URL] [--json]         print the running daemon's /status
   journal stats|list|dead|flush       journal depth, entries, dead letters; flush now (asks the daemon)
+  journal retry [SEQ...] [--force]    send dead letters again (all, or those named)
+  journal discard SEQ --reason TEXT [--by NAME]
+                                      give one dead letter up (audited)
   keys terminal ID                    new terminal token (and the config line with its hash)
   keys signing [--out FILE]           new Ed25519 key pair for head office: private key to FILE (0600), public key printed
   push KIND FILE --key PEM --store ID|* [--mqtt URL] [--version N] [--timeout SEC]
@@ -44,6 +47,9 @@ async function main(argv: string[]): Promise<number> {
       'topic-prefix': { type: 'string', default: 'storegate' },
       ca: { type: 'string' },
       expect: { type: 'string' },
+      reason: { type: 'string' },
+      by: { type: 'string' },
+      force: { type: 'boolean', default: false },
     },
   });
   const [command = 'run', ...rest] = positionals;
@@ -90,7 +96,15 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'journal': {
       const { config } = await loadConfig({ configPath: values.config });
-      return journalCommand(rest[0], { url: daemonUrl(config, values.url), adminToken: config.adminToken, json: values.json });
+      return journalCommand(rest[0], {
+        url: daemonUrl(config, values.url),
+        adminToken: config.adminToken,
+        json: values.json,
+        args: rest.slice(1),
+        force: values.force,
+        ...(values.reason !== undefined ? { reason: values.reason } : {}),
+        ...(values.by !== undefined ? { by: values.by } : {}),
+      });
     }
     default:
       console.error(`unknown command "${command}"\n${USAGE}`);

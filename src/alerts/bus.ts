@@ -1,9 +1,9 @@
 /**
  * Alerts for head office (`P/alerts`, README "Head office and MQTT"): what a shop cannot fix alone. Producers (the flusher, the
- * upstream health, the watchers) emit; sinks (the log, the MQTT bridge) subscribe. Kinds: `deadLetter`,
- * `reconciliation`, `diskLow`, `clockSkew`, `upstreamDown`, `upstreamUp`.
+ * upstream health, the watchers, the dead-letter admin) emit; sinks (the log, the MQTT bridge) subscribe. Kinds:
+ * `deadLetter`, `deadLetterDiscarded`, `reconciliation`, `diskLow`, `clockSkew`, `upstreamDown`, `upstreamUp`.
  */
-export type AlertKind = 'deadLetter' | 'reconciliation' | 'diskLow' | 'clockSkew' | 'upstreamDown' | 'upstreamUp';
+export type AlertKind = 'deadLetter' | 'deadLetterDiscarded' | 'reconciliation' | 'diskLow' | 'clockSkew' | 'upstreamDown' | 'upstreamUp';
 
 export interface Alert {
   kind: AlertKind;

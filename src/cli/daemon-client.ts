@@ -8,12 +8,13 @@ export function daemonUrl(config: Readonly<Config>, override?: string): string {
 }
 
 /** One admin call to the running daemon; throws a sentence a technician can act on. */
-export async function adminCall(base: string, adminToken: string | null, method: 'GET' | 'POST', path: string, timeoutMs = 10_000): Promise<unknown> {
+export async function adminCall(base: string, adminToken: string | null, method: 'GET' | 'POST', path: string, timeoutMs = 10_000, body?: unknown): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(new URL(path, base), {
       method,
-      headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {},
+      headers: { ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {

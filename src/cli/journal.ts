@@ -1,24 +1,74 @@
+import { hostname, userInfo } from 'node:os';
 import { adminCall } from './daemon-client.js';
 
+export interface JournalCommandOptions {
+  url: string;
+  adminToken: string | null;
+  json: boolean;
+  /** `retry`, `discard`: the seqs named after the subcommand. */
+  args?: readonly string[];
+  /** `retry`: send dead letters a later record of their session overtook anyway. */
+  force?: boolean;
+  /** `discard`: why (required). */
+  reason?: string;
+  /** `discard`, `retry`: who (default: user@host). */
+  by?: string;
+}
+
+const USAGE =
+  'usage: storegate journal stats|list|dead|flush [--config FILE] [--url URL] [--json]\n' +
+  '       storegate journal retry [SEQ...] [--force]\n' +
+  '       storegate journal discard SEQ --reason TEXT [--by NAME]';
+
+function operator(by: string | undefined): string {
+  if (by) return by;
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `cli@${hostname()}`;
+  }
+}
+
 /**
- * `storegate journal stats|list|dead|flush`: asks the running daemon (the journal has one writer, the daemon,
- * so the CLI never opens the files itself while it runs).
+ * `storegate journal stats|list|dead|flush|retry|discard`: asks the running daemon (the journal has one writer,
+ * the daemon, so the CLI never opens the files itself while it runs).
  */
-export async function journalCommand(sub: string | undefined, opts: { url: string; adminToken: string | null; json: boolean }): Promise<number> {
-  const paths: Record<string, ['GET' | 'POST', string]> = {
-    stats: ['GET', '/admin/journal/stats'],
-    list: ['GET', '/admin/journal/list?limit=1000'],
-    dead: ['GET', '/admin/journal/dead'],
-    flush: ['POST', '/admin/journal/flush'],
-  };
-  const route = sub ? paths[sub] : undefined;
+export async function journalCommand(sub: string | undefined, opts: JournalCommandOptions): Promise<number> {
+  const args = opts.args ?? [];
+  let route: ['GET' | 'POST', string, unknown?] | undefined;
+  switch (sub) {
+    case 'stats':
+      route = ['GET', '/admin/journal/stats'];
+      break;
+    case 'list':
+      route = ['GET', '/admin/journal/list?limit=1000'];
+      break;
+    case 'dead':
+      route = ['GET', '/admin/journal/dead'];
+      break;
+    case 'flush':
+      route = ['POST', '/admin/journal/flush'];
+      break;
+    case 'retry': {
+      const seqs = args.map(Number);
+      if (seqs.some((n) => !Number.isSafeInteger(n) || n <= 0)) break;
+      route = ['POST', '/admin/journal/dead/retry', { ...(seqs.length > 0 ? { seqs } : {}), force: opts.force === true, by: operator(opts.by) }];
+      break;
+    }
+    case 'discard': {
+      const seq = Number(args[0]);
+      if (args.length !== 1 || !Number.isSafeInteger(seq) || seq <= 0 || !opts.reason?.trim()) break;
+      route = ['POST', `/admin/journal/dead/${seq}/discard`, { reason: opts.reason, by: operator(opts.by) }];
+      break;
+    }
+  }
   if (!route) {
-    console.error('usage: storegate journal stats|list|dead|flush [--config FILE] [--url URL] [--json]');
+    console.error(USAGE);
     return 2;
   }
   let data: unknown;
   try {
-    data = await adminCall(opts.url, opts.adminToken, route[0], route[1], sub === 'flush' ? 120_000 : 10_000);
+    data = await adminCall(opts.url, opts.adminToken, route[0], route[1], sub === 'flush' || sub === 'retry' ? 120_000 : 10_000, route[2]);
   } catch (err) {
     console.error((err as Error).message);
     return 1;
@@ -34,9 +84,18 @@ export async function journalCommand(sub: string | undefined, opts: { url: strin
     const rows = data as Record<string, unknown>[];
     if (rows.length === 0) console.log(sub === 'dead' ? 'no dead letters' : 'journal empty');
     for (const r of rows) {
-      const extra = sub === 'dead' ? ` → HTTP ${String(r.status)} ${JSON.stringify(r.upstreamBody)}` : '';
+      const later = r.laterSent === null || r.laterSent === undefined ? '' : r.laterSent === 0 ? ' (overtaken?)' : ` (overtaken by #${String(r.laterSent)})`;
+      const extra = sub === 'dead' ? ` → HTTP ${String(r.status)} ${JSON.stringify(r.upstreamBody)}${r.retrying ? ' [retrying]' : later}` : '';
       console.log(`#${String(r.seq)} ${String(r.at)} ${String(r.kind)} ${String(r.key)} id=${String(r.id)}${extra}`);
     }
+  } else if (sub === 'retry') {
+    const r = data as { seqs: number[]; skipped: { seq: number; reason: string }[]; notFound: number[] };
+    console.log(r.seqs.length > 0 ? `retried ${r.seqs.map((s) => `#${s}`).join(' ')}` : 'nothing retried');
+    for (const k of r.skipped) console.log(`skipped #${k.seq}: ${k.reason}`);
+    if (r.notFound.length > 0) console.log(`no such dead letter: ${r.notFound.map((s) => `#${s}`).join(' ')}`);
+  } else if (sub === 'discard') {
+    const d = (data as { discarded: Record<string, unknown> }).discarded;
+    console.log(`discarded #${String(d.seq)} ${String(d.kind)} ${String(d.key)} id=${String(d.id)} by ${String(d.by)}: ${String(d.reason)}`);
   } else {
     console.log(JSON.stringify(data));
   }

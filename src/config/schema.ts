@@ -156,6 +156,17 @@ const Serial = Type.Object(
 const Journal = Type.Object(
   {
     maxBytes: Type.Integer({ minimum: 1048576, default: 1073741824, description: 'Journal size cap; past it local answers get 503.' }),
+    segmentBytes: Type.Integer({
+      minimum: 65536,
+      maximum: 1073741824,
+      default: 67108864,
+      description: 'Size of one journal segment file; space is freed a whole delivered segment at a time (smaller suits a small disk).',
+    }),
+    reserveBytes: Type.Integer({
+      minimum: 0,
+      default: 16777216,
+      description: 'Disk space held back in `<dataDir>/disk-reserve` and released when the disk is full, so deliveries can still be recorded and delivered segments freed (0 = none).',
+    }),
     flushConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Sessions/profiles flushed upstream at once.' }),
     diskLowBytes: Type.Integer({
       minimum: 0,

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'SG_ERR_DATA_STALE'
   | 'SG_ERR_JOURNAL_FULL'
   | 'SG_ERR_JOURNAL_WRITE'
+  | 'SG_ERR_DISK_FULL'
   | 'SG_ERR_JOURNAL_CORRUPT'
   | 'SG_ERR_SESSION_CLOSED'
   | 'SG_ERR_PUSH_TOO_LARGE'
@@ -28,7 +29,9 @@ export type ErrorCode =
   | 'SG_ERR_CONFIG_APPLY'
   | 'SG_ERR_INTERNAL'
   | 'SG_ERR_DATADIR_LOCKED'
-  | 'SG_ERR_IDEMPOTENCY_CONFLICT';
+  | 'SG_ERR_IDEMPOTENCY_CONFLICT'
+  | 'SG_ERR_DEAD_LETTER_SUPERSEDED'
+  | 'SG_ERR_DEAD_LETTER_RETRYING';
 
 export interface ErrorDetail {
   /** JSON pointer or JSON path of the offending value, when there is one. */

@@ -5,6 +5,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { Journal } from '../journal/index.js';
 import type { ReconciliationLog } from './reconciliation.js';
+import type { DeadLetterStore } from './dead-letter-store.js';
 
 export interface FlusherDeps {
   journal: Journal;
@@ -15,6 +16,10 @@ export interface FlusherDeps {
   /** `journal.flushConcurrency`: keys with a request in flight at once. */
   concurrency: number;
   reconciliation: ReconciliationLog;
+  /** Where records Talon.One refused for good go (and retried ones come from): src/delivery/dead-letter-store.ts. */
+  deadLetters: DeadLetterStore;
+  /** A delivery mark failed on a full disk: release the disk reserve; true if that freed space (flush-marks.ts). */
+  onDiskFull?: () => Promise<boolean>;
   /** Backoff for 409/429/5xx/network, full jitter (default 250 ms .. 30 s). */
   retry?: { baseMs: number; maxMs: number };
   random?: () => number;

@@ -10,7 +10,11 @@
  * - Upstream is called with `attempts: 1`; 409/429/5xx/408/401/403 and network errors are retried here
  *   with capped exponential backoff and full jitter per key. While `upstream.health.state` is `down` the
  *   background flush pauses (in-flight requests finish) until health changes (the gateway's probe marks it
- *   up); `flushNow` ignores the pause. Other 4xx → dead letters with the upstream body text.
+ *   up); `flushNow` ignores the pause. Other 4xx → dead letters with the upstream body text: written to the
+ *   dead-letter store (durable) first, then marked delivered in the journal, so their segment can go.
+ * - Order with dead letters (README "Dead letters"): a dead letter does not stop its key. Before a send, every
+ *   older dead letter of the key is marked durably as overtaken (`noteLaterSent`), so it is no longer retried
+ *   out of order; a retried one (`redeliver`) is queued in seq order, ahead of its key's later records.
  * - One attempt and its outcome: flush-send.ts; old-record and 400-on-closed rules: flush-check.ts;
  *   coalescing: coalesce.ts; reconciliation: reconciliation.ts.
  * - Delivered seqs are marked in batches (flush-marks.ts: `beforeMarkDelivered`, then `markDelivered`)
@@ -22,7 +26,8 @@ import type { JournalRecord } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
 import { backoffDelay } from '../platform/backoff.js';
 import { coalesceHead } from './coalesce.js';
-import { DeliveryMarker } from './flush-marks.js';
+import { DEAD_LETTERED, DeliveryMarker } from './flush-marks.js';
+import { DeadLetter } from './dead-letter-store.js';
 import { type Outcome, type SendContext, deliverGroup } from './flush-send.js';
 import { DueTimer } from './flush-timer.js';
 import { diffOutcome } from './reconciliation.js';
@@ -98,13 +103,17 @@ export class Flusher {
     );
     this.#marker = new DeliveryMarker({
       journal: deps.journal,
+      deadLetters: deps.deadLetters,
+      now: () => deps.clock.now(),
       ...(deps.beforeMarkDelivered ? { beforeMarkDelivered: deps.beforeMarkDelivered } : {}),
+      ...(deps.onDiskFull ? { onDiskFull: deps.onDiskFull } : {}),
       onMarked: (batch) => {
-        this.#delivered += batch.length;
-        this.#lastFlushAt = deps.clock.now();
         for (const b of batch) {
-          deps.metrics?.flushDelivered.inc({ kind: b.kind, how: b.how });
           this.#known.delete(b.seq);
+          if (b.how === DEAD_LETTERED) continue; // left the journal for the dead-letter store
+          this.#delivered++;
+          this.#lastFlushAt = deps.clock.now();
+          deps.metrics?.flushDelivered.inc({ kind: b.kind, how: b.how });
         }
       },
       onFailed: (err, batch) => {
@@ -183,8 +192,16 @@ export class Flusher {
   }
 
   /**
+   * Retried dead letters (src/delivery/dead-letters.ts) go back on the delivery path: queued in seq order
+   * with their key's journal records, sent under their own id.
+   */
+  redeliver(letters: readonly DeadLetter[]): void {
+    for (const d of letters) this.#enqueue(d);
+  }
+
+  /**
    * True while the key (`session:<id>`, `profile:<id>`) has records queued or a send in flight (dead
-   * letters excluded). Checkout uses it to keep a session local until its backlog is upstream.
+   * letters excluded unless retried). Checkout uses it to keep a session local until its backlog is upstream.
    */
   pending(key: string): boolean {
     const ks = this.#keys.get(key);
@@ -237,6 +254,7 @@ export class Flusher {
     if (this.#unsubscribe) return;
     this.#unsubscribe = this.#d.journal.onAppend((e) => this.#enqueue(e));
     for (const e of this.#d.journal.undelivered()) this.#enqueue(e);
+    for (const d of this.#d.deadLetters.retrying()) this.#enqueue(d); // retries asked for before a restart
   }
 
   #enqueue(e: JournalEntry): void {
@@ -310,6 +328,9 @@ export class Flusher {
         if (ks.frozen && ks.frozen[0] !== ks.queue[0]) ks.frozen = undefined; // a retried dead letter came first
         group = ks.frozen ?? coalesceHead(ks.queue);
         ks.frozen = group;
+        // Older dead letters of this key can no longer be retried in order once this goes: durable first.
+        const noted = this.#d.deadLetters.noteLaterSent(ks.key, group);
+        if (noted) await noted;
         outcome = await deliverGroup(this.#send, group);
       }
     } catch (err) {
@@ -320,14 +341,15 @@ export class Flusher {
       if (outcome.t === 'held') {
         // Nothing sent; `liveCalls.onFinished` makes the key ready again.
       } else if (outcome.t === 'retry') this.#scheduleRetry(ks, outcome.reason);
-      else {
+      else if (outcome.t === 'dead' && !(await this.#deadLetter(group, outcome))) {
+        this.#scheduleRetry(ks, `dead letter not recorded: ${this.#lastError ?? ''}`);
+      } else {
         const seqs = new Set(group.map((e) => e.seq));
         ks.queue = ks.queue.filter((e) => !seqs.has(e.seq));
         this.#queued -= group.length;
         ks.frozen = undefined;
         ks.attempt = 0;
         if (outcome.t === 'delivered') this.#marker.add(group, outcome.how);
-        else await this.#deadLetter(group, outcome);
       }
     } finally {
       ks.inFlight = false;
@@ -379,18 +401,26 @@ export class Flusher {
     this.#timer.schedule(ks.dueAt, ks);
   }
 
-  async #deadLetter(group: JournalEntry[], o: { status: number; body: string }): Promise<void> {
+  /**
+   * Records Talon.One refused for good: written to the dead-letter store first (durable), then marked in the
+   * journal (so their segment can go; a crash between the two leaves them in both, which the start resolves).
+   * False when the store could not be written (a full disk): the group stays queued and is sent again later.
+   */
+  async #deadLetter(group: JournalEntry[], o: { status: number; body: string }): Promise<boolean> {
     const at = this.#d.clock.now();
+    try {
+      await this.#d.deadLetters.add(group.map((e) => ({ entry: e, status: o.status, body: o.body, failedAt: at })));
+    } catch (err) {
+      this.#lastError = `could not record dead letters: ${(err as Error).message}`;
+      this.#d.log.error({ err, seqs: group.map((e) => e.seq) }, 'flusher: could not record dead letters; the records are sent again later');
+      return false;
+    }
     this.#lastError = `dead letter: HTTP ${o.status}`;
-    // All records of the group at once: their cursor writes share one (the journal's group commit).
-    const results = await Promise.allSettled(group.map((e) => this.#d.journal.markDead(e.seq, { status: o.status, body: o.body, at })));
-    group.forEach((e, i) => {
-      this.#known.delete(e.seq);
-      const r = results[i];
-      if (r?.status === 'rejected') {
-        this.#d.log.error({ err: r.reason, seq: e.seq }, 'flusher: could not record a dead letter; it is replayed after a restart');
-        return;
-      }
+    const fromJournal = group.filter((e) => !(e instanceof DeadLetter));
+    // Retried dead letters refused again are back in the store: nothing to mark.
+    for (const e of group) if (e instanceof DeadLetter) this.#known.delete(e.seq);
+    if (fromJournal.length > 0) this.#marker.add(fromJournal, DEAD_LETTERED);
+    for (const e of group) {
       this.#deadLettered++;
       this.#d.metrics?.flushDeadLetters.inc({ kind: e.kind, status: String(o.status) });
       this.#d.log.warn({ seq: e.seq, id: e.id, key: e.key, kind: e.kind, status: o.status, body: o.body.slice(0, 500) }, 'flusher: record moved to dead letters');
@@ -398,7 +428,8 @@ export class Flusher {
         kind: 'deadLetter', seq: e.seq, id: e.id, key: e.key, recordKind: e.kind, status: o.status, body: o.body,
         terminalId: (e.payload as Partial<JournalRecord>).terminalId, at: new Date(at).toISOString(),
       });
-    });
+    }
+    return true;
   }
 
   #alert(a: { kind: 'deadLetter' | 'reconciliation'; [k: string]: unknown }): void {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DataKind } from '../engine/index.js';
 import type { Journal } from '../journal/index.js';
+import type { DeadLetters } from '../delivery/dead-letters.js';
 import type { PushAck, PushService } from '../pushes/service.js';
 import { StoregateError } from '../core/errors.js';
 import { requireAdmin, type AdminTokenSource } from './ops-routes.js';
@@ -9,6 +10,7 @@ export interface AdminRouteDeps {
   adminToken: AdminTokenSource;
   pushes: PushService;
   journal: Journal;
+  deadLetters: DeadLetters;
   /** Flushes the journal now (the operator's `storegate journal flush`); resolves with what happened. */
   flush: () => Promise<Record<string, unknown>>;
   reconciliation: () => unknown[];
@@ -69,7 +71,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
     return answer('config', ack);
   });
 
-  app.get('/admin/journal/stats', async () => deps.journal.stats());
+  app.get('/admin/journal/stats', async () => ({ ...deps.journal.stats(), dead: deps.deadLetters.count }));
 
   app.get<{ Querystring: { limit?: string } }>('/admin/journal/list', async (req) => {
     const limit = Math.min(10_000, Math.max(1, Number(req.query.limit ?? 100) || 100));
@@ -81,27 +83,33 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
 
   app.post('/admin/journal/flush', async () => deps.flush());
 
-  app.get('/admin/journal/dead', async () =>
-    deps.journal.listDead().map((d) => ({
-      seq: d.entry.seq,
-      id: d.entry.id,
-      key: d.entry.key,
-      kind: d.entry.kind,
-      at: new Date(d.entry.at).toISOString(),
-      failedAt: new Date(d.info.at).toISOString(),
-      status: d.info.status,
-      upstreamBody: d.info.body,
-    })),
-  );
+  // Dead letters (README "Dead letters"): their own store, not the journal.
+  app.get('/admin/journal/dead', async () => deps.deadLetters.list());
 
-  app.post<{ Body: { seqs?: number[] } | undefined }>('/admin/journal/dead/retry', async (req) => {
+  app.get('/admin/journal/dead/discarded', async () => deps.deadLetters.discarded());
+
+  app.post<{ Body: { seqs?: unknown; force?: unknown; by?: unknown } | undefined }>('/admin/journal/dead/retry', async (req) => {
     const seqs = req.body?.seqs;
-    if (seqs !== undefined && (!Array.isArray(seqs) || !seqs.every((s) => Number.isInteger(s)))) {
-      throw new StoregateError('SG_ERR_BAD_REQUEST', 'seqs must be a list of journal sequence numbers', { statusCode: 400 });
+    if (seqs !== undefined && (!Array.isArray(seqs) || !seqs.every((s) => Number.isSafeInteger(s)))) {
+      throw new StoregateError('SG_ERR_BAD_REQUEST', 'seqs must be a list of journal sequence numbers', { statusCode: 400, details: [{ path: '/seqs', message: 'a list of integers' }] });
     }
-    const retried = await deps.journal.retryDead(seqs);
-    const flushed = await deps.flush();
-    return { retried, flush: flushed };
+    const force = req.body?.force;
+    if (force !== undefined && typeof force !== 'boolean') {
+      throw new StoregateError('SG_ERR_BAD_REQUEST', 'force must be true or false', { statusCode: 400, details: [{ path: '/force', message: 'a boolean' }] });
+    }
+    const by = typeof req.body?.by === 'string' ? req.body.by : undefined;
+    const r = await deps.deadLetters.retry(seqs as number[] | undefined, { force: force === true, ...(by ? { by } : {}) });
+    const flushed = r.retried.length > 0 ? await deps.flush() : null;
+    return { retried: r.retried.length, seqs: r.retried, skipped: r.skipped, notFound: r.notFound, flush: flushed };
+  });
+
+  app.post<{ Params: { seq: string }; Body: { reason?: unknown; by?: unknown } | undefined }>('/admin/journal/dead/:seq/discard', async (req) => {
+    const seq = Number(req.params.seq);
+    if (!Number.isSafeInteger(seq) || seq <= 0) {
+      throw new StoregateError('SG_ERR_BAD_REQUEST', `"${req.params.seq}" is not a journal sequence number`, { statusCode: 400 });
+    }
+    const rec = await deps.deadLetters.discard(seq, { reason: req.body?.reason, by: req.body?.by ?? `admin API from ${req.ip}` });
+    return { discarded: { ...rec, at: new Date(rec.at).toISOString() } };
   });
 
   app.get('/admin/reconciliation', async () => deps.reconciliation());

@@ -1,17 +1,23 @@
 /**
- * The cursor file (`cursor.json`): which records are delivered, which are dead letters.
+ * The cursor file (`cursor.json`): which records are delivered.
  *
  * Semantics: every seq ≤ `lw` (low watermark) is delivered or never existed; above it, `delivered`
  * lists delivered seqs as inclusive ranges (deliveries run out of global order, since order is only
- * per key, but mostly in runs, so ranges stay few). `lw` is "lowest undelivered-or-dead seq − 1", so
- * a retried dead letter (seq > lw by construction) is undelivered again. `hw` is the highest seq ever
- * made durable: seqs are never reused even when every segment holding them has been deleted.
+ * per key, but mostly in runs, so ranges stay few). `lw` is "lowest undelivered seq − 1". `hw` is the
+ * highest seq ever made durable: seqs are never reused even when every segment holding them has been deleted.
  * The file is small and rewritten whole with writeFileAtomic (temp → fsync → rename → fsync dir).
+ *
+ * `dead`: cursors written before dead letters moved out of the log (README "Dead letters") listed them
+ * here. Such records are neither delivered nor undelivered: the journal keeps them set aside until their
+ * new owner takes them over (`Journal.legacyDeadLetters`) and marks them delivered. Until then they are
+ * written back unchanged; afterwards the list is empty (and still written, so an older storegate can
+ * open the file).
  */
 import { StoregateError } from '../core/errors.js';
 
-/** Why a record became a dead letter: the upstream status and error body, and when. */
-export interface DeadInfo {
+/** A dead letter as a cursor written by an older storegate recorded it: the upstream status and body, and when. */
+export interface LegacyDeadInfo {
+  readonly seq: number;
   readonly status: number;
   readonly body: unknown;
   readonly at: number;
@@ -21,7 +27,8 @@ export interface CursorState {
   readonly lw: number;
   readonly hw: number;
   readonly delivered: readonly (readonly [number, number])[];
-  readonly dead: readonly ({ readonly seq: number } & DeadInfo)[];
+  /** Dead letters of a cursor from an older storegate, not yet taken over (see above). */
+  readonly dead: readonly LegacyDeadInfo[];
 }
 
 export const CURSOR_FILE = 'cursor.json';
@@ -124,7 +131,7 @@ export function decodeCursor(text: string, path: string): CursorState {
   if (!Array.isArray(delivered) || !delivered.every((r) => Array.isArray(r) && isSeq(r[0]) && isSeq(r[1]))) {
     return fail('delivered ranges malformed');
   }
-  const dead = c.dead;
+  const dead = c.dead ?? [];
   if (!Array.isArray(dead) || !dead.every((d) => typeof d === 'object' && d !== null && isSeq(d.seq))) {
     return fail('dead list malformed');
   }

@@ -2,8 +2,7 @@
 export { Journal } from './journal.js';
 export type {
   AppendRequest,
-  DeadInfo,
-  DeadLetter,
+  LegacyDeadLetter,
   JournalEntry,
   JournalOptions,
   JournalStats,

@@ -5,14 +5,14 @@
  * Durability contract:
  * - `append` resolves only after the record's bytes are on disk (write + fdatasync, shared by a group
  *   of concurrent appends). `kill -9` or power loss after that loses nothing.
- * - `markDelivered`/`markDead`/`retryDead` resolve after the cursor file is durable. Many calls made
+ * - `markDelivered` resolves after the cursor file is durable. Many calls made
  *   while one cursor write runs share the next write. A delivery not yet recorded when the process dies
  *   is simply replayed later, which is safe: upstream dedupes by `Idempotency-Key` (the record id).
  * - Whole sealed segments whose records are all delivered are deleted after the cursor recording that is
  *   durable. The active (last) segment is never deleted: with the cursor's `hw` it anchors the seq
  *   high-water mark, so seqs are never reused.
  *
- * Memory: the index keeps each undelivered/dead record's payload bytes (parsed lazily), so RAM use is
+ * Memory: the index keeps each undelivered record's payload bytes (parsed lazily), so RAM use is
  * about the size of the backlog, bounded by `maxBytes`.
  * Two processes never open one directory: the gateway holds the data dir lock (src/platform/lock.ts) first.
  */
@@ -23,7 +23,7 @@ import type { Clock } from '../platform/clock.js';
 import { KeyCount } from './key-count.js';
 import type { Logger } from '../telemetry/logger.js';
 import { pino } from 'pino';
-import { CURSOR_FILE, type DeadInfo, type RangeSet, encodeCursor } from './cursor.js';
+import { CURSOR_FILE, type LegacyDeadInfo, type RangeSet, encodeCursor } from './cursor.js';
 import { type JournalFileOps, type SegmentHandle, nodeFileOps } from './file-ops.js';
 import { SyncPacer } from './sync-pacer.js';
 import { Preallocator } from './preallocator.js';
@@ -32,7 +32,7 @@ import { type SegmentState, type Slot, recover } from './recovery.js';
 import { MAX_FIELD_BYTES, type PreparedRecord, encodeBatch, prepareRecord, segmentFileName } from './segment.js';
 import {
   type AppendRequest,
-  type DeadLetter,
+  type LegacyDeadLetter,
   type JournalEntry,
   type JournalOptions,
   type JournalStats,
@@ -51,6 +51,18 @@ interface Pending {
 }
 
 function writeError(message: string, cause?: unknown): StoregateError {
+  // A full disk has its own code: its remedy (free space; delivered segments free themselves once Talon.One
+  // is reachable) is not an I/O error's.
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new StoregateError('SG_ERR_DISK_FULL', `${message}: the data dir's disk is full`, {
+      statusCode: 503,
+      retryable: true,
+      cause,
+      // The code in the error body's title (README "Error codes"), for a terminal or a technician to act on.
+      details: [{ path: '/', message: `disk full (${code}): nothing was recorded; answers resume once space is freed` }],
+    });
+  }
   return new StoregateError('SG_ERR_JOURNAL_WRITE', message, { statusCode: 503, retryable: true, cause });
 }
 
@@ -71,7 +83,8 @@ export class Journal {
   #handle: SegmentHandle;
   #undelivered: Map<number, Slot>;
   readonly #keys = new KeyCount();
-  readonly #dead: Map<number, { slot: Slot; info: DeadInfo }>;
+  /** Dead letters of a cursor written by an older storegate, until taken over (see cursor.ts). */
+  readonly #setAside: Map<number, { slot: Slot; info: LegacyDeadInfo }>;
   readonly #delivered: RangeSet;
   #nextSeq: number;
   #lastDurableSeq: number;
@@ -111,7 +124,7 @@ export class Journal {
     this.#handle = o.handle;
     this.#undelivered = o.rec.undelivered;
     for (const slot of this.#undelivered.values()) this.#keys.add(slot.entry.key, 1);
-    this.#dead = o.rec.dead;
+    this.#setAside = o.rec.setAside;
     this.#delivered = o.rec.delivered;
     this.#lastDurableSeq = o.rec.lastSeq;
     this.#nextSeq = o.rec.lastSeq + 1;
@@ -190,80 +203,51 @@ export class Journal {
   }
 
   /**
-   * Records delivery of `seqs` (unknown or already delivered seqs are ignored; a dead letter may be
-   * marked delivered to discard it). Resolves when the cursor is durable.
+   * Records delivery of `seqs` (unknown or already delivered seqs are ignored; so is a record set aside by an
+   * older storegate's cursor, once taken over). Resolves when the cursor is durable.
    */
   async markDelivered(seqs: number | readonly number[]): Promise<void> {
     this.#assertNotClosed();
     for (const seq of typeof seqs === 'number' ? [seqs] : seqs) {
-      const slot = this.#undelivered.get(seq) ?? this.#dead.get(seq)?.slot;
+      const slot = this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot;
       if (!slot) continue;
       if (this.#undelivered.delete(seq)) this.#keys.add(slot.entry.key, -1);
-      this.#dead.delete(seq);
+      this.#setAside.delete(seq);
       slot.seg.live -= 1;
       this.#delivered.add(seq);
     }
     await this.#cursorWriter.submit(null);
   }
 
-  /** Moves an undelivered record to the dead letters (SG_ERR_NOT_FOUND if it is not undelivered). */
-  async markDead(seq: number, info: DeadInfo): Promise<void> {
-    this.#assertNotClosed();
-    const slot = this.#undelivered.get(seq);
-    if (!slot) throw new StoregateError('SG_ERR_NOT_FOUND', `journal seq ${seq} is not undelivered`, { statusCode: 404 });
-    this.#undelivered.delete(seq);
-    this.#keys.add(slot.entry.key, -1);
-    this.#dead.set(seq, { slot, info: { status: info.status, body: info.body, at: info.at } });
-    await this.#cursorWriter.submit(null);
-  }
-
-  /** Dead letters in seq order. */
-  listDead(): DeadLetter[] {
-    return [...this.#dead.entries()].sort((a, b) => a[0] - b[0]).map(([, d]) => ({ entry: d.slot.entry, info: d.info }));
-  }
-
   /**
-   * Puts dead letters (all, or those in `seqs`) back among the undelivered, with their original
-   * seq/id/order; `onAppend` listeners hear about each. Resolves with how many moved, once durable.
+   * The dead letters an older storegate's cursor listed (it kept them in the journal), for their new owner
+   * to take over: once it has them durably, it marks them delivered here and the cursor forgets them.
+   * Empty for a cursor written by this version.
    */
-  async retryDead(seqs?: readonly number[]): Promise<number> {
-    this.#assertNotClosed();
-    const moved: Slot[] = [];
-    for (const seq of seqs ?? [...this.#dead.keys()]) {
-      const d = this.#dead.get(seq);
-      if (!d) continue;
-      this.#dead.delete(seq);
-      this.#undelivered.set(seq, d.slot);
-      this.#keys.add(d.slot.entry.key, 1);
-      moved.push(d.slot);
-    }
-    if (moved.length > 0) {
-      // Map iteration order is the seq order everything else relies on: re-sort (rare, small).
-      this.#undelivered = new Map([...this.#undelivered].sort((a, b) => a[0] - b[0]));
-    }
-    await this.#cursorWriter.submit(null);
-    for (const s of moved) this.#notify(s.entry);
-    return moved.length;
+  legacyDeadLetters(): LegacyDeadLetter[] {
+    return [...this.#setAside.values()]
+      .sort((a, b) => a.slot.entry.seq - b.slot.entry.seq)
+      .map((d) => ({ entry: d.slot.entry, status: d.info.status, body: d.info.body, at: d.info.at }));
   }
 
-  /** True while records with this ordering key wait for delivery (dead letters excluded). */
+  /** True while records with this ordering key wait for delivery. */
   hasUndelivered(key: string): boolean {
     return this.#keys.has(key);
   }
 
-  /** Undelivered records (dead letters excluded), in seq order. A snapshot array. */
+  /** Undelivered records, in seq order. A snapshot array. */
   undelivered(): JournalEntry[] {
     return Array.from(this.#undelivered.values(), (s) => s.entry);
   }
 
-  /** The undelivered or dead record with this seq, if any (delivered ones are not kept in memory). */
+  /** The undelivered record with this seq, if any (delivered ones are not kept in memory). */
   get(seq: number): JournalEntry | undefined {
-    return (this.#undelivered.get(seq) ?? this.#dead.get(seq)?.slot)?.entry;
+    return (this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot)?.entry;
   }
 
   /**
    * Calls `fn` for each record that becomes undelivered: after an append is durable (in seq order,
-   * before the appender's promise settles) and when a dead letter is retried. Returns an unsubscribe.
+   * before the appender's promise settles). Returns an unsubscribe.
    */
   onAppend(fn: (entry: JournalEntry) => void): () => void {
     this.#listeners.add(fn);
@@ -276,7 +260,6 @@ export class Journal {
       depth: this.#undelivered.size,
       bytes: this.#bytes,
       oldestAgeSec: oldest ? Math.max(0, (this.#clock.now() - oldest.entry.at) / 1000) : 0,
-      dead: this.#dead.size,
       segments: this.#segments.length,
       lastSeq: this.#lastDurableSeq,
     };
@@ -450,7 +433,7 @@ export class Journal {
     let lw = this.#lastDurableSeq;
     const first = this.#undelivered.keys().next().value as number | undefined;
     if (first !== undefined) lw = Math.min(lw, first - 1);
-    for (const seq of this.#dead.keys()) lw = Math.min(lw, seq - 1);
+    for (const seq of this.#setAside.keys()) lw = Math.min(lw, seq - 1);
     return lw;
   }
 
@@ -458,7 +441,8 @@ export class Journal {
   async #commitCursor(): Promise<void> {
     const lw = this.#lowWatermark();
     this.#delivered.dropThrough(lw);
-    const dead = [...this.#dead.entries()].sort((a, b) => a[0] - b[0]).map(([seq, d]) => ({ seq, ...d.info }));
+    // Written back until taken over (an older storegate's dead letters), so a crash before that loses none.
+    const dead = [...this.#setAside.values()].map((d) => d.info).sort((a, b) => a.seq - b.seq);
     const doomed = this.#segments.filter((s) => s !== this.#active && s.live === 0);
     const text = encodeCursor({ lw, hw: this.#lastDurableSeq, delivered: this.#delivered.ranges, dead });
     await this.#ops.writeFileAtomic(join(this.#dir, CURSOR_FILE), text);

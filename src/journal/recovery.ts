@@ -1,16 +1,17 @@
 /**
  * Start-up recovery: read the cursor, scan every segment in seq order, verify each record, truncate a
- * torn tail, and rebuild the in-memory index of undelivered records and dead letters.
+ * torn tail, and rebuild the in-memory index of undelivered records (and of the dead letters an older
+ * storegate's cursor listed, set aside until taken over: see cursor.ts).
  */
 import { join } from 'node:path';
 import { StoregateError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import { CURSOR_FILE, type CursorState, type DeadInfo, EMPTY_CURSOR, RangeSet, decodeCursor } from './cursor.js';
+import { CURSOR_FILE, type CursorState, type LegacyDeadInfo, EMPTY_CURSOR, RangeSet, decodeCursor } from './cursor.js';
 import type { JournalFileOps, SegmentHandle } from './file-ops.js';
 import { type BadRegion, type ScannedRecord, parseSegmentFileName, scanSegment } from './segment.js';
 import { StoredEntry } from './types.js';
 
-/** A segment file as the journal tracks it. `live` counts its undelivered and dead records. */
+/** A segment file as the journal tracks it. `live` counts its undelivered (and set-aside) records. */
 export interface SegmentState {
   readonly firstSeq: number;
   readonly path: string;
@@ -18,7 +19,7 @@ export interface SegmentState {
   live: number;
 }
 
-/** Where an undelivered or dead entry lives (its segment cannot be deleted while it does). */
+/** Where an undelivered or set-aside entry lives (its segment cannot be deleted while it does). */
 export interface Slot {
   readonly entry: StoredEntry;
   readonly seg: SegmentState;
@@ -28,7 +29,8 @@ export interface Recovered {
   readonly segments: SegmentState[];
   /** Undelivered slots, in seq order (Map iteration order). */
   readonly undelivered: Map<number, Slot>;
-  readonly dead: Map<number, { slot: Slot; info: DeadInfo }>;
+  /** Dead letters of an older storegate's cursor, by seq. */
+  readonly setAside: Map<number, { slot: Slot; info: LegacyDeadInfo }>;
   readonly delivered: RangeSet;
   /** Highest seq seen in segments, cursor, or implied by the last segment's name. */
   readonly lastSeq: number;
@@ -54,7 +56,7 @@ export async function recover(
     ? decodeCursor((await ops.readFile(join(dir, CURSOR_FILE))).toString('utf8'), join(dir, CURSOR_FILE))
     : EMPTY_CURSOR;
   const delivered = RangeSet.from(cursor.delivered);
-  const deadInfo = new Map<number, DeadInfo>(cursor.dead.map((d) => [d.seq, { status: d.status, body: d.body, at: d.at }]));
+  const deadInfo = new Map<number, LegacyDeadInfo>(cursor.dead.map((d) => [d.seq, d]));
   const isDelivered = (seq: number): boolean => !deadInfo.has(seq) && (seq <= cursor.lw || delivered.has(seq));
 
   const segFiles = names
@@ -64,7 +66,7 @@ export async function recover(
 
   const segments: SegmentState[] = [];
   const undelivered = new Map<number, Slot>();
-  const dead = new Map<number, { slot: Slot; info: DeadInfo }>();
+  const setAside = new Map<number, { slot: Slot; info: LegacyDeadInfo }>();
   let lastSeq = Math.max(cursor.lw, cursor.hw);
   let prevSeq = 0;
   let active: SegmentHandle | undefined;
@@ -119,7 +121,7 @@ export async function recover(
       const slot: Slot = { entry, seg };
       seg.live += 1;
       const info = deadInfo.get(r.seq);
-      if (info) dead.set(r.seq, { slot, info });
+      if (info) setAside.set(r.seq, { slot, info });
       else undelivered.set(r.seq, slot);
     }
     if (isLast) {
@@ -144,9 +146,9 @@ export async function recover(
     }
   }
   for (const seq of deadInfo.keys()) {
-    if (!dead.has(seq)) log.error({ seq }, 'journal: dead letter listed in the cursor has no record; forgetting it');
+    if (!setAside.has(seq)) log.error({ seq }, 'journal: dead letter listed in the cursor has no record; forgetting it');
   }
-  return { segments, undelivered, dead, delivered, lastSeq, active, activeFileBytes };
+  return { segments, undelivered, setAside, delivered, lastSeq, active, activeFileBytes };
 }
 
 function reportCorruption(path: string, regions: BadRegion[], policy: 'fail' | 'skip', log: Logger): void {

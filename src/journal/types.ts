@@ -2,9 +2,7 @@
 import type { Logger } from '../telemetry/logger.js';
 import type { Clock } from '../platform/clock.js';
 import type { JournalFileOps } from './file-ops.js';
-import type { DeadInfo } from './cursor.js';
-
-export type { DeadInfo } from './cursor.js';
+import type { LegacyDeadInfo } from './cursor.js';
 
 export interface JournalOptions {
   /** Directory holding the segments and `cursor.json` (created durably if missing). */
@@ -61,19 +59,22 @@ export interface AppendRequest<P> {
   readonly id?: string;
 }
 
-export interface DeadLetter {
+/** A dead letter an older storegate's cursor listed, with the record it names (see `Journal.legacyDeadLetters`). */
+export interface LegacyDeadLetter {
   readonly entry: JournalEntry;
-  readonly info: DeadInfo;
+  readonly status: LegacyDeadInfo['status'];
+  readonly body: unknown;
+  /** When it was dead-lettered (wall-clock ms). */
+  readonly at: number;
 }
 
 export interface JournalStats {
-  /** Undelivered records (dead letters excluded). */
+  /** Undelivered records. */
   readonly depth: number;
   /** Bytes of live segment files (what maxBytes limits). */
   readonly bytes: number;
   /** Age of the oldest undelivered record, seconds (0 when none). */
   readonly oldestAgeSec: number;
-  readonly dead: number;
   readonly segments: number;
   /** Highest seq made durable (0 when nothing was ever appended). */
   readonly lastSeq: number;

@@ -16,6 +16,7 @@ import {
 import { Journal } from '../../src/journal/index.js';
 import { Flusher, type FlusherDeps } from '../../src/delivery/flusher.js';
 import { ReconciliationLog } from '../../src/delivery/reconciliation.js';
+import { DeadLetterStore } from '../../src/delivery/dead-letter-store.js';
 import type { JournalEntry } from '../../src/journal/types.js';
 import { type Clock, systemClock } from '../../src/platform/clock.js';
 import { FileSnapshotStore } from '../../src/state/snapshot-store.js';
@@ -86,6 +87,7 @@ export interface Rig {
   client: UpstreamClient;
   store: FileSnapshotStore;
   reconciliation: ReconciliationLog;
+  deadLetters: DeadLetterStore;
   alerts: { kind: string; [k: string]: unknown }[];
   flusher: Flusher;
   /** Closes flusher, client and journal (not the temp dir). */
@@ -102,12 +104,20 @@ export async function openRig(o: {
   dir?: string;
   journalClock?: Clock;
   clock?: Clock;
+  /** Journal size cap and segment size (defaults: 256 MiB, the journal's default segment). */
+  maxBytes?: number;
+  segmentBytes?: number;
   timeoutMs?: number;
   concurrency?: number;
   flusher?: Partial<FlusherDeps>;
 }): Promise<Rig> {
   const dir = o.dir ?? (await tempDir());
-  const journal = await Journal.open({ dir: join(dir, 'journal'), maxBytes: 256 * 1024 * 1024, clock: o.journalClock ?? systemClock });
+  const journal = await Journal.open({
+    dir: join(dir, 'journal'),
+    maxBytes: o.maxBytes ?? 256 * 1024 * 1024,
+    ...(o.segmentBytes ? { segmentBytes: o.segmentBytes } : {}),
+    clock: o.journalClock ?? systemClock,
+  });
   const metrics = new Metrics({ defaultMetrics: false });
   const client = new UpstreamClient({
     baseUrl: o.url,
@@ -122,6 +132,7 @@ export async function openRig(o: {
   const store = new FileSnapshotStore(dir);
   const reconciliation = new ReconciliationLog({ file: join(dir, 'state', 'reconciliation.log'), legacy: store });
   await reconciliation.start();
+  const deadLetters = await DeadLetterStore.open(join(dir, 'state', 'dead-letters.log'));
   const alerts: Rig['alerts'] = [];
   const flusher = new Flusher({
     journal,
@@ -131,6 +142,7 @@ export async function openRig(o: {
     metrics,
     concurrency: o.concurrency ?? 4,
     reconciliation,
+    deadLetters,
     retry: { baseMs: 10, maxMs: 80 },
     // Never a zero wait: a retry never races the server noticing the aborted attempt's socket closing.
     random: () => 0.3 + 0.7 * Math.random(),
@@ -145,7 +157,7 @@ export async function openRig(o: {
     await client.close();
     await journal.close();
   };
-  return { dir, journal, client, store, reconciliation, alerts, flusher, close, cleanup: async () => { await close(); await rm(dir, { recursive: true, force: true }); } };
+  return { dir, journal, client, store, reconciliation, deadLetters, alerts, flusher, close, cleanup: async () => { await close(); await rm(dir, { recursive: true, force: true }); } };
 }
 
 /** Waits until `cond()` holds, polling every 10 ms, for at most `ms`. */

@@ -12,7 +12,8 @@ import { startEmulator } from '../../scripts/talon-emulator/server.js';
 import type { Emulator, RecordedRequest } from '../../scripts/talon-emulator/types.js';
 import type { JournalRecord } from '../../src/checkout/records.js';
 import { ReconciliationLog } from '../../src/delivery/reconciliation.js';
-import { ManualClock } from '../../src/platform/clock.js';
+import { ManualClock, systemClock } from '../../src/platform/clock.js';
+import { DeadLetters } from '../../src/delivery/dead-letters.js';
 import { FileSnapshotStore } from '../../src/state/snapshot-store.js';
 import { UpstreamProbe } from '../../src/upstream/probe.js';
 import {
@@ -58,6 +59,9 @@ const forSession = (id: string) => (r: RecordedRequest) => {
   return r.path === base || r.path.startsWith(`${base}/`) || r.path.startsWith(`${base}?`);
 };
 const ok = (r: RecordedRequest) => r.status >= 200 && r.status < 300;
+/** The operator's side of the rig's dead letters (list, retry, discard), as the gateway builds it. */
+const deadLettersOf = (r: Rig) =>
+  new DeadLetters({ store: r.deadLetters, redeliver: (l) => r.flusher.redeliver(l), beforeRemove: async () => undefined, alert: (a) => r.alerts.push(a), clock: systemClock, log: silentLog });
 function maxInFlight(): number {
   return Math.max(0, ...Object.values(emu.inFlightHighWater()));
 }
@@ -201,25 +205,27 @@ describe('flusher: dead letters', () => {
 
     const report = await r.flusher.flushNow({ timeoutMs: 10_000 });
     expect(report).toMatchObject({ delivered: 1, deadLettered: 4, remaining: 0 });
-    const dead = r.journal.listDead();
-    expect(dead.map((d) => d.entry.key)).toEqual(['session:D-bad', 'session:D-inv', 'session:D-flaky', 'session:D-flaky']);
-    expect(dead[0]!.info.status).toBe(400);
-    expect(String(dead[0]!.info.body)).toContain('can only be created as');
-    expect(String(dead[1]!.info.body)).toContain('/customerSession/cartItems/0/sku');
-    expect(dead[2]!.info).toMatchObject({ status: 422 });
-    expect(JSON.parse(String(dead[2]!.info.body))).toMatchObject({ StatusCode: 422 });
+    const dead = r.deadLetters.list();
+    expect(dead.map((d) => d.key)).toEqual(['session:D-bad', 'session:D-inv', 'session:D-flaky', 'session:D-flaky']);
+    expect(dead[0]!.status).toBe(400);
+    expect(String(dead[0]!.body)).toContain('can only be created as');
+    expect(String(dead[1]!.body)).toContain('/customerSession/cartItems/0/sku');
+    expect(dead[2]!).toMatchObject({ status: 422 });
+    expect(JSON.parse(String(dead[2]!.body))).toMatchObject({ StatusCode: 422 });
+    // Out of the journal: nothing of them is undelivered there.
+    await until(() => r.journal.stats().depth === 0, 5000, 'dead letters marked in the journal');
     expect(sessionOf('D-inv')?.state).toBe('open');
     expect(r.alerts.filter((a) => a.kind === 'deadLetter')).toHaveLength(4);
     expect(r.flusher.stats().deadLettered).toBe(4);
 
     // The coalesced pair comes back in order and goes as one send with the last record's key.
-    expect(await r.journal.retryDead([x1.seq, x2.seq])).toBe(2);
+    expect((await deadLettersOf(r).retry([x1.seq, x2.seq])).retried).toEqual([x1.seq, x2.seq]);
     const again = await r.flusher.flushNow({ timeoutMs: 10_000 });
     expect(again).toMatchObject({ delivered: 2, deadLettered: 0 });
     expect(sessionOf('D-flaky')?.state).toBe('closed');
     const sends = emu.requests.filter(forSession('D-flaky'));
     expect(sends.map((q) => [q.status, q.headers['idempotency-key']])).toEqual([[422, x2.id], [200, x2.id]]);
-    expect(r.journal.listDead().map((d) => d.entry.key)).toEqual(['session:D-bad', 'session:D-inv']);
+    expect(r.deadLetters.list().map((d) => d.key)).toEqual(['session:D-bad', 'session:D-inv']);
   });
 });
 
@@ -275,7 +281,7 @@ describe('flusher: restarts, old records, closed sessions', () => {
     const report = await r.flusher.flushNow({ timeoutMs: 5000 });
     expect(report).toMatchObject({ delivered: 1, deadLettered: 1 });
     expect(emu.requests.filter(forSession('Z-1')).map((q) => [q.method, q.status])).toEqual([['PUT', 400], ['GET', 200]]);
-    expect(r.journal.listDead().map((d) => d.entry.key)).toEqual(['session:Z-2']);
+    expect(r.deadLetters.list().map((d) => d.key)).toEqual(['session:Z-2']);
   });
 });
 
@@ -320,7 +326,7 @@ describe('flusher: coalescing and reconciliation', () => {
     expect(report).toMatchObject({ delivered: 2, deadLettered: 1 });
     expect(emu.requests.filter(forSession('W-1')).map((q) => [q.method, q.status])).toEqual([['PUT', 400], ['GET', 200]]);
     expect(emu.requests.filter(forSession('W-2')).map((q) => [q.method, q.status])).toEqual([['POST', 400], ['GET', 200]]);
-    expect(r.journal.listDead()[0]?.info.status).toBe(404);
+    expect(r.deadLetters.list()[0]?.status).toBe(404);
   });
 
   it('records a coupon accepted locally but already used upstream, and a loyalty mismatch; persisted and alerted', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeliveryMarker, type MarkItem } from '../../src/delivery/flush-marks.js';
+import { DEAD_LETTERED, DeliveryMarker, type MarkItem } from '../../src/delivery/flush-marks.js';
 import type { Journal, JournalEntry } from '../../src/journal/index.js';
 
 const entry = (seq: number) => ({ seq, kind: 'updateSession' }) as unknown as JournalEntry;
@@ -22,6 +22,41 @@ describe('DeliveryMarker', () => {
     expect(failed).toHaveLength(2);
     expect(marked).toEqual([[1, 2]]);
     expect(done.flat().map((b) => b.seq)).toEqual([1, 2]);
+  });
+
+  it('on a full disk releases the reserve and tries again at once, in small batches; records moved to dead letters skip the state hook', async () => {
+    let space = false;
+    const marked: number[][] = [];
+    const before: number[][] = [];
+    const journal = {
+      markDelivered: async (seqs: number[]) => {
+        if (!space) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        marked.push([...seqs]);
+      },
+    } as unknown as Journal;
+    let released = 0;
+    const slept: number[] = [];
+    const m = new DeliveryMarker({
+      journal,
+      beforeMarkDelivered: async (seqs) => void before.push([...seqs]),
+      onDiskFull: async () => {
+        released++;
+        space = true;
+        return true;
+      },
+      onMarked: () => undefined,
+      onFailed: () => undefined,
+      onIdle: () => undefined,
+      sleep: async (ms) => void slept.push(ms),
+    });
+    m.add(Array.from({ length: 600 }, (_, i) => entry(i + 1)), 'sent');
+    m.add([entry(601)], DEAD_LETTERED);
+    await m.drain();
+    expect(released).toBe(1);
+    expect(slept).toEqual([]); // no backoff: the reserve made room
+    expect(marked.flat()).toEqual(Array.from({ length: 601 }, (_, i) => i + 1));
+    expect(Math.max(...marked.map((b) => b.length))).toBeLessThanOrEqual(256);
+    expect(before.flat()).not.toContain(601);
   });
 
   it('gives up retrying when stopped (shutdown): the records are replayed after the restart', async () => {

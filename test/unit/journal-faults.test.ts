@@ -145,7 +145,7 @@ describe.each([
 ] as const)('I/O errors, %s', (_mode, inlineSyncMaxMs) => {
   // File sizes are compared before and after a failure: files hold their data only.
   const o = (extra: Partial<JournalOptions> = {}): JournalOptions => opts({ inlineSyncMaxMs, preallocate: false, ...extra });
-  it('ENOSPC after a partial write: the batch rejects with SG_ERR_JOURNAL_WRITE, the file is cut back, later appends work', async () => {
+  it('ENOSPC after a partial write: the batch rejects with SG_ERR_DISK_FULL, the file is cut back, later appends work', async () => {
     const { ops, plan } = faultyOps();
     const { log, lines } = captureLog();
     const j = await Journal.open(o({ fileOps: ops, log }));
@@ -155,7 +155,8 @@ describe.each([
     const batch = await Promise.allSettled([1, 2, 3].map((i) => j.append({ key: 'k', kind: 'x', payload: i })));
     for (const r of batch) {
       expect(r.status).toBe('rejected');
-      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'SG_ERR_JOURNAL_WRITE', statusCode: 503, retryable: true });
+      // A full disk has its own code, named in the error body (README "Error codes").
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'SG_ERR_DISK_FULL', statusCode: 503, retryable: true, details: [expect.objectContaining({ message: expect.stringContaining('ENOSPC') })] });
     }
     expect(await segSize()).toBe(size);
     expect(j.stats()).toMatchObject({ depth: 1, lastSeq: 1, bytes: size });
@@ -198,7 +199,7 @@ describe.each([
     const j = await Journal.open(o({ fileOps: flaky, segmentBytes: 4096 }));
     await j.append({ key: 'k', kind: 'x', payload: 'a'.repeat(3000) });
     failCreate = true;
-    await expect(j.append({ key: 'k', kind: 'x', payload: 'b'.repeat(3000) })).rejects.toMatchObject({ code: 'SG_ERR_JOURNAL_WRITE' });
+    await expect(j.append({ key: 'k', kind: 'x', payload: 'b'.repeat(3000) })).rejects.toMatchObject({ code: 'SG_ERR_DISK_FULL' });
     failCreate = false;
     await j.append({ key: 'k', kind: 'x', payload: 'c' });
     await j.close();

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoregateError } from '../../src/core/errors.js';
@@ -51,7 +51,7 @@ describe('Journal basics', () => {
     expect(JSON.parse(JSON.stringify(list[0]))).toEqual({ ...JSON.parse(JSON.stringify(a)) });
     expect(list[1]).toMatchObject({ id: 'fixed-id', key: 'profile:9', kind: 'updateProfile', payload: null });
     expect(j.get(1)?.payload).toEqual({ cart: [1, 2], s: 'ü€' });
-    expect(j.stats()).toMatchObject({ depth: 2, dead: 0, lastSeq: 2, segments: 1 });
+    expect(j.stats()).toMatchObject({ depth: 2, lastSeq: 2, segments: 1 });
   });
 
   it('keeps call order for concurrent appends and notifies onAppend after durability', async () => {
@@ -138,30 +138,32 @@ describe('Journal basics', () => {
     expect(j.undelivered()).toEqual([]);
   });
 
-  it('dead letters: list, survive restart, retry keeps seq/id/order', async () => {
+  it('an older cursor listing dead letters: they are set aside (not undelivered), kept until taken over, then freed', async () => {
     let j = await openJ({ segmentBytes: 4096 });
     const es = [];
     for (let i = 0; i < 6; i++) es.push(await j.append({ key: 'session:s', kind: 'x', payload: { i, pad: 'p'.repeat(1200) } }));
-    await expect(j.markDead(99, { status: 400, body: {}, at: 0 })).rejects.toMatchObject({ code: 'SG_ERR_NOT_FOUND' });
-    await j.markDead(2, { status: 400, body: { message: 'bad coupon' }, at: clock.now() });
     await j.markDelivered([1, 3, 4, 5, 6]);
-    // Segment holding seq 2 survives while the record is dead.
-    j = await reopen(j, { segmentBytes: 4096 });
+    await j.close();
+    // The cursor as storegate wrote it while dead letters lived in the journal: seq 2 is dead.
+    const cursorFile = join(dir, 'cursor.json');
+    const old = JSON.parse(await readFile(cursorFile, 'utf8')) as { lw: number; hw: number; delivered: [number, number][] };
+    await writeFile(cursorFile, JSON.stringify({ v: 1, lw: 1, hw: old.hw, delivered: [[3, 6]], dead: [{ seq: 2, status: 400, body: { message: 'bad coupon' }, at: 77 }] }));
+    j = await openJ({ segmentBytes: 4096 });
     expect(j.undelivered()).toEqual([]);
-    const dead = j.listDead();
-    expect(dead).toHaveLength(1);
-    expect(dead[0]?.entry).toMatchObject({ seq: 2, id: es[1]?.id, payload: { i: 1 } });
-    expect(dead[0]?.info).toEqual({ status: 400, body: { message: 'bad coupon' }, at: clock.now() });
-    expect(j.stats().dead).toBe(1);
-    const heard: number[] = [];
-    j.onAppend((e) => heard.push(e.seq));
-    await j.append({ key: 'session:s', kind: 'x', payload: 7 });
-    expect(await j.retryDead()).toBe(1);
-    expect(heard).toEqual([7, 2]);
-    expect(j.undelivered().map((e) => e.seq)).toEqual([2, 7]);
+    expect(j.legacyDeadLetters()).toEqual([{ entry: expect.objectContaining({ seq: 2, id: es[1]?.id, payload: { i: 1, pad: 'p'.repeat(1200) } }), status: 400, body: { message: 'bad coupon' }, at: 77 }]);
+    // Another cursor write before the takeover keeps the entry (a crash then loses nothing).
+    await j.markDelivered(99);
     j = await reopen(j, { segmentBytes: 4096 });
-    expect(j.undelivered().map((e) => [e.seq, e.id])).toEqual([[2, es[1]?.id], [7, expect.any(String)]]);
-    expect(j.listDead()).toEqual([]);
+    expect(j.legacyDeadLetters().map((d) => d.entry.seq)).toEqual([2]);
+    const segmentsBefore = j.stats().segments;
+    // Taken over: marked delivered; the cursor forgets it and its segment goes.
+    await j.markDelivered(2);
+    expect(j.legacyDeadLetters()).toEqual([]);
+    expect(j.stats().segments).toBeLessThan(segmentsBefore);
+    expect(JSON.parse(await readFile(cursorFile, 'utf8'))).toMatchObject({ dead: [] });
+    j = await reopen(j, { segmentBytes: 4096 });
+    expect(j.legacyDeadLetters()).toEqual([]);
+    expect(j.undelivered()).toEqual([]);
   });
 
   it('maxBytes: rejects with SG_ERR_JOURNAL_FULL (503) and changes nothing', async () => {
@@ -188,7 +190,7 @@ describe('Journal basics', () => {
 
   it('stats report depth, bytes, age of the oldest record, segments and lastSeq', async () => {
     const j = await openJ({ preallocate: false }); // bytes are data bytes: the file's size without preallocation
-    expect(j.stats()).toEqual({ depth: 0, bytes: 0, oldestAgeSec: 0, dead: 0, segments: 1, lastSeq: 0 });
+    expect(j.stats()).toEqual({ depth: 0, bytes: 0, oldestAgeSec: 0, segments: 1, lastSeq: 0 });
     await j.append({ key: 'k', kind: 'x', payload: 1 });
     clock.advance(90_000);
     await j.append({ key: 'k', kind: 'x', payload: 2 });
