@@ -30,11 +30,11 @@ export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
 }
 
 /**
- * Builds the daemon bundle (`npm run build`) and runs it as production does, with the environment and V8 flags
+ * Builds the daemon bundle (`npm run build`; `build: false` reuses the last build) and runs it as production does, with the environment and V8 flags
  * of its shebang line (`#!/usr/bin/env -S NAME=VALUE node <flags>`).
  */
-export function spawnGatewayBundle(args: string[], env: NodeJS.ProcessEnv = {}): Proc & { flags: string[]; env: string[] } {
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT, stdio: 'ignore' });
+export function spawnGatewayBundle(args: string[], env: NodeJS.ProcessEnv = {}, o: { build?: boolean } = {}): Proc & { flags: string[]; env: string[] } {
+  if (o.build !== false) execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT, stdio: 'ignore' });
   const bundle = path.join(ROOT, 'build', 'storegate.mjs');
   const shebang = readFileSync(bundle, 'utf8').slice(0, 300).split('\n', 1)[0] ?? '';
   const words = shebang.split(/\s+/);
