@@ -2,7 +2,7 @@
  * The journal's filesystem port. Production uses {@link nodeFileOps}; tests wrap it to count
  * `datasync` calls or to inject `ENOSPC`/`EIO` without monkey-patching `node:fs`.
  */
-import { fdatasyncSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, readdir, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -27,7 +27,16 @@ export interface SegmentHandle {
   close(): Promise<void>;
 }
 
+/** A segment opened for synchronous positional reads of payloads (see StoredEntry). */
+export interface SegmentReader {
+  /** Reads exactly `length` bytes at `position` (throws if the file is shorter). */
+  read(position: number, length: number): Buffer;
+  close(): void;
+}
+
 export interface JournalFileOps {
+  /** Opens a segment read-only for payload reads. */
+  openReader(path: string): SegmentReader;
   /** Opens an existing segment for positional writes. */
   openSegment(path: string): Promise<SegmentHandle>;
   /** Creates a new, empty segment (fails if it exists) and makes the file and its name durable. */
@@ -91,7 +100,31 @@ class NodeSegmentHandle implements SegmentHandle {
   }
 }
 
+class NodeSegmentReader implements SegmentReader {
+  readonly #fd: number;
+
+  constructor(path: string) {
+    this.#fd = openSync(path, 'r');
+  }
+
+  read(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.#fd, buf, done, length - done, position + done);
+      if (n === 0) throw Object.assign(new Error(`journal payload read past the end of the segment at ${position + done}`), { code: 'EIO' });
+      done += n;
+    }
+    return buf;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
+
 export const nodeFileOps: JournalFileOps = {
+  openReader: (path) => new NodeSegmentReader(path),
   async openSegment(path) {
     return new NodeSegmentHandle(await open(path, 'r+'));
   },

@@ -9,7 +9,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { CURSOR_FILE, type CursorState, type LegacyDeadInfo, EMPTY_CURSOR, RangeSet, decodeCursor } from './cursor.js';
 import type { JournalFileOps, SegmentHandle } from './file-ops.js';
 import { type BadRegion, type ScannedRecord, parseSegmentFileName, scanSegment } from './segment.js';
-import { StoredEntry } from './types.js';
+import { type PayloadSource, StoredEntry } from './types.js';
 
 /** A segment file as the journal tracks it. `live` counts its undelivered (and set-aside) records. */
 export interface SegmentState {
@@ -40,11 +40,16 @@ export interface Recovered {
   readonly activeFileBytes: number;
 }
 
+/**
+ * @param sourceFor where a recovered record's payload is read back from: recovered entries keep no payload
+ *   bytes in memory (a restart with a big backlog must not hold it all), they are read from their segment.
+ */
 export async function recover(
   dir: string,
   ops: JournalFileOps,
   log: Logger,
   onCorrupt: 'fail' | 'skip',
+  sourceFor: (segmentPath: string) => PayloadSource,
 ): Promise<Recovered> {
   await ops.ensureDir(dir);
   const names = await ops.readdir(dir);
@@ -102,22 +107,10 @@ export async function recover(
       lastSeq = Math.max(lastSeq, r.seq);
       if (!isDelivered(r.seq)) live.push(r);
     }
-    // Payloads stay as bytes (parsed on first use). When most of the segment is live, entries share the
-    // segment buffer (no per-record copies: open stays fast); otherwise the live payloads are packed into
-    // one new buffer so a few stragglers do not pin a whole 64 MiB file in memory.
-    let livePayload = 0;
-    for (const r of live) livePayload += r.payloadEnd - r.payloadStart;
-    let store = buf;
-    const packed = livePayload < buf.length * 0.75;
-    if (packed) store = Buffer.allocUnsafe(livePayload);
-    let o = 0;
+    const src = sourceFor(path);
     for (const r of live) {
-      let start = r.payloadStart;
-      if (packed) {
-        start = o;
-        o += buf.copy(store, o, r.payloadStart, r.payloadEnd);
-      }
-      const entry = new StoredEntry(r, store, start, start + (r.payloadEnd - r.payloadStart));
+      const entry = new StoredEntry(r, undefined);
+      entry.locate(src, r.payloadStart, r.payloadEnd - r.payloadStart);
       const slot: Slot = { entry, seg };
       seg.live += 1;
       const info = deadInfo.get(r.seq);

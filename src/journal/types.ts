@@ -32,6 +32,11 @@ export interface JournalOptions {
    * sync flushes data only (see preallocator.ts). Tests that inspect exact file sizes turn it off.
    */
   readonly preallocate?: boolean;
+  /**
+   * Payload bytes of undelivered records kept in memory, newest first (default 16 MiB); older payloads are
+   * read back from their segment when needed, so memory does not grow with an outage's backlog.
+   */
+  readonly residentPayloadBytes?: number;
 }
 
 /** One journal record. Immutable; `payload` is parsed from disk on first access. */
@@ -80,7 +85,17 @@ export interface JournalStats {
   readonly lastSeq: number;
 }
 
-/** An entry as held in memory: header fields decoded, payload kept as bytes until read. */
+/** Reads payload bytes back from a segment file (a synchronous positional read, page-cache fast). */
+export interface PayloadSource {
+  read(position: number, length: number): Buffer;
+}
+
+/**
+ * An entry as held in memory: header fields decoded; the payload is JSON bytes, kept in memory while the
+ * journal's resident budget allows (see payloads.ts) and read back from its segment file after that.
+ * The payload is parsed on every read and never cached: a backlog of 100,000 records must not become
+ * 100,000 parsed objects (each read gets a fresh object, which the caller may keep or modify).
+ */
 export class StoredEntry<P = unknown> implements JournalEntry<P> {
   readonly seq: number;
   readonly id: string;
@@ -88,17 +103,20 @@ export class StoredEntry<P = unknown> implements JournalEntry<P> {
   readonly kind: string;
   readonly at: number;
   readonly mono: number;
-  /** JSON text (fresh appends) or `bytes[start, end)` (recovered records) until first read. */
+  /** JSON text (until the batch is durable) or `bytes[start, end)`; undefined once evicted. */
   #raw: string | Buffer | undefined;
   #start = 0;
   #end = 0;
-  #value: P | undefined;
+  /** Where the payload lies on disk, once durable. */
+  #src: PayloadSource | undefined;
+  #pos = 0;
+  #len = 0;
 
   constructor(
     f: { seq: number; id: string; key: string; kind: string; at: number; mono: number },
-    raw: string | Buffer,
+    raw: string | Buffer | undefined,
     start = 0,
-    end = typeof raw === 'string' ? 0 : raw.length,
+    end = typeof raw === 'string' || raw === undefined ? 0 : raw.length,
   ) {
     this.seq = f.seq;
     this.id = f.id;
@@ -117,20 +135,38 @@ export class StoredEntry<P = unknown> implements JournalEntry<P> {
    * then costs the garbage collector one object per batch, not one big string per record.
    */
   attach(bytes: Buffer, start: number, end: number): void {
-    if (this.#raw === undefined) return; // already parsed
     this.#raw = bytes;
     this.#start = start;
     this.#end = end;
   }
 
+  /** @internal Where the payload lies in its segment file, so its bytes can leave memory. */
+  locate(src: PayloadSource, position: number, length: number): void {
+    this.#src = src;
+    this.#pos = position;
+    this.#len = length;
+  }
+
+  /** @internal Payload bytes held in memory (0 once evicted). */
+  get residentBytes(): number {
+    if (this.#raw === undefined) return 0;
+    return typeof this.#raw === 'string' ? this.#raw.length : this.#end - this.#start;
+  }
+
+  /** @internal Drops the in-memory bytes of a located entry; returns how many bytes it released. */
+  evict(): number {
+    const n = this.residentBytes;
+    if (this.#src === undefined || n === 0) return 0;
+    this.#raw = undefined;
+    return n;
+  }
+
   get payload(): P {
-    if (this.#raw !== undefined) {
-      // Parsed once, then the bytes are released. Each caller gets the same object: treat it as read-only.
-      const text = typeof this.#raw === 'string' ? this.#raw : this.#raw.toString('utf8', this.#start, this.#end);
-      this.#value = JSON.parse(text) as P;
-      this.#raw = undefined;
-    }
-    return this.#value as P;
+    let text: string;
+    if (this.#raw !== undefined) text = typeof this.#raw === 'string' ? this.#raw : this.#raw.toString('utf8', this.#start, this.#end);
+    else if (this.#src !== undefined) text = this.#src.read(this.#pos, this.#len).toString('utf8');
+    else throw new Error(`journal entry ${this.seq} has no payload`);
+    return JSON.parse(text) as P;
   }
 
   /** Plain object for logs and JSON responses (getters are not serialised by JSON.stringify). */

