@@ -1,3 +1,4 @@
+import { readdir, unlink } from 'node:fs/promises';
 import { ensureDirDurable } from '../platform/durable-fs.js';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
@@ -25,6 +26,8 @@ export interface SnapshotStore {
 }
 
 const KIND_RE = /^[a-z][a-z0-9-]{0,40}$/;
+/** A temp file of writeFileAtomic (`.<name>.<pid>.<8 hex>.tmp`); the pid says which process wrote it. */
+const TEMP_RE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 /** File-backed {@link SnapshotStore}. */
 export class FileSnapshotStore implements SnapshotStore {
@@ -49,11 +52,25 @@ export class FileSnapshotStore implements SnapshotStore {
 
   async #mkdir(): Promise<void> {
     // Durable mkdir: a snapshot written into a folder whose own entry is not yet on disk could vanish with it.
-    this.#ready ??= ensureDirDurable(this.dir).catch((err: unknown) => {
-      this.#ready = undefined; // a full disk now is not a full disk forever
-      throw err;
-    });
+    this.#ready ??= ensureDirDurable(this.dir)
+      .then(() => this.#removeStaleTemps())
+      .catch((err: unknown) => {
+        this.#ready = undefined; // a full disk now is not a full disk forever
+        throw err;
+      });
     return this.#ready;
+  }
+
+  /**
+   * Temp files of atomic writes cut short by a crash (a `kill -9` mid-snapshot leaves one, up to a snapshot's
+   * size): nothing reads them, so a daemon that crashes often would otherwise fill its disk with them. Only
+   * other processes' are removed (this daemon holds the data dir lock: no other live process writes here).
+   */
+  async #removeStaleTemps(): Promise<void> {
+    for (const name of await readdir(this.dir)) {
+      const m = TEMP_RE.exec(name);
+      if (m && Number(m[1]) !== process.pid) await unlink(join(this.dir, name)).catch(() => undefined);
+    }
   }
 
   async load<T>(kind: string): Promise<Snapshot<T> | undefined> {

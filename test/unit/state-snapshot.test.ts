@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSnapshotStore } from '../../src/state/snapshot-store.js';
@@ -30,5 +30,16 @@ describe('snapshot store', () => {
     await expect(writeFileAtomic(join(dir, 'missing', 'f'), 'x')).rejects.toThrow();
     expect(readdirSync(dir)).toEqual(['f']);
     expect(await new AtomicJsonFile(join(dir, 'nope.json')).read()).toBeNull();
+  });
+
+  it('removes the temp files of atomic writes a crash cut short (other processes\' only), once, before the first use', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-state-'));
+    const state = join(dir, 'state');
+    mkdirSync(state);
+    const stale = ['.sessions.json.4242.0a1b2c3d.tmp', '.sessions.log.17.ffffffff.tmp'];
+    const mine = `.ledger.json.${process.pid}.01234567.tmp`; // this process may be writing it right now
+    for (const f of [...stale, mine, 'rules.json', '.keep']) writeFileSync(join(state, f), 'x');
+    expect(await new FileSnapshotStore(dir).load('ledger')).toBeUndefined();
+    expect(readdirSync(state).sort()).toEqual(['.keep', mine, 'rules.json'].sort());
   });
 });
