@@ -86,6 +86,7 @@ export class Gateway {
   #url: string | null = null;
   #startedAt = 0;
   #lock: DataDirLock | null = null;
+  #replay: ReplayCache | null = null;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -131,6 +132,16 @@ export class Gateway {
 
   get alerts(): AlertBus | null {
     return this.#alerts;
+  }
+
+  /** The HTTP app, for calls in process (`inject`: the same hooks, routes and bodies as over the LAN). */
+  get app(): FastifyInstance | null {
+    return this.#app;
+  }
+
+  /** The push gate (signature, version floor, apply) that MQTT and HTTP pushes go through. */
+  get pushes(): PushService | null {
+    return this.#pushes;
   }
 
   /**
@@ -209,7 +220,10 @@ export class Gateway {
     const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction, stateLogFile: path.join(config.dataDir, 'state', 'sessions.log') });
     // Dead letters are replayed too: their answers were given (a single-use code they accepted is still used)
     // until an operator retries them or Talon.One has them.
-    await state.start(replayed());
+    const replays: { seq: number; replay: JournalRecord['replay'] }[] = [];
+    await state.start(replayed(), (seq, r) => {
+      if (r.replay) replays.push({ seq, replay: r.replay });
+    });
     this.#state = state; // only a started state is saved by stop()
     // A coupons push that counts uses Talon.One already had lets the ledger forget them.
     localData.onCoupons((next, version) => {
@@ -237,7 +251,8 @@ export class Gateway {
     }
 
     const replay = new ReplayCache({ dataDir: config.dataDir, log: log.child({ mod: 'replay' }), now: () => clock.now() });
-    await replay.start(replayed().map((e) => ({ seq: e.seq, replay: (e.payload as JournalRecord).replay })));
+    await replay.start(replays);
+    this.#replay = replay;
     const localAnswers = new LocalAnswers({ replay, localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
     // Live calls that missed their deadline hold their session's delivery until they are over (README "Durability and the journal").
     const liveCalls = new LiveCalls({ clock, log: log.child({ mod: 'checkout' }), metrics });
@@ -395,6 +410,21 @@ export class Gateway {
       pricesVersion: v?.prices ?? 0,
       couponsVersion: v?.coupons ?? 0,
       loyaltyVersion: v?.loyalty ?? 0,
+    };
+  }
+
+  /**
+   * Entries held in memory by each bounded part (README "Memory and retention"): what a soak run watches, and
+   * what a technician compares with the bounds when the RSS grows.
+   */
+  stateSizes(): Record<string, number> {
+    return {
+      ...(this.#state?.sizes() ?? {}),
+      replayCache: this.#replay?.size ?? 0,
+      replayBytes: this.#replay?.bytes ?? 0,
+      reconciliation: this.#reconciliation?.list().length ?? 0,
+      journalDepth: this.#journal?.stats().depth ?? 0,
+      deadLetters: this.#deadLetters?.count ?? 0,
     };
   }
 

@@ -33,6 +33,8 @@ const MAX_PROFILES = 50_000;
 const FOLLOW_MAX = 1000;
 /** Margin for the clocks of the shop and head office when judging whether a push counts a use. */
 const PUSH_SKEW_MS = 5 * 60_000;
+/** sessions.log is folded into a new sessions snapshot once it holds more lines than this (and than the snapshot would). */
+const COMPACT_MIN_LINES = 1_000;
 
 /**
  * What the shop must remember between local answers: customer sessions (so updates build on each other),
@@ -42,8 +44,10 @@ const PUSH_SKEW_MS = 5 * 60_000;
  * it made, so records newer than a snapshot are replayed on top of it. A record marked delivered is no longer
  * replayed, so what it built must be durable elsewhere first (`beforeDelivered`): the coupon ledger's (small)
  * snapshot, and the sessions and profiles those records touched, appended to `state/sessions.log` (one fsync
- * per delivery batch). The full sessions snapshot is written every minute and at shutdown, and then the log
- * keeps only what is newer than it.
+ * per delivery batch). The full sessions snapshot is written every minute, at shutdown, and whenever the log
+ * has grown longer than the snapshot would be (at least 1,000 lines; checked after each append and at start),
+ * and then the log keeps only what is newer than it. So a start reads one snapshot plus a bounded log, however
+ * long the shop has run and however it stopped: a daemon killed every few seconds never reaches the minute.
  */
 export class LocalState {
   readonly sessions = new Map<string, LocalSession>();
@@ -68,17 +72,26 @@ export class LocalState {
   readonly #unlogged = new Map<number, { session?: string; profile?: string }>();
   /** Seq of the newest record that changed each session (`s:<id>`) or profile (`p:<id>`). */
   readonly #seqOf = new Map<string, number>();
+  /** Sessions snapshots run one at a time (two racing writes could land the older one after the log was cut past it). */
+  #sessionsQueue: Promise<void> = Promise.resolve();
+  #compacting = false;
+  readonly #compactMinLines: number;
 
-  constructor(deps: { store: SnapshotStore; clock: Clock; log: Logger; maxOfflineLoyaltyDeduction: number; stateLogFile?: string }) {
+  constructor(deps: { store: SnapshotStore; clock: Clock; log: Logger; maxOfflineLoyaltyDeduction: number; stateLogFile?: string; compactMinLines?: number }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.loyalty = new LoyaltyLimits(deps.maxOfflineLoyaltyDeduction);
     this.#stateLog = deps.stateLogFile ? new AppendLog<StateLine>(deps.stateLogFile) : null;
+    this.#compactMinLines = deps.compactMinLines ?? COMPACT_MIN_LINES;
   }
 
   /** Loads the snapshots, then replays undelivered journal records newer than each of them. */
-  async start(undelivered: readonly JournalEntry[]): Promise<void> {
+  /**
+   * @param onRecord hears each replayed record once, as parsed here (the replay cache takes its answers from the
+   *   same pass: parsing 100,000 payloads twice at start cost seconds).
+   */
+  async start(undelivered: readonly JournalEntry[], onRecord?: (seq: number, record: JournalRecord) => void): Promise<void> {
     const ledgerSnap = (await this.#store.load<LedgerSnapshot>('ledger'))?.data;
     const sessionsSnap = (await this.#store.load<SessionsSnapshot>('sessions'))?.data;
     if (ledgerSnap) {
@@ -104,6 +117,7 @@ export class LocalState {
       }
       const e = st.entry as JournalEntry;
       const r = e.payload as JournalRecord;
+      onRecord?.(e.seq, r);
       if (e.seq > ledgerSeq) this.#applyOps(r);
       if (e.seq > sessionsSeq) this.#applySession(r, e.at);
       this.#track(e.seq, r);
@@ -112,7 +126,10 @@ export class LocalState {
     }
     this.#lastSeq = Math.max(this.#lastSeq, ledgerSeq, sessionsSeq);
     this.#ledgerSavedSeq = ledgerSeq;
-    this.#log.info({ sessions: this.sessions.size, replayed, lastSeq: this.#lastSeq }, 'local state restored');
+    this.#log.info({ sessions: this.sessions.size, replayed, logLines: lines.length, lastSeq: this.#lastSeq }, 'local state restored');
+    // A log longer than the snapshot would be (the last runs were too short for the minute's snapshot, or died
+    // before it landed): fold it in now, so the next start does not read it again.
+    if (this.#logTooLong()) await this.saveSessions();
     this.#timer = setInterval(() => void this.saveSessions().catch((err: unknown) => this.#log.error({ err }, 'sessions snapshot failed')), 60_000);
     this.#timer.unref();
   }
@@ -165,6 +182,20 @@ export class LocalState {
     }
     await this.#stateLog.append(lines);
     for (const seq of seqs) this.#unlogged.delete(seq);
+    if (this.#logTooLong() && !this.#compacting) {
+      // In the background: the delivery goes on; the snapshot only shortens what the next start reads.
+      this.#compacting = true;
+      void this.saveSessions()
+        .catch((err: unknown) => this.#log.error({ err }, 'sessions snapshot failed'))
+        .finally(() => {
+          this.#compacting = false;
+        });
+    }
+  }
+
+  /** The log holds more lines than a snapshot of everything would (and more than the minimum): compact it. */
+  #logTooLong(): boolean {
+    return this.#stateLog !== null && this.#stateLog.lines > Math.max(this.#compactMinLines, this.sessions.size + this.profiles.size);
   }
 
   /**
@@ -244,8 +275,17 @@ export class LocalState {
     return n;
   }
 
-  /** Persists sessions and profiles (pruned: finished sessions older than three days, oldest first past 50,000). */
-  async saveSessions(): Promise<void> {
+  /**
+   * Persists sessions and profiles (pruned: sessions older than three days, then oldest first past 50,000 except
+   * those still holding a code).
+   */
+  saveSessions(): Promise<void> {
+    const run = this.#sessionsQueue.then(() => this.#saveSessions());
+    this.#sessionsQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #saveSessions(): Promise<void> {
     const cutoff = this.#clock.now() - SESSION_KEEP_MS;
     let released = 0;
     const drop = (id: string) => {
@@ -254,7 +294,14 @@ export class LocalState {
       this.sessions.delete(id);
     };
     for (const [id, s] of this.sessions) if (Date.parse(s.updated) < cutoff) drop(id);
-    while (this.sessions.size > MAX_SESSIONS) drop(this.sessions.keys().next().value as string);
+    // Past the cap, oldest first, but never a session that still holds a code before its three days are up: its
+    // terminal may yet close it, and releasing the hold now would let another session use the code as well.
+    if (this.sessions.size > MAX_SESSIONS) {
+      for (const id of this.sessions.keys()) {
+        if (this.sessions.size <= MAX_SESSIONS) break;
+        if (this.ledger.heldBy(id).length === 0) drop(id);
+      }
+    }
     if (released > 0) {
       this.#log.info({ released }, 'holds of abandoned sessions released');
       await this.ensureLedgerSavedDirty();
@@ -265,6 +312,26 @@ export class LocalState {
     // The snapshot holds everything up to lastSeq: older log lines are no longer needed.
     if (this.#stateLog && this.#stateLog.lines > 0) await this.#stateLog.compact((l) => l.seq > data.lastSeq);
     for (const seq of this.#unlogged.keys()) if (seq <= data.lastSeq) this.#unlogged.delete(seq);
+    for (const [k, seq] of this.#seqOf) if (seq <= data.lastSeq) this.#seqOf.delete(k);
+  }
+
+  /** How much the state keeps in memory, by map (README "Memory and retention"). */
+  sizes(): Record<string, number> {
+    const l = this.ledger.sizes();
+    const y = this.loyalty.sizes();
+    return {
+      sessions: this.sessions.size,
+      followed: this.followed.size,
+      profiles: this.profiles.size,
+      unlogged: this.#unlogged.size,
+      seqOf: this.#seqOf.size,
+      ledgerCodes: l.codes,
+      ledgerHolds: l.holds,
+      ledgerUses: l.uses,
+      loyaltySpending: y.spending,
+      loyaltyConfirmed: y.confirmed,
+      stateLogLines: this.#stateLog?.lines ?? 0,
+    };
   }
 
   /** The session as the shop knows it: answered locally, or followed from upstream answers. */

@@ -47,6 +47,7 @@ export class ReplayCache {
   readonly #byKey = new Map<string, ReplayEntry>();
   /** Entries whose record is still in the journal (not yet in the log), by seq. */
   readonly #unlogged = new Map<number, ReplayEntry>();
+  #bytes = 0;
 
   constructor(deps: { dataDir: string; log: Logger; now: () => number }) {
     this.#file = new AppendLog(path.join(deps.dataDir, 'state', 'replay.log'));
@@ -56,6 +57,11 @@ export class ReplayCache {
 
   get size(): number {
     return this.#byKey.size;
+  }
+
+  /** Characters of answer bodies held (the bulk of the cache's memory). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Rebuilds from the log and from the entries carried by undelivered (and dead) journal records. */
@@ -73,7 +79,7 @@ export class ReplayCache {
   get(key: string): ReplayEntry | undefined {
     const e = this.#byKey.get(key);
     if (e && e.at < this.#now() - REPLAY_TTL_MS) {
-      this.#byKey.delete(key);
+      this.#drop(e);
       return undefined;
     }
     return e;
@@ -86,13 +92,18 @@ export class ReplayCache {
   }
 
   #put(e: ReplayEntry): void {
-    this.#byKey.delete(e.key);
+    const prev = this.#byKey.get(e.key);
+    if (prev) this.#drop(prev);
     this.#byKey.set(e.key, e);
-    while (this.#byKey.size > MAX_ENTRIES) {
-      const oldest = this.#byKey.values().next().value as ReplayEntry;
-      this.#byKey.delete(oldest.key);
-      this.#unlogged.delete(oldest.seq);
-    }
+    this.#bytes += e.body.length;
+    while (this.#byKey.size > MAX_ENTRIES) this.#drop(this.#byKey.values().next().value as ReplayEntry);
+  }
+
+  #drop(e: ReplayEntry): void {
+    if (this.#byKey.get(e.key) !== e) return;
+    this.#byKey.delete(e.key);
+    this.#bytes -= e.body.length;
+    if (this.#unlogged.get(e.seq) === e) this.#unlogged.delete(e.seq);
   }
 
   /** Before records are marked delivered (and may be deleted with their segment): their entries go to the log. */

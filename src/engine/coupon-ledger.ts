@@ -166,6 +166,17 @@ export class CouponLedger {
     return held.length;
   }
 
+  /** What the ledger holds: codes, holds and uses (for the soak benchmark and /status). */
+  sizes(): { codes: number; holds: number; uses: number } {
+    let holds = 0;
+    let uses = 0;
+    for (const s of this.#codes.values()) {
+      holds += s.holds.size;
+      uses += s.uses.size;
+    }
+    return { codes: this.#codes.size, holds, uses };
+  }
+
   export(): LedgerExport {
     return {
       version: 1,

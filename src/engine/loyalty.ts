@@ -126,6 +126,13 @@ export class LoyaltyLimits {
     return n;
   }
 
+  /** Holders with offline spending, spending entries (holder × session) and confirmed sessions. */
+  sizes(): { holders: number; spending: number; confirmed: number } {
+    let spending = 0;
+    for (const m of this.#spent.values()) spending += m.size;
+    return { holders: this.#spent.size, spending, confirmed: this.#confirmed.size };
+  }
+
   export(): LoyaltyExport {
     const spent: LoyaltyExport['spent'] = [];
     for (const [h, m] of this.#spent) for (const [s, p] of m) spent.push({ holderKey: h, sessionId: s, points: p });

@@ -25,4 +25,23 @@ describe('LocalState pruning', () => {
     expect(saved.data.ledger.codes).toEqual([]);
     await state.stop();
   });
+
+  it('past 50,000 sessions the oldest go first, but not one still holding a code (younger than three days)', async () => {
+    const clock = new ManualClock();
+    const store = new MemorySnapshotStore();
+    const state = new LocalState({ store, clock, log: pino({ level: 'silent' }), maxOfflineLoyaltyDeduction: 500 });
+    await state.start([]);
+    const ctx = { now: clock.now(), terminalId: 'T1', storeIntegrationId: 'store-042' };
+    state.sessions.set('HOLDING', newSession('HOLDING', ctx));
+    state.ledger.apply([{ op: 'hold', code: 'ONCE', sessionId: 'HOLDING', at: clock.now() }]);
+    for (let i = 0; i < 50_001; i++) state.sessions.set(`S-${i}`, newSession(`S-${i}`, ctx));
+    await state.saveSessions();
+    expect(state.sessions.size).toBe(50_000);
+    expect(state.sessions.has('HOLDING')).toBe(true);
+    expect(state.ledger.heldBy('HOLDING')).toEqual(['ONCE']);
+    expect(state.sessions.has('S-0')).toBe(false);
+    expect(state.sessions.has('S-1')).toBe(false);
+    expect(state.sessions.has('S-2')).toBe(true);
+    await state.stop();
+  });
 });
