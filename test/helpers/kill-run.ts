@@ -7,6 +7,11 @@
  * checked: no code is ever accepted for two sessions, whatever the kills did. Every session update that got a
  * 2xx reaches upstream in effect, nothing unacknowledged appears twice, and the journal opens cleanly every time.
  * A violation throws, naming the session or code.
+ *
+ * The backlog is kept bounded: a reachable round first lets the gateway deliver until at most BACKLOG_CAP records
+ * wait (no load meanwhile), then loads and kills it as every round does. Without that the rounds write more than a
+ * gateway living half a second can deliver, the backlog grows by ~120 records a round, and every start replays
+ * all of it (60,000 records, ~4 s a start, after 300 rounds): the run measured the backlog, not the kills.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +27,10 @@ const TOKEN = 'crash-terminal-token-0123456789';
 const ADMIN = 'crash-admin-token-0123456789';
 /** Single-use codes shared by every terminal (fewer than the sessions of a run, so they collide). */
 const POOL = Array.from({ length: 40 }, (_, i) => `ONCE-${String(i + 1).padStart(4, '0')}`);
+/** Undelivered records a reachable round lets the gateway catch up to before the load (about four rounds' worth). */
+const BACKLOG_CAP = 1000;
+/** A reachable round whose gateway cannot get the backlog down to BACKLOG_CAP in this time fails the run. */
+const DRAIN_MS = 60_000;
 
 interface Expectation {
   /** Cart lengths acknowledged with 2xx, in order, whether the acknowledged state was closed, and whether the answer accepted the code. */
@@ -35,14 +44,25 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
+/** Where one cycle's time went (ms): spawn to /readyz, catching up (reachable rounds), load until the kill. */
+export interface CycleTimes {
+  ready: number;
+  drain: number;
+  load: number;
+  total: number;
+}
+
 export interface KillRunResult {
   rounds: number;
   acknowledged: number;
   sessions: number;
   codesAcceptedAtClose: number;
+  cycles: CycleTimes[];
+  /** The final start: spawn to /readyz, then records flushed and the time they took. */
+  finalFlush: { readyMs: number; records: number; ms: number };
 }
 
-export async function killRun(opts: { rounds: number; writers?: number; onRound?: (round: number) => void; onFlush?: (depth: number) => void }): Promise<KillRunResult> {
+export async function killRun(opts: { rounds: number; writers?: number; onRound?: (round: number, t: CycleTimes) => void; onFlush?: (depth: number) => void }): Promise<KillRunResult> {
   const writers = opts.writers ?? 8;
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-crash-'));
   const bundle = buildBundle(path.join(dir, 'storegate.mjs'));
@@ -74,7 +94,10 @@ export async function killRun(opts: { rounds: number; writers?: number; onRound?
   );
   const startChild = (): ChildProcess => spawnGateway(bundle, path.join(dir, 'config.json'));
   const waitReady = (child: ChildProcess) => waitChildReady(child, port);
+  const journalStatus = async () =>
+    ((await (await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { journal: { depth: number; dead: number } }).journal;
   const sessions = new Map<string, Expectation>();
+  const cycles: CycleTimes[] = [];
 
   /** One terminal: sessions of 1–3 updates then a close, each with a code from the shared pool, until `stop` is set. */
   async function terminal(w: number, round: number, stop: { v: boolean }): Promise<void> {
@@ -111,9 +134,19 @@ export async function killRun(opts: { rounds: number; writers?: number; onRound?
 
   try {
     for (let round = 0; round < opts.rounds; round++) {
-      await emu.setFaults(round % 2 === 1 ? {} : { refuse: true }); // reachable in odd rounds: deliveries between kills
+      const reachable = round % 2 === 1; // reachable in odd rounds: deliveries between kills
+      await emu.setFaults(reachable ? {} : { refuse: true });
+      const t0 = performance.now();
       const child = startChild();
       await waitReady(child); // the journal opened cleanly (a failed recovery exits non-zero)
+      const t1 = performance.now();
+      if (reachable) {
+        for (let depth = (await journalStatus()).depth; depth > BACKLOG_CAP; depth = (await journalStatus()).depth) {
+          if (performance.now() - t1 > DRAIN_MS) fail(`round ${round}: ${depth} records still undelivered after ${DRAIN_MS / 1000} s with Talon.One reachable`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      }
+      const t2 = performance.now();
       const stop = { v: false };
       const load = Promise.all(Array.from({ length: writers }, (_, w) => terminal(w, round, stop)));
       await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 500)));
@@ -121,30 +154,39 @@ export async function killRun(opts: { rounds: number; writers?: number; onRound?
       await new Promise((r) => child.once('exit', r));
       stop.v = true;
       await load;
-      opts.onRound?.(round);
+      const t3 = performance.now();
+      const t = { ready: t1 - t0, drain: t2 - t1, load: t3 - t2, total: t3 - t0 };
+      cycles.push(t);
+      opts.onRound?.(round, t);
     }
 
     // Final run: the upstream is back; the gateway flushes everything.
     await emu.setFaults({});
+    const f0 = performance.now();
     const child = startChild();
+    const finalFlush = { readyMs: 0, records: 0, ms: 0 };
     try {
       await waitReady(child);
-      // The backlog grows with the rounds (every other round has no upstream): give the flush time to match.
+      const f1 = performance.now();
+      finalFlush.readyMs = f1 - f0;
+      // The backlog is at most BACKLOG_CAP plus the last rounds' records; the time allowed still grows with the rounds.
       const end = Date.now() + Math.max(120_000, opts.rounds * 3000);
       let lastReport = Date.now();
       for (;;) {
-        const s = (await (await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { journal: { depth: number; dead: number } };
+        const j = await journalStatus();
+        finalFlush.records = Math.max(finalFlush.records, j.depth);
         if (Date.now() - lastReport > 10_000) {
-          opts.onFlush?.(s.journal.depth);
+          opts.onFlush?.(j.depth);
           lastReport = Date.now();
         }
-        if (s.journal.depth === 0) {
-          if (s.journal.dead !== 0) fail(`${s.journal.dead} dead letters after the final flush`);
+        if (j.depth === 0) {
+          if (j.dead !== 0) fail(`${j.dead} dead letters after the final flush`);
           break;
         }
-        if (Date.now() > end) fail(`flush did not finish: ${JSON.stringify(s.journal)}`);
-        await new Promise((r) => setTimeout(r, 100));
+        if (Date.now() > end) fail(`flush did not finish: ${JSON.stringify(j)}`);
+        await new Promise((r) => setTimeout(r, 25));
       }
+      finalFlush.ms = performance.now() - f1;
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -175,7 +217,7 @@ export async function killRun(opts: { rounds: number; writers?: number; onRound?
       if (used > 1) fail(`${code} redeemed ${used} times upstream`);
     }
     const codesAcceptedAtClose = [...holders.values()].flat().filter((id) => sessions.get(id)?.acked.at(-1)?.closed).length;
-    return { rounds: opts.rounds, acknowledged, sessions: sessions.size, codesAcceptedAtClose };
+    return { rounds: opts.rounds, acknowledged, sessions: sessions.size, codesAcceptedAtClose, cycles, finalFlush };
   } finally {
     await emu.close();
     rmSync(dir, { recursive: true, force: true });
