@@ -76,6 +76,7 @@ export class Gateway {
   #localData: LocalData | null = null;
   #state: LocalState | null = null;
   #flusher: Flusher | null = null;
+  #deadStore: DeadLetterStore | null = null;
   #reconciliation: ReconciliationLog | null = null;
   #runtime: ConfigRuntime | null = null;
   #checkout: Checkout | null = null;
@@ -215,6 +216,7 @@ export class Gateway {
     await reserve.start();
     // Dead letters live in their own store (README "Dead letters"); agree with the journal before any replay.
     const deadStore = await DeadLetterStore.open(path.join(config.dataDir, 'state', 'dead-letters.log'));
+    this.#deadStore = deadStore;
     await reconcileDeadLetters(journal, deadStore, log.child({ mod: 'delivery' }));
     const replayed = () => [...journal.undelivered(), ...deadStore.list()].sort((a, b) => a.seq - b.seq);
     const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction, stateLogFile: path.join(config.dataDir, 'state', 'sessions.log') });
@@ -497,6 +499,7 @@ export class Gateway {
     await step('mqtt', () => this.#mqtt?.stop());
     await step('http', () => this.#app?.close());
     await step('flusher', () => this.#flusher?.stop());
+    await step('dead letters', () => this.#deadStore?.idle());
     await step('state', () => this.#state?.stop());
     await step('journal', () => this.#journal?.close());
     this.#reserve?.stop();

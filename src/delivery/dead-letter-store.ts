@@ -248,6 +248,11 @@ export class DeadLetterStore {
     return rec;
   }
 
+  /** Resolves once a compaction started in the background has finished (called on stop). */
+  idle(): Promise<void> {
+    return this.#log.idle();
+  }
+
   /** Writes the lines durably, then applies them; compacts when the file is mostly history. */
   async #append(lines: Line[]): Promise<void> {
     if (lines.length === 0) return;
@@ -255,7 +260,10 @@ export class DeadLetterStore {
     for (const l of lines) this.#apply(l);
     const live = this.#bySeq.size + this.#audit.length;
     if (this.#log.lines > 256 && this.#log.lines > 4 * live) {
-      await this.#log.rewrite(() => this.#snapshot()).catch(() => undefined); // a failed compaction only waits for the next one
+      // Not awaited: the caller's lines are durable already, and rewriting a file of big dead letters can take
+      // seconds on a busy disk (an operator's retry was left unanswered behind one). The log serialises it with
+      // later appends; a failed compaction only waits for the next one.
+      void this.#log.rewrite(() => this.#snapshot()).catch(() => undefined);
     }
   }
 

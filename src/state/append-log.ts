@@ -77,6 +77,11 @@ export class AppendLog<T> {
     });
   }
 
+  /** Resolves once every operation queued so far has finished (failed ones included). */
+  idle(): Promise<void> {
+    return this.#queue.then(() => undefined);
+  }
+
   #serial(f: () => Promise<void>): Promise<void> {
     const p = this.#queue.then(f, f);
     this.#queue = p.catch(() => undefined);
