@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -35,7 +37,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.bodyLimitBytes,
     return503OnClosing: true,
     // Terminals' bodies are forwarded upstream: validation must never rewrite them (no coercion, no defaults).
-    ajv: { customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: false, allErrors: false } },
+    // What fastify answers by itself before any route runs leaves in Talon.One's shape too (it otherwise sends its
+    // own `{error, code, statusCode}` body, which a Talon.One SDK cannot read): a URL whose percent-encoding does
+    // not decode, a path parameter over find-my-way's 100 characters, and HTTP that Node's parser refuses.
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      const what = status === 414 ? 'a path parameter is longer than 100 characters' : 'the URL does not decode (malformed percent-encoding)';
+      const r = reply as FastifyReply;
+      r.header('x-storegate-source', 'gateway')
+        .code(status)
+        .send(talonError(status, `Bad Request: ${what}`, [{ title: 'Bad Request', details: what, source: { parameter: 'path' } }]));
+    },
+    clientErrorHandler: answerClientError,
+    // fastify's default joins every validation message into the error's text; with `allErrors` a body of 100,000
+    // bad items made a multi-megabyte string per request. The list itself is on `err.validation` (capped when
+    // answered, see validationErrors).
+    schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar} failed ${errors.length} schema check(s)`),
   });
   app.decorateRequest('terminalId', null);
   app.decorateRequest('answerSource', 'gateway');
@@ -97,6 +115,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app;
 }
 
+/**
+ * Node's HTTP parser refused the bytes (malformed request line or headers, a head over 16 KiB, conflicting
+ * lengths, bad chunking) or the client was too slow: one Talon.One-shaped answer, then the connection is closed
+ * (nothing after the bad bytes can be trusted to start a request). The parser's own message is not echoed.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const what = status === 431 ? 'the request line and headers are larger than 16 KiB' : status === 408 ? 'the request did not arrive in time' : 'the request is not valid HTTP/1.1';
+  const body = JSON.stringify(talonError(status, `${STATUS_CODES[status] ?? 'Bad Request'}: ${what}`, [{ title: STATUS_CODES[status] ?? 'Bad Request', details: `${what} (${err.code ?? 'error'})`, source: { pointer: '/' } }]));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Storegate-Source: gateway\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
 function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
   reply.header('x-storegate-source', isStoregateError(err) ? err.source : 'gateway');
   const shape = (status: number, message: string, errors: Parameters<typeof talonError>[2] = []) => {
@@ -110,10 +147,12 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, 
   if (isStoregateError(err)) {
     req.answerSource = err.source;
     if (err.statusCode >= 500) log.warn({ code: err.code, err: err.message, route: req.routeOptions.url }, 'request failed');
+    // At least one entry, so the code is in the body even when the error lists no details (README "Error codes").
+    const details = err.details.length > 0 ? err.details : [{ path: '/', message: err.message }];
     return shape(
       err.statusCode,
       err.message,
-      err.details.map((d) => ({ title: err.code, details: d.message, source: { pointer: d.path ?? '/' } })),
+      details.map((d) => ({ title: err.code, details: d.message, source: { pointer: d.path ?? '/' } })),
     );
   }
   switch (err.code) {

@@ -1,5 +1,5 @@
 /**
- * Talon.One's error bodies (NOTES §1.9): `ErrorResponse {message, errors[]}` and, on most routes,
+ * Talon.One's error bodies (its Integration API reference, README "Error codes"): `ErrorResponse {message, errors[]}` and, on most routes,
  * `ErrorResponseWithStatus`, which adds `StatusCode`. Terminals built on a Talon.One SDK parse these.
  */
 export interface TalonApiError {
@@ -22,7 +22,10 @@ export function talonError(status: number, message: string, errors: TalonApiErro
 export function validationErrors(
   issues: readonly { keyword: string; instancePath: string; message?: string; params?: Record<string, unknown> }[],
 ): TalonApiError[] {
-  return issues.map((i) => {
+  // A body of 100,000 wrong array items fails 100,000 checks: the answer names the first ones and counts the rest,
+  // so its size (and the time to build it) does not grow with the input.
+  const shown = issues.length > MAX_LISTED ? issues.slice(0, MAX_LISTED) : issues;
+  const listed = shown.map((i) => {
     const extra = i.keyword === 'additionalProperties' ? `/${String(i.params?.additionalProperty ?? '')}` : '';
     const pointer = `${i.instancePath}${extra}` || '/';
     const details =
@@ -31,4 +34,11 @@ export function validationErrors(
         : `${pointer} ${i.message ?? 'is invalid'}`;
     return { title: i.keyword, details, source: { pointer } };
   });
+  if (issues.length > shown.length) {
+    listed.push({ title: 'truncated', details: `${issues.length - shown.length} more validation errors not listed`, source: { pointer: '/' } });
+  }
+  return listed;
 }
+
+/** Validation errors listed in one answer at most (README "Error codes"). */
+export const MAX_LISTED = 20;

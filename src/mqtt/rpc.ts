@@ -43,6 +43,16 @@ export interface RpcServerDeps {
 }
 
 const MAX_RPC_BYTES = 16 * 1048576;
+const MAX_RPC_QUERY_CHARS = 8192;
+
+/** A path parameter percent-encoded, or null when it cannot be (a lone UTF-16 surrogate has no UTF-8 form). */
+function encodeParam(v: string): string | null {
+  try {
+    return encodeURIComponent(v);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Terminal RPC over MQTT 5 (`P/rpc/<method>`): the request's `responseTopic` and `correlationData` are echoed on
@@ -147,12 +157,32 @@ function buildCall(
     if (typeof v !== 'string' || v.length === 0 || v.length > 1000) {
       return { error: gatewayError(400, `RPC ${method} needs "${key}" (a non-empty string)`, 'Bad Request', `missing ${key}`, `/${key}`) };
     }
-    params[key] = v;
+    const encoded = encodeParam(v);
+    if (encoded === null) {
+      return { error: gatewayError(400, `RPC ${method}: "${key}" is not valid Unicode (a lone surrogate)`, 'Bad Request', `${key} does not encode as UTF-8`, `/${key}`) };
+    }
+    params[key] = encoded;
   }
   let query = '';
   if (typeof r.query === 'string') query = r.query.replace(/^\?/, '');
-  else if (typeof r.query === 'object' && r.query !== null) query = new URLSearchParams(Object.entries(r.query as Record<string, unknown>).map(([k, v]): [string, string] => [k, String(v)])).toString();
-  const path = spec.url.replace(/:([A-Za-z]+)/g, (_, n: string) => encodeURIComponent(params[n] ?? ''));
+  else if (typeof r.query === 'object' && r.query !== null && !Array.isArray(r.query)) {
+    const pairs: [string, string][] = [];
+    for (const [k, v] of Object.entries(r.query as Record<string, unknown>)) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+        return { error: gatewayError(400, `RPC ${method}: query parameter "${k.slice(0, 100)}" must be a string, number or boolean`, 'Bad Request', 'query values are scalars', '/query') };
+      }
+      pairs.push([k, String(v)]);
+    }
+    query = new URLSearchParams(pairs).toString();
+  } else if (r.query !== undefined && r.query !== null) {
+    return { error: gatewayError(400, `RPC ${method}: "query" must be a string or an object of scalars`, 'Bad Request', 'query is neither a string nor an object', '/query') };
+  }
+  // The same bound a URL has over HTTP (the request head is capped at 16 KiB): a query built from JSON is not
+  // forwarded upstream at a length no HTTP client of ours could send.
+  if (query.length > MAX_RPC_QUERY_CHARS) {
+    return { error: gatewayError(414, `RPC ${method}: the query is longer than ${MAX_RPC_QUERY_CHARS} characters`, 'URI Too Long', `query of ${query.length} characters`, '/query') };
+  }
+  const path = spec.url.replace(/:([A-Za-z]+)/g, (_, n: string) => params[n] ?? '');
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `ApiKey-v1 ${token}`;
   const terminal = token ? identify(token) : null;
