@@ -10,6 +10,8 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   flush: () => import('./flush.js'),
   mqtt: () => import('./mqtt.js'),
   crash: () => import('./crash.js'),
+  soak: () => import('./soak.js'),
+  startup: () => import('./startup.js'),
 };
 
 async function main(): Promise<void> {

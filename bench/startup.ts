@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- startup [--records N] [--starts K]`: what a technician waits for after a crash — from
+ * `npm run bench -- startup [--records N] [--starts K] [--keep]`: what a technician waits for after a crash — from
  * spawning the shipped bundle to `/readyz` answering 200 — with N undelivered records in the journal (an
  * outage's backlog, default 100,000), and the memory the restart needs (peak RSS, `VmHWM`, and RSS once
  * ready). Baseline in the same run: the same bundle starting on an empty data dir.
@@ -8,6 +8,7 @@
  * HTTP (4 per session, growing carts, the sample rules evaluated), then the daemon is killed with SIGKILL.
  * Before each measured start the sessions and ledger snapshots are removed, so the whole journal is replayed
  * into local state (the worst case: a crash before the first snapshot), and each start ends with SIGKILL again.
+ * `--keep` leaves the data dirs in place and prints where they are (to profile a start by hand).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -159,7 +160,13 @@ export async function run(args: string[]): Promise<void> {
       ['peak RSS of that restart ≤ 120 MiB', `${med(full, 'peakMiB').toFixed(1)} MiB`, verdict(med(full, 'peakMiB') <= 120)],
     ]);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(empty, { recursive: true, force: true });
+    if (args.includes('--keep')) {
+      console.log(`kept: ${configFile(dir)} (backlog), ${configFile(empty)} (empty)`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(empty, { recursive: true, force: true });
+    }
   }
 }
+
+const configFile = (dir: string) => path.join(dir, 'config.json');
