@@ -2,7 +2,7 @@
  * The journal's filesystem port. Production uses {@link nodeFileOps}; tests wrap it to count
  * `datasync` calls or to inject `ENOSPC`/`EIO` without monkey-patching `node:fs`.
  */
-import { closeSync, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, readdir, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -31,6 +31,8 @@ export interface SegmentHandle {
 export interface SegmentReader {
   /** Reads exactly `length` bytes at `position` (throws if the file is shorter). */
   read(position: number, length: number): Buffer;
+  /** The file's length now (data plus any preallocated zeros). */
+  size(): number;
   close(): void;
 }
 
@@ -116,6 +118,10 @@ class NodeSegmentReader implements SegmentReader {
       done += n;
     }
     return buf;
+  }
+
+  size(): number {
+    return fstatSync(this.#fd).size;
   }
 
   close(): void {

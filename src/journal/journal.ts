@@ -156,7 +156,7 @@ export class Journal {
     const log = (opts.log ?? pino({ level: 'silent' })).child({ mod: 'journal' });
     const t0 = performance.now();
     const sources = new SegmentSources(ops);
-    const rec = await recover(opts.dir, ops, log, opts.onCorrupt ?? 'fail', (path) => sources.for(path));
+    const rec = await recover(opts.dir, ops, log, opts.onCorrupt ?? 'fail', (seg) => sources.for(seg));
     let active = rec.segments[rec.segments.length - 1];
     let handle = rec.active;
     let fileBytes = rec.activeFileBytes;
@@ -377,7 +377,7 @@ export class Journal {
     this.#pendingBytes -= total;
     seg.size += total;
     this.#bytes += total;
-    const src = this.#sources.for(seg.path);
+    const src = this.#sources.for(seg);
     const off = seg.size - total;
     for (const p of batch) {
       p.entry.attach(buf, p.rec.payloadAt, p.rec.payloadAt + p.rec.payloadLen);

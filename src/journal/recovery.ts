@@ -8,7 +8,8 @@ import { StoregateError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CURSOR_FILE, type CursorState, type LegacyDeadInfo, EMPTY_CURSOR, RangeSet, decodeCursor } from './cursor.js';
 import type { JournalFileOps, SegmentHandle } from './file-ops.js';
-import { type BadRegion, type ScannedRecord, parseSegmentFileName, scanSegment } from './segment.js';
+import { type BadRegion, type ScanResult, type ScannedRecord, parseSegmentFileName } from './segment.js';
+import { scanSegmentFile } from './scan-file.js';
 import { type PayloadSource, StoredEntry } from './types.js';
 
 /** A segment file as the journal tracks it. `live` counts its undelivered (and set-aside) records. */
@@ -49,7 +50,7 @@ export async function recover(
   ops: JournalFileOps,
   log: Logger,
   onCorrupt: 'fail' | 'skip',
-  sourceFor: (segmentPath: string) => PayloadSource,
+  sourceFor: (segment: SegmentState) => PayloadSource,
 ): Promise<Recovered> {
   await ops.ensureDir(dir);
   const names = await ops.readdir(dir);
@@ -77,22 +78,20 @@ export async function recover(
   let active: SegmentHandle | undefined;
   let activeFileBytes = 0;
 
-  // Read segment i+1 while segment i is being scanned (I/O overlaps CPU on start-up).
-  const read = (i: number): Promise<Buffer> | undefined => {
-    const f = segFiles[i];
-    if (!f) return undefined;
-    const p = ops.readFile(join(dir, f.n));
-    p.catch(() => undefined); // awaited below; this only prevents an unhandled rejection if we stop early
-    return p;
-  };
-  let pending = read(0);
   for (let i = 0; i < segFiles.length; i++) {
     const { n, first } = segFiles[i] as { n: string; first: number };
     const path = join(dir, n);
     const isLast = i === segFiles.length - 1;
-    const buf = await (pending as Promise<Buffer>);
-    pending = read(i + 1);
-    const scan = scanSegment(buf, isLast);
+    // A bounded window at a time (scan-file.ts): a restart must not hold whole segments in memory.
+    const reader = ops.openReader(path);
+    let fileBytes: number;
+    let scan: ScanResult;
+    try {
+      fileBytes = reader.size();
+      scan = scanSegmentFile((pos, len) => reader.read(pos, len), fileBytes, isLast);
+    } finally {
+      reader.close();
+    }
     if (scan.corrupt.length > 0) reportCorruption(path, scan.corrupt, onCorrupt, log);
     const seg: SegmentState = { firstSeq: first, path, size: scan.end, live: 0 };
     segments.push(seg);
@@ -107,7 +106,7 @@ export async function recover(
       lastSeq = Math.max(lastSeq, r.seq);
       if (!isDelivered(r.seq)) live.push(r);
     }
-    const src = sourceFor(path);
+    const src = sourceFor(seg);
     for (const r of live) {
       const entry = new StoredEntry(r, undefined);
       entry.locate(src, r.payloadStart, r.payloadEnd - r.payloadStart);
@@ -119,11 +118,11 @@ export async function recover(
     }
     if (isLast) {
       active = await ops.openSegment(path);
-      activeFileBytes = buf.length;
+      activeFileBytes = fileBytes;
       if (scan.tornAt !== undefined) {
         // Only the last write batch can be torn, and its appenders were never answered: safe to drop.
         log.warn(
-          { file: path, offset: scan.tornAt, droppedBytes: buf.length - scan.tornAt, droppedValidRecords: scan.droppedRecords },
+          { file: path, offset: scan.tornAt, droppedBytes: fileBytes - scan.tornAt, droppedValidRecords: scan.droppedRecords },
           'journal: torn tail dropped (an unacknowledged write interrupted by a crash)',
         );
         try {

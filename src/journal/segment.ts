@@ -29,7 +29,7 @@ export const BODY_FIXED_BYTES = 36;
 export const FORMAT_VERSION = 1;
 /** id, key and kind are length-prefixed with u16. */
 export const MAX_FIELD_BYTES = 0xffff;
-const MAGIC_U32 = MAGIC.readUInt32LE(0);
+export const MAGIC_U32 = MAGIC.readUInt32LE(0);
 
 const SEGMENT_RE = /^(\d{20})\.seg$/;
 
@@ -176,30 +176,32 @@ export interface ScanResult {
 }
 
 /**
- * Scans a segment. On damage it re-synchronises at the next magic whose record checks out.
+ * Scans a segment held in `buf`. On damage it re-synchronises at the next magic whose record checks out.
+ * `base` is the segment offset of `buf[0]` (a scan that starts mid-file, see scan-file.ts): every offset in
+ * the result is a segment offset.
  *
  * Torn tail vs corruption: the writer makes batch N durable before it writes batch N+1, so a crash can
  * only tear bytes of the *last* batch of the *last* segment. Damage at offset X is a torn tail when the
  * segment is the last one and every valid record after X belongs to the batch that contains X (their
  * `batchOff` ≤ X) — including when no valid record follows. Anything else is corruption of durable data.
  */
-export function scanSegment(buf: Buffer, isLast: boolean): ScanResult {
+export function scanSegment(buf: Buffer, isLast: boolean, base = 0): ScanResult {
   const records: ScannedRecord[] = [];
   const bad: BadRegion[] = [];
   let off = 0;
   while (off < buf.length) {
     const r = decodeAt(buf, off);
     if (typeof r !== 'string') {
-      records.push(r);
+      records.push(base === 0 ? r : shifted(r, base));
       off += r.size;
       continue;
     }
     if (isZeroFrom(buf, off)) break; // preallocated space: the data ends here
     const next = resync(buf, off + 1);
-    bad.push({ offset: off, end: next, reason: r });
+    bad.push({ offset: base + off, end: base + next, reason: r });
     off = next;
   }
-  const end = Math.min(off, buf.length);
+  const end = base + Math.min(off, buf.length);
   if (bad.length === 0) return { records, end, corrupt: [], droppedRecords: 0 };
   if (isLast) {
     // Earliest damage such that everything valid after it sits in the same (last) batch.
@@ -218,6 +220,11 @@ export function scanSegment(buf: Buffer, isLast: boolean): ScanResult {
     }
   }
   return { records, end, corrupt: bad, droppedRecords: 0 };
+}
+
+/** The record decoded from a buffer that starts at segment offset `base`, with segment offsets. */
+export function shifted(r: ScannedRecord, base: number): ScannedRecord {
+  return { ...r, offset: r.offset + base, payloadStart: r.payloadStart + base, payloadEnd: r.payloadEnd + base };
 }
 
 const ZERO_CHUNK = Buffer.alloc(64 * 1024);

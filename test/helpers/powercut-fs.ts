@@ -143,6 +143,7 @@ export class PowerCutFs {
           if (position + length > live.length) throw Object.assign(new Error(`EIO: read past the end of ${path}`), { code: 'EIO' });
           return Buffer.from(live.subarray(position, position + length));
         },
+        size: () => this.#file(path).live.length,
         close: () => undefined,
       }),
       readdir: async (dir) => [...this.files].filter(([p, f]) => f.present && dirname(p) === dir).map(([p]) => p.slice(dir.length + 1)),
