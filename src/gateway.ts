@@ -40,7 +40,7 @@ import { AlertWatch } from './alerts/watch.js';
 import { liveConfigApplier } from './live-config.js';
 import { DataDirLock } from './platform/lock.js';
 import { ReplayCache } from './checkout/replay-cache.js';
-import type { JournalRecord } from './checkout/records.js';
+import { FileKeyedStore } from './state/keyed-store.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -219,13 +219,24 @@ export class Gateway {
     this.#deadStore = deadStore;
     await reconcileDeadLetters(journal, deadStore, log.child({ mod: 'delivery' }));
     const replayed = () => [...journal.undelivered(), ...deadStore.list()].sort((a, b) => a.seq - b.seq);
-    const state = new LocalState({ store, clock, log: log.child({ mod: 'state' }), maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction, stateLogFile: path.join(config.dataDir, 'state', 'sessions.log') });
+    // Sessions, profiles and replay answers live in disk-backed keyed stores (README "Memory and retention").
+    const stateDir = path.join(config.dataDir, 'state');
+    const tornTail = (file: string) => (t: { offset: number; bytes: number }) =>
+      log.warn({ mod: 'state', file, ...t }, 'state store: torn tail cut off (what it held is replayed from the journal)');
+    const replay = new ReplayCache({ dataDir: config.dataDir, log: log.child({ mod: 'replay' }), now: () => clock.now() });
+    await replay.open();
+    this.#replay = replay;
+    const state = new LocalState({
+      store,
+      sessions: new FileKeyedStore({ file: path.join(stateDir, 'sessions.kv'), cacheEntries: 2_000, onTornTail: tornTail('sessions.kv') }),
+      profiles: new FileKeyedStore({ file: path.join(stateDir, 'profiles.kv'), cacheEntries: 2_000, onTornTail: tornTail('profiles.kv') }),
+      clock,
+      log: log.child({ mod: 'state' }),
+      maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction,
+    });
     // Dead letters are replayed too: their answers were given (a single-use code they accepted is still used)
     // until an operator retries them or Talon.One has them.
-    const replays: { seq: number; replay: JournalRecord['replay'] }[] = [];
-    await state.start(replayed(), (seq, r) => {
-      if (r.replay) replays.push({ seq, replay: r.replay });
-    });
+    await state.start(replayed(), [replay.consumer()]);
     this.#state = state; // only a started state is saved by stop()
     // A coupons push that counts uses Talon.One already had lets the ledger forget them.
     localData.onCoupons((next, version) => {
@@ -252,9 +263,6 @@ export class Gateway {
       this.#probe.start();
     }
 
-    const replay = new ReplayCache({ dataDir: config.dataDir, log: log.child({ mod: 'replay' }), now: () => clock.now() });
-    await replay.start(replays);
-    this.#replay = replay;
     const localAnswers = new LocalAnswers({ replay, localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
     // Live calls that missed their deadline hold their session's delivery until they are over (README "Durability and the journal").
     const liveCalls = new LiveCalls({ clock, log: log.child({ mod: 'checkout' }), metrics });
@@ -266,7 +274,11 @@ export class Gateway {
       // A retried dead letter is undelivered too: its session stays local until it is upstream.
       pending: (key) => journal.hasUndelivered(key) || deadStore.retryingKey(key),
       liveCalls,
-      onUpstreamSession: (req, status, fields, answer) => followUpstreamSession(state, req, status, fields, clock, config.store.integrationId, answer),
+      onUpstreamSession: (req, status, fields, answer) =>
+        followUpstreamSession(state, req, status, fields, clock, config.store.integrationId, answer, (code) => {
+          const c = localData.coupon(code);
+          return c !== undefined && (c.usageLimit ?? 0) === 0;
+        }),
       timeoutMs: config.upstream.timeoutMs,
       log: log.child({ mod: 'checkout' }),
     });
@@ -501,6 +513,7 @@ export class Gateway {
     await step('flusher', () => this.#flusher?.stop());
     await step('dead letters', () => this.#deadStore?.idle());
     await step('state', () => this.#state?.stop());
+    await step('replay cache', () => this.#replay?.stop());
     await step('journal', () => this.#journal?.close());
     this.#reserve?.stop();
     await step('upstream', () => this.#upstream?.close());

@@ -67,17 +67,18 @@ export function followUpstreamSession(
   clock: Clock,
   storeIntegrationId: string,
   answer?: Buffer | object,
+  unlimited: (code: string) => boolean = () => false,
 ): void {
   if (status < 200 || status >= 300 || /(^|&)dry=true(&|$)/.test(req.query)) return;
   const id = req.params.customerSessionId as string;
   const now = clock.now();
-  followCoupons(state, id, req.terminalId, fields, answer, now);
-  const local = state.sessions.get(id);
+  followCoupons(state, id, req.terminalId, fields, answer, now, unlimited);
+  const local = state.localSession(id);
   if (local) {
     // Known from earlier local answers (all delivered since): keep that record current as a whole.
     const next = applyFields({ ...local }, fields);
     stamp(next, now, req.terminalId);
-    state.sessions.set(id, next);
+    state.replaceSession(next);
     return;
   }
   const prev = state.followed.get(id);
@@ -95,7 +96,7 @@ export function followUpstreamSession(
  * terminal answered locally could accept the same single-use code. The upstream answer is parsed only when the
  * session sends codes or holds some, so coupon-free baskets cost nothing here.
  */
-function followCoupons(state: LocalState, id: string, terminalId: string, fields: readonly [string, string][], answer: Buffer | object | undefined, at: number): void {
+function followCoupons(state: LocalState, id: string, terminalId: string, fields: readonly [string, string][], answer: Buffer | object | undefined, at: number, unlimited: (code: string) => boolean): void {
   const held = state.ledger.heldBy(id);
   const sent = fields.find(([name]) => name === 'couponCodes')?.[1];
   if (held.length === 0 && (sent === undefined || sent === '[]')) return;
@@ -116,7 +117,8 @@ function followCoupons(state: LocalState, id: string, terminalId: string, fields
     for (const code of held) if (!accepted.has(code)) ops.push({ op: 'release', code, ...entry });
     const used = new Set(state.ledger.usedBy(id));
     for (const code of accepted) {
-      if (used.has(code)) continue;
+      // An unlimited code limits nothing (the local engine keeps no uses of one either: src/engine/evaluate.ts).
+      if (used.has(code) || unlimited(code)) continue;
       if (stateText === '"closed"') {
         const hold = state.ledger.holdOf(code, id);
         // Talon.One's own answer: the use is confirmed at once (a coupons push will count it).

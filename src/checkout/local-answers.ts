@@ -131,7 +131,7 @@ export class LocalAnswers {
     const ctx = { now, terminalId: req.terminalId, storeIntegrationId: this.#d.storeIntegrationId };
     // A dry run considers only the payload sent, and changes nothing (NOTES §1.1).
     const next = mergeUpdate(dry ? undefined : state.session(id), id, body.customerSession, ctx);
-    const profile = next.profileId ? state.profiles.get(next.profileId) : undefined;
+    const profile = next.profileId ? state.profile(next.profileId) : undefined;
     const out = this.#d.localData.engine().evaluate({
       customerSessionId: id,
       session: next as SessionInput,
@@ -290,12 +290,12 @@ export class LocalAnswers {
       seq = await this.#append(profileKey(id), record, idem);
       state.commit(seq, record);
       this.#remember(record, seq);
-      const prev = state.profiles.get(id)?.audienceMemberships ?? [];
+      const prev = state.profile(id)?.audienceMemberships ?? [];
       const deletes = new Set(body.audiencesChanges?.deletes ?? []);
       const audiences = [...prev.filter((a) => !deletes.has(a.id)), ...(body.audiencesChanges?.adds ?? []).map((a) => ({ id: a }))];
       state.rememberProfile({ integrationId: id, audienceMemberships: audiences });
     }
-    const profile = customerProfileJson(state.profiles.get(id) ?? { integrationId: id, attributes: body.attributes ?? {} }, id, now);
+    const profile = customerProfileJson(state.profile(id) ?? { integrationId: id, attributes: body.attributes ?? {} }, id, now);
     return {
       status: 200,
       body: { customerProfile: profile, effects: [], createdCoupons: [], createdReferrals: [] },
@@ -308,7 +308,7 @@ export class LocalAnswers {
   #inventory(req: TerminalRequest, q: Query): TerminalAnswer {
     const id = req.params.integrationId as string;
     const { state } = this.#d;
-    const known = state.profiles.get(id);
+    const known = state.profile(id);
     const loyalty = this.#loyaltyOf(id);
     if (!known && Object.keys(loyalty).length === 0) {
       throw new StoregateError('SG_ERR_NOT_FOUND', `customer profile "${id}" is not known to this store`, { statusCode: 404 });

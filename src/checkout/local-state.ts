@@ -1,19 +1,12 @@
 import { CouponLedger, LoyaltyLimits, type LedgerExport, type LedgerOp, type LoyaltyExport, type LoyaltyOp, type ProfileInput } from '../engine/index.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
+import type { KeyedStore } from '../state/keyed-store.js';
 import type { JournalEntry } from '../journal/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Clock } from '../platform/clock.js';
 import { applyReopen, applyReturn, sessionFromRecord, type LocalSession } from './local-sessions.js';
 import type { JournalRecord } from './records.js';
 import { materialize, type FollowedSession } from './follow.js';
-import { AppendLog } from '../state/append-log.js';
-
-/** A session or profile as it was after record `seq` (sessions.log). */
-interface StateLine {
-  seq: number;
-  session?: LocalSession;
-  profile?: ProfileInput;
-}
 
 interface LedgerSnapshot {
   lastSeq: number;
@@ -21,44 +14,63 @@ interface LedgerSnapshot {
   loyalty: LoyaltyExport;
 }
 
-interface SessionsSnapshot {
-  lastSeq: number;
-  sessions: LocalSession[];
-  profiles: ProfileInput[];
-}
-
-const SESSION_KEEP_MS = 3 * 24 * 3600_000;
-const MAX_SESSIONS = 50_000;
-const MAX_PROFILES = 50_000;
+/** Retention of local sessions (README "Memory and retention"). */
+export const SESSION_KEEP_MS = 3 * 24 * 3600_000;
+export const MAX_SESSIONS = 100_000;
+export const MAX_PROFILES = 50_000;
 const FOLLOW_MAX = 1000;
 /** Margin for the clocks of the shop and head office when judging whether a push counts a use. */
 const PUSH_SKEW_MS = 5 * 60_000;
-/** sessions.log is folded into a new sessions snapshot once it holds more lines than this (and than the snapshot would). */
-const COMPACT_MIN_LINES = 1_000;
+/** The ledger snapshot is saved this often when records were committed since (it bounds what a start replays). */
+const LEDGER_SAVE_MS = 5_000;
+const UPKEEP_MS = 60_000;
+
+/** Someone else who rebuilds state from the same journal records at start (the replay cache). */
+export interface RecordConsumer {
+  /** Records up to this seq are already reflected in the consumer's own store. */
+  readonly hw: number;
+  take(seq: number, record: JournalRecord): void;
+  /** Every record up to `seq` was committed (and handed over): see KeyedStore.mark. */
+  mark(seq: number): void;
+}
+
+export interface LocalStateDeps {
+  /** The ledger snapshot (`ledger`) lives here. */
+  store: SnapshotStore;
+  sessions: KeyedStore<LocalSession>;
+  profiles: KeyedStore<ProfileInput>;
+  clock: Clock;
+  log: Logger;
+  maxOfflineLoyaltyDeduction: number;
+  /** Caps (defaults MAX_SESSIONS, MAX_PROFILES; tests use small ones). */
+  maxSessions?: number;
+  maxProfiles?: number;
+}
 
 /**
  * What the shop must remember between local answers: customer sessions (so updates build on each other),
  * seen profiles (for `$Profile` paths), the store-wide coupon ledger and offline loyalty spending.
  *
- * It is rebuilt on start from two snapshots plus the journal: every journal record carries the state change
- * it made, so records newer than a snapshot are replayed on top of it. A record marked delivered is no longer
- * replayed, so what it built must be durable elsewhere first (`beforeDelivered`): the coupon ledger's (small)
- * snapshot, and the sessions and profiles those records touched, appended to `state/sessions.log` (one fsync
- * per delivery batch). The full sessions snapshot is written every minute, at shutdown, and whenever the log
- * has grown longer than the snapshot would be (at least 1,000 lines; checked after each append and at start),
- * and then the log keeps only what is newer than it. So a start reads one snapshot plus a bounded log, however
- * long the shop has run and however it stopped: a daemon killed every few seconds never reaches the minute.
+ * Sessions and profiles live in disk-backed keyed stores (src/state/keyed-store.ts): each committed record
+ * writes the state it built as one line (no fsync; the journal record it came from is the durable copy), only
+ * an index and the most recently used values stay in memory. The ledger is small and kept whole in memory,
+ * saved as a snapshot every few seconds and before any delivery mark.
+ *
+ * Restart: each store knows up to which journal seq it reflects the history (`hw`); only records newer than
+ * that are parsed and replayed into it. After a `kill -9` the stores' lines are in the page cache, so almost
+ * nothing is replayed; after a power cut, what was not yet synced is replayed from the journal. A record may be
+ * marked delivered (and leave the journal) only once what it built is durable here (`beforeDelivered`).
  */
 export class LocalState {
-  readonly sessions = new Map<string, LocalSession>();
   /**
    * Sessions answered by upstream in connected mode, followed so a mid-basket fallback builds on the whole
    * cart. Not persisted (upstream has them) and bounded: a shop has far fewer baskets open at once.
    */
   readonly followed = new Map<string, FollowedSession>();
-  readonly profiles = new Map<string, ProfileInput>();
   readonly ledger = new CouponLedger();
   readonly loyalty: LoyaltyLimits;
+  readonly #sessions: KeyedStore<LocalSession>;
+  readonly #profiles: KeyedStore<ProfileInput>;
   readonly #store: SnapshotStore;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -66,72 +78,60 @@ export class LocalState {
   #ledgerSavedSeq = 0;
   #ledgerSaving: Promise<void> | null = null;
   #ledgerDirty = false;
-  #timer: NodeJS.Timeout | null = null;
-  readonly #stateLog: AppendLog<StateLine> | null;
-  /** Committed records whose state is not yet in the log or a snapshot: seq → the session / profile they touched. */
-  readonly #unlogged = new Map<number, { session?: string; profile?: string }>();
-  /** Seq of the newest record that changed each session (`s:<id>`) or profile (`p:<id>`). */
-  readonly #seqOf = new Map<string, number>();
-  /** Sessions snapshots run one at a time (two racing writes could land the older one after the log was cut past it). */
-  #sessionsQueue: Promise<void> = Promise.resolve();
-  #compacting = false;
-  readonly #compactMinLines: number;
+  #ledgerTimer: NodeJS.Timeout | null = null;
+  #upkeepTimer: NodeJS.Timeout | null = null;
+  #upkeep: Promise<void> = Promise.resolve();
+  #others: readonly RecordConsumer[] = [];
+  readonly #maxSessions: number;
+  readonly #maxProfiles: number;
 
-  constructor(deps: { store: SnapshotStore; clock: Clock; log: Logger; maxOfflineLoyaltyDeduction: number; stateLogFile?: string; compactMinLines?: number }) {
+  constructor(deps: LocalStateDeps) {
+    this.#maxSessions = deps.maxSessions ?? MAX_SESSIONS;
+    this.#maxProfiles = deps.maxProfiles ?? MAX_PROFILES;
     this.#store = deps.store;
+    this.#sessions = deps.sessions;
+    this.#profiles = deps.profiles;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.loyalty = new LoyaltyLimits(deps.maxOfflineLoyaltyDeduction);
-    this.#stateLog = deps.stateLogFile ? new AppendLog<StateLine>(deps.stateLogFile) : null;
-    this.#compactMinLines = deps.compactMinLines ?? COMPACT_MIN_LINES;
   }
 
-  /** Loads the snapshots, then replays undelivered journal records newer than each of them. */
   /**
-   * @param onRecord hears each replayed record once, as parsed here (the replay cache takes its answers from the
-   *   same pass: parsing 100,000 payloads twice at start cost seconds).
+   * Opens the stores and the ledger snapshot, then replays the journal records (undelivered and dead letters,
+   * in seq order) that are newer than what they reflect, parsing each record at most once for all of them.
    */
-  async start(undelivered: readonly JournalEntry[], onRecord?: (seq: number, record: JournalRecord) => void): Promise<void> {
+  async start(records: readonly JournalEntry[], others: readonly RecordConsumer[] = []): Promise<{ replayed: number }> {
     const ledgerSnap = (await this.#store.load<LedgerSnapshot>('ledger'))?.data;
-    const sessionsSnap = (await this.#store.load<SessionsSnapshot>('sessions'))?.data;
     if (ledgerSnap) {
       this.ledger.import(ledgerSnap.ledger);
       this.loyalty.import(ledgerSnap.loyalty);
     }
-    for (const s of sessionsSnap?.sessions ?? []) this.sessions.set(s.integrationId, s);
-    for (const p of sessionsSnap?.profiles ?? []) this.profiles.set(p.integrationId, p);
-    const ledgerSeq = ledgerSnap?.lastSeq ?? 0;
-    const sessionsSeq = sessionsSnap?.lastSeq ?? 0;
-    // Logged states (of records since delivered) and undelivered records, newer than the snapshot, in seq order.
-    const lines = (await this.#stateLog?.read()) ?? [];
-    type Step = { seq: number; line?: StateLine; entry?: JournalEntry };
-    const steps: Step[] = [...lines.filter((l) => l.seq > sessionsSeq).map((line) => ({ seq: line.seq, line })), ...undelivered.map((entry) => ({ seq: entry.seq, entry }))];
-    steps.sort((a, b) => a.seq - b.seq || (a.line ? -1 : 1));
+    await this.#sessions.start();
+    await this.#profiles.start();
+    const ledgerHw = ledgerSnap?.lastSeq ?? 0;
+    const sessionsHw = this.#sessions.hw;
+    const profilesHw = this.#profiles.hw;
+    const from = Math.min(ledgerHw, sessionsHw, profilesHw, ...others.map((o) => o.hw));
     let replayed = 0;
-    for (const st of steps) {
-      if (st.line) {
-        if (st.line.session) this.sessions.set(st.line.session.integrationId, st.line.session);
-        if (st.line.profile) this.profiles.set(st.line.profile.integrationId, st.line.profile);
-        this.#lastSeq = Math.max(this.#lastSeq, st.seq);
-        continue;
-      }
-      const e = st.entry as JournalEntry;
-      const r = e.payload as JournalRecord;
-      onRecord?.(e.seq, r);
-      if (e.seq > ledgerSeq) this.#applyOps(r);
-      if (e.seq > sessionsSeq) this.#applySession(r, e.at);
-      this.#track(e.seq, r);
+    for (const e of records) {
       this.#lastSeq = Math.max(this.#lastSeq, e.seq);
+      if (e.seq <= from) continue; // reflected everywhere: not even parsed
+      const r = e.payload as JournalRecord;
       replayed++;
+      if (e.seq > ledgerHw) this.#applyOps(r);
+      if (e.seq > sessionsHw && 'sessionId' in r) this.#applySession(r, e.seq, e.at);
+      if (e.seq > profilesHw && r.kind === 'updateProfile') this.#applyProfile(r, e.seq);
+      for (const o of others) if (e.seq > o.hw) o.take(e.seq, r);
     }
-    this.#lastSeq = Math.max(this.#lastSeq, ledgerSeq, sessionsSeq);
-    this.#ledgerSavedSeq = ledgerSeq;
-    this.#log.info({ sessions: this.sessions.size, replayed, logLines: lines.length, lastSeq: this.#lastSeq }, 'local state restored');
-    // A log longer than the snapshot would be (the last runs were too short for the minute's snapshot, or died
-    // before it landed): fold it in now, so the next start does not read it again.
-    if (this.#logTooLong()) await this.saveSessions();
-    this.#timer = setInterval(() => void this.saveSessions().catch((err: unknown) => this.#log.error({ err }, 'sessions snapshot failed')), 60_000);
-    this.#timer.unref();
+    this.#lastSeq = Math.max(this.#lastSeq, ledgerHw, sessionsHw, profilesHw);
+    this.#ledgerSavedSeq = ledgerHw;
+    this.#log.info({ sessions: this.#sessions.size, profiles: this.#profiles.size, records: records.length, replayed, lastSeq: this.#lastSeq }, 'local state restored');
+    this.#others = others;
+    this.#ledgerTimer = setInterval(() => void this.checkpoint().catch((err: unknown) => this.#log.error({ err }, 'ledger snapshot failed')), LEDGER_SAVE_MS);
+    this.#ledgerTimer.unref();
+    this.#upkeepTimer = setInterval(() => void this.upkeep().catch((err: unknown) => this.#log.error({ err }, 'local state upkeep failed')), UPKEEP_MS);
+    this.#upkeepTimer.unref();
+    return { replayed };
   }
 
   /**
@@ -139,63 +139,39 @@ export class LocalState {
    * records are committed in seq order (the journal resolves a batch's appends in order).
    */
   commit(seq: number, record: JournalRecord, next?: LocalSession): void {
-    if (next) {
-      this.sessions.set(next.integrationId, next);
-      this.followed.delete(next.integrationId);
-    }
-    else this.#applySession(record, this.#clock.now());
     if (seq < this.#lastSeq) this.#log.warn({ seq, lastSeq: this.#lastSeq }, 'journal record committed out of order');
     this.#lastSeq = Math.max(this.#lastSeq, seq);
-    this.#track(seq, record);
-  }
-
-  #track(seq: number, r: JournalRecord): void {
-    const touched = 'sessionId' in r ? { session: r.sessionId } : r.kind === 'updateProfile' ? { profile: r.profileId } : null;
-    if (!touched) return;
-    this.#unlogged.set(seq, touched);
-    this.#seqOf.set(touched.session !== undefined ? `s:${touched.session}` : `p:${touched.profile}`, seq);
+    if (next) {
+      this.#sessions.put(next.integrationId, next, seq, this.#clock.now());
+      this.followed.delete(next.integrationId);
+    } else if ('sessionId' in record) this.#applySession(record, seq, this.#clock.now());
+    else if (record.kind === 'updateProfile') this.#applyProfile(record, seq);
   }
 
   /**
-   * Before records are marked delivered (they are not replayed after that): the ledger snapshot, and the current
-   * state of the sessions and profiles they touched, are made durable.
+   * Before records are marked delivered (they are not replayed after that): the ledger snapshot and the lines
+   * of the sessions and profiles stores are made durable. Every record committed so far is covered.
    */
-  async beforeDelivered(seqs: readonly number[]): Promise<void> {
+  async beforeDelivered(_seqs: readonly number[]): Promise<void> {
+    this.#markAll();
     await this.ensureLedgerSaved();
-    if (!this.#stateLog) return;
-    const lines: StateLine[] = [];
-    const done = new Set<string>();
-    for (const seq of seqs) {
-      const t = this.#unlogged.get(seq);
-      if (!t) continue;
-      const k = t.session !== undefined ? `s:${t.session}` : `p:${t.profile}`;
-      if (done.has(k)) continue;
-      done.add(k);
-      const at = this.#seqOf.get(k) ?? seq;
-      if (t.session !== undefined) {
-        const s = this.sessions.get(t.session);
-        if (s) lines.push({ seq: at, session: s });
-      } else if (t.profile !== undefined) {
-        const p = this.profiles.get(t.profile);
-        if (p) lines.push({ seq: at, profile: p });
-      }
-    }
-    await this.#stateLog.append(lines);
-    for (const seq of seqs) this.#unlogged.delete(seq);
-    if (this.#logTooLong() && !this.#compacting) {
-      // In the background: the delivery goes on; the snapshot only shortens what the next start reads.
-      this.#compacting = true;
-      void this.saveSessions()
-        .catch((err: unknown) => this.#log.error({ err }, 'sessions snapshot failed'))
-        .finally(() => {
-          this.#compacting = false;
-        });
-    }
+    await this.#sessions.sync();
+    await this.#profiles.sync();
   }
 
-  /** The log holds more lines than a snapshot of everything would (and more than the minimum): compact it. */
-  #logTooLong(): boolean {
-    return this.#stateLog !== null && this.#stateLog.lines > Math.max(this.#compactMinLines, this.sessions.size + this.profiles.size);
+  /**
+   * Every few seconds: the stores note how far the history they reflect goes (and the ledger snapshot is saved
+   * when records were committed since), so a restart replays only the last few seconds of records.
+   */
+  async checkpoint(): Promise<void> {
+    this.#markAll();
+    if (this.#ledgerSavedSeq < this.#lastSeq || this.#ledgerDirty) await this.ensureLedgerSaved();
+  }
+
+  #markAll(): void {
+    this.#sessions.mark(this.#lastSeq);
+    this.#profiles.mark(this.#lastSeq);
+    for (const o of this.#others) o.mark(this.#lastSeq);
   }
 
   /**
@@ -276,70 +252,100 @@ export class LocalState {
   }
 
   /**
-   * Persists sessions and profiles (pruned: sessions older than three days, then oldest first past 50,000 except
-   * those still holding a code).
+   * Retention and compaction, every minute: sessions not updated for three days are dropped (an open one
+   * releases the codes it held: it will never close here), then the oldest past MAX_SESSIONS — but never one
+   * that still holds a code before its three days are up; profiles past MAX_PROFILES, least recently seen first;
+   * then the stores are compacted when their files hold more than twice their live lines.
    */
-  saveSessions(): Promise<void> {
-    const run = this.#sessionsQueue.then(() => this.#saveSessions());
-    this.#sessionsQueue = run.catch(() => undefined);
+  upkeep(): Promise<void> {
+    const run = this.#upkeep.then(() => this.#runUpkeep());
+    this.#upkeep = run.catch(() => undefined);
     return run;
   }
 
-  async #saveSessions(): Promise<void> {
-    const cutoff = this.#clock.now() - SESSION_KEEP_MS;
+  async #runUpkeep(): Promise<void> {
+    const now = this.#clock.now();
+    const cutoff = now - SESSION_KEEP_MS;
     let released = 0;
-    const drop = (id: string) => {
-      // An open session pruned will never close here: its held codes are free again.
-      released += this.ledger.releaseHolds(id, this.#clock.now());
-      this.sessions.delete(id);
-    };
-    for (const [id, s] of this.sessions) if (Date.parse(s.updated) < cutoff) drop(id);
-    // Past the cap, oldest first, but never a session that still holds a code before its three days are up: its
-    // terminal may yet close it, and releasing the hold now would let another session use the code as well.
-    if (this.sessions.size > MAX_SESSIONS) {
-      for (const id of this.sessions.keys()) {
-        if (this.sessions.size <= MAX_SESSIONS) break;
-        if (this.ledger.heldBy(id).length === 0) drop(id);
+    const drop: string[] = [];
+    for (const id of this.#sessions.keys()) {
+      const m = this.#sessions.meta(id);
+      if (m && m.at < cutoff) drop.push(id);
+    }
+    if (this.#sessions.size - drop.length > this.#maxSessions) {
+      const dropping = new Set(drop);
+      let over = this.#sessions.size - drop.length - this.#maxSessions;
+      for (const id of this.#sessions.keys()) {
+        if (over <= 0) break;
+        if (dropping.has(id) || this.ledger.heldBy(id).length > 0) continue;
+        drop.push(id);
+        over--;
       }
+    }
+    for (const id of drop) {
+      released += this.ledger.releaseHolds(id, now);
+      this.#sessions.delete(id, this.#lastSeq);
     }
     if (released > 0) {
       this.#log.info({ released }, 'holds of abandoned sessions released');
       await this.ensureLedgerSavedDirty();
     }
-    while (this.profiles.size > MAX_PROFILES) this.profiles.delete(this.profiles.keys().next().value as string);
-    const data: SessionsSnapshot = { lastSeq: this.#lastSeq, sessions: [...this.sessions.values()], profiles: [...this.profiles.values()] };
-    await this.#store.save({ kind: 'sessions', version: data.lastSeq, savedAt: this.#clock.now(), data });
-    // The snapshot holds everything up to lastSeq: older log lines are no longer needed.
-    if (this.#stateLog && this.#stateLog.lines > 0) await this.#stateLog.compact((l) => l.seq > data.lastSeq);
-    for (const seq of this.#unlogged.keys()) if (seq <= data.lastSeq) this.#unlogged.delete(seq);
-    for (const [k, seq] of this.#seqOf) if (seq <= data.lastSeq) this.#seqOf.delete(k);
+    if (this.#profiles.size > this.#maxProfiles) {
+      const extra: string[] = [];
+      for (const id of this.#profiles.keys()) {
+        if (extra.length >= this.#profiles.size - this.#maxProfiles) break;
+        extra.push(id);
+      }
+      for (const id of extra) this.#profiles.delete(id, this.#lastSeq);
+    }
+    if (drop.length > 0) this.#log.info({ dropped: drop.length, sessions: this.#sessions.size }, 'sessions past their retention dropped');
+    await this.#sessions.maintain();
+    await this.#profiles.maintain();
   }
 
-  /** How much the state keeps in memory, by map (README "Memory and retention"). */
+  /** How much the state keeps in memory and on disk, by part (README "Memory and retention"). */
   sizes(): Record<string, number> {
     const l = this.ledger.sizes();
     const y = this.loyalty.sizes();
+    const s = this.#sessions.stats();
+    const p = this.#profiles.stats();
     return {
-      sessions: this.sessions.size,
+      sessions: s.entries,
+      sessionsCached: s.cached,
+      sessionsFileBytes: s.fileBytes,
       followed: this.followed.size,
-      profiles: this.profiles.size,
-      unlogged: this.#unlogged.size,
-      seqOf: this.#seqOf.size,
+      profiles: p.entries,
+      profilesCached: p.cached,
+      profilesFileBytes: p.fileBytes,
       ledgerCodes: l.codes,
       ledgerHolds: l.holds,
       ledgerUses: l.uses,
       loyaltySpending: y.spending,
       loyaltyConfirmed: y.confirmed,
-      stateLogLines: this.#stateLog?.lines ?? 0,
     };
   }
 
   /** The session as the shop knows it: answered locally, or followed from upstream answers. */
   session(id: string): LocalSession | undefined {
-    const local = this.sessions.get(id);
+    const local = this.#sessions.get(id);
     if (local) return local;
     const followed = this.followed.get(id);
     return followed ? materialize(followed) : undefined;
+  }
+
+  /** A session answered locally earlier (not a followed one). */
+  localSession(id: string): LocalSession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** Replaces a locally known session outside a journal record (an upstream answer about it, connected mode). */
+  replaceSession(s: LocalSession): void {
+    this.#sessions.put(s.integrationId, s, this.#lastSeq, this.#clock.now());
+  }
+
+  /** A profile seen before (attributes and audiences for `$Profile` paths). */
+  profile(id: string): ProfileInput | undefined {
+    return this.#profiles.get(id);
   }
 
   /** Records an upstream-answered session (least recently updated dropped past `FOLLOW_MAX`). */
@@ -350,20 +356,28 @@ export class LocalState {
   }
 
   /** Remembers a profile's attributes and audiences (from updates passing through and upstream answers). */
-  rememberProfile(p: ProfileInput): void {
-    const prev = this.profiles.get(p.integrationId);
-    this.profiles.delete(p.integrationId); // re-insert: Map order doubles as least-recently-seen order
-    this.profiles.set(p.integrationId, {
-      integrationId: p.integrationId,
-      attributes: { ...(prev?.attributes ?? {}), ...(p.attributes ?? {}) },
-      audienceMemberships: p.audienceMemberships ?? prev?.audienceMemberships ?? [],
-    });
+  rememberProfile(p: ProfileInput, seq = this.#lastSeq): void {
+    const prev = this.#profiles.get(p.integrationId);
+    this.#profiles.put(
+      p.integrationId,
+      {
+        integrationId: p.integrationId,
+        attributes: { ...(prev?.attributes ?? {}), ...(p.attributes ?? {}) },
+        audienceMemberships: p.audienceMemberships ?? prev?.audienceMemberships ?? [],
+      },
+      seq,
+      this.#clock.now(),
+    );
   }
 
   async stop(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
+    if (this.#ledgerTimer) clearInterval(this.#ledgerTimer);
+    if (this.#upkeepTimer) clearInterval(this.#upkeepTimer);
+    await this.#upkeep;
+    this.#markAll();
     await this.ensureLedgerSaved();
-    await this.saveSessions();
+    await this.#sessions.stop();
+    await this.#profiles.stop();
   }
 
   #applyOps(r: JournalRecord): void {
@@ -372,31 +386,33 @@ export class LocalState {
     this.loyalty.apply(r.loyaltyOps as LoyaltyOp[]);
   }
 
-  /** Replays a record's effect on sessions/profiles (on restart; live answers pass the new session in). */
-  #applySession(r: JournalRecord, at: number): void {
+  /** Replays a session record's effect (on restart; live answers pass the new session in). */
+  #applySession(r: JournalRecord, seq: number, at: number): void {
+    const now = this.#clock.now();
     switch (r.kind) {
       case 'updateSession':
-        this.sessions.set(r.sessionId, sessionFromRecord(r));
+        this.#sessions.put(r.sessionId, sessionFromRecord(r), seq, now);
+        this.followed.delete(r.sessionId);
         break;
       case 'returnItems':
-        this.#tryReplay(r.sessionId, (prev) => applyReturn(prev, r.sessionId, r.body.return.returnedCartItems, at));
+        this.#tryReplay(r.sessionId, seq, (prev) => applyReturn(prev, r.sessionId, r.body.return.returnedCartItems, at));
         break;
       case 'reopenSession':
-        this.#tryReplay(r.sessionId, (prev) => applyReopen(prev, r.sessionId, at));
+        this.#tryReplay(r.sessionId, seq, (prev) => applyReopen(prev, r.sessionId, at));
         break;
-      case 'updateProfile': {
-        const attrs = r.body.attributes;
-        this.rememberProfile({ integrationId: r.profileId, ...(attrs && typeof attrs === 'object' ? { attributes: attrs as Record<string, unknown> } : {}) });
-        break;
-      }
-      case 'trackEvent':
+      default:
         break;
     }
   }
 
-  #tryReplay(id: string, f: (prev: LocalSession | undefined) => LocalSession): void {
+  #applyProfile(r: JournalRecord & { kind: 'updateProfile' }, seq: number): void {
+    const attrs = r.body.attributes;
+    this.rememberProfile({ integrationId: r.profileId, ...(attrs && typeof attrs === 'object' ? { attributes: attrs as Record<string, unknown> } : {}) }, seq);
+  }
+
+  #tryReplay(id: string, seq: number, f: (prev: LocalSession | undefined) => LocalSession): void {
     try {
-      this.sessions.set(id, f(this.sessions.get(id)));
+      this.#sessions.put(id, f(this.#sessions.get(id)), seq, this.#clock.now());
     } catch {
       // The session's earlier state was pruned or delivered; upstream has it, nothing to rebuild here.
     }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { AppendLog } from '../state/append-log.js';
+import { FileKeyedStore, type KeyedStore } from '../state/keyed-store.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { RecordConsumer } from './local-state.js';
 
 /** One answered call with the terminal's own `Idempotency-Key`. */
 export interface ReplayEntry {
@@ -19,7 +20,9 @@ export interface ReplayEntry {
 
 /** Talon.One keeps an `Idempotency-Key` for 24 h; so does the shop. */
 export const REPLAY_TTL_MS = 24 * 3600_000;
-const MAX_ENTRIES = 20_000;
+const MAX_ENTRIES = 50_000;
+/** Answers kept parsed in memory (a retry comes within seconds of its first call). */
+const CACHED_ANSWERS = 256;
 
 /** What makes two calls "the same" for a key. */
 export function requestHash(op: string, params: Readonly<Record<string, string>>, query: string, body: unknown): string {
@@ -33,93 +36,105 @@ export function requestHash(op: string, params: Readonly<Record<string, string>>
  * locally gets the first answer (same body, same journal seq) instead of a second journal record — a retried
  * close would otherwise be refused as "session closed", a retried return applied twice.
  *
- * Durable without an extra fsync per answer: each entry travels inside its own journal record (written with
- * the same fsync), and the entries of records about to be marked delivered are appended to
- * `state/replay.log` first (one fsync per delivery batch), so at every instant an entry is in the journal or in
- * the log. At start the log (entries younger than 24 h) and the undelivered records rebuild the cache.
- * Bounded: 24 h and at most MAX_ENTRIES (oldest dropped first); the log is compacted when it holds twice the
- * live entries.
+ * Each entry travels inside its own journal record (written with the same fsync) and is written, when the
+ * record is committed, to a disk-backed keyed store (`state/replay.log`, src/state/keyed-store.ts): in memory
+ * are only the index (key → seq, time, place on disk) and a few recent answers; a hit reads its answer back from
+ * disk (retries are rare, and answers are kilobytes each: a day of them held in memory cost tens of MB). The
+ * store is made durable before records are marked delivered (`persist`), so at every instant an entry is in the
+ * journal or durable in the store; at start, records newer than what the store reflects are replayed into it.
+ * Bounded: 24 h (swept every minute) and at most MAX_ENTRIES (oldest dropped first); the file is compacted when
+ * it holds more than twice its live lines.
  */
 export class ReplayCache {
-  readonly #file: AppendLog<ReplayEntry>;
+  readonly #store: KeyedStore<ReplayEntry>;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #byKey = new Map<string, ReplayEntry>();
-  /** Entries whose record is still in the journal (not yet in the log), by seq. */
-  readonly #unlogged = new Map<number, ReplayEntry>();
-  #bytes = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #upkeep: Promise<void> = Promise.resolve();
 
-  constructor(deps: { dataDir: string; log: Logger; now: () => number }) {
-    this.#file = new AppendLog(path.join(deps.dataDir, 'state', 'replay.log'));
+  constructor(deps: { dataDir: string; log: Logger; now: () => number; store?: KeyedStore<ReplayEntry> }) {
     this.#log = deps.log;
     this.#now = deps.now;
+    this.#store =
+      deps.store ??
+      new FileKeyedStore<ReplayEntry>({
+        file: path.join(deps.dataDir, 'state', 'replay.kv'),
+        cacheEntries: CACHED_ANSWERS,
+        keepAtStart: (_key, at) => at >= this.#now() - REPLAY_TTL_MS,
+        onTornTail: (t) => this.#log.warn(t, 'replay log: torn tail cut off (its entries are replayed from the journal)'),
+      });
   }
 
   get size(): number {
-    return this.#byKey.size;
+    return this.#store.size;
   }
 
-  /** Characters of answer bodies held (the bulk of the cache's memory). */
+  /** Bytes of the store's file (the answers live there, not in memory). */
   get bytes(): number {
-    return this.#bytes;
+    return this.#store.stats().fileBytes;
   }
 
-  /** Rebuilds from the log and from the entries carried by undelivered (and dead) journal records. */
-  async start(fromJournal: Iterable<{ seq: number; replay: Omit<ReplayEntry, 'seq'> | undefined }>): Promise<void> {
+  /** Opens the store; journal records newer than what it holds are then fed through {@link consumer}. */
+  async open(): Promise<void> {
+    await this.#store.start();
+    this.#timer = setInterval(() => void this.upkeep().catch((err: unknown) => this.#log.error({ err }, 'replay cache upkeep failed')), 60_000);
+    this.#timer.unref();
+  }
+
+  /** What LocalState's start-up replay hands the records to (src/checkout/local-state.ts `RecordConsumer`). */
+  consumer(): RecordConsumer {
     const cutoff = this.#now() - REPLAY_TTL_MS;
-    for (const e of await this.#file.read()) if (e.at >= cutoff) this.#put(e);
-    for (const { seq, replay } of fromJournal) {
-      if (!replay || replay.at < cutoff) continue;
-      const e = { ...replay, seq };
-      this.#put(e);
-      this.#unlogged.set(seq, e);
-    }
+    return {
+      hw: this.#store.hw,
+      take: (seq, record) => {
+        if (record.replay && record.replay.at >= cutoff) this.remember({ ...record.replay, seq });
+      },
+      mark: (seq) => this.#store.mark(seq),
+    };
   }
 
   get(key: string): ReplayEntry | undefined {
-    const e = this.#byKey.get(key);
-    if (e && e.at < this.#now() - REPLAY_TTL_MS) {
-      this.#drop(e);
-      return undefined;
-    }
-    return e;
+    const m = this.#store.meta(key);
+    if (!m) return undefined;
+    if (m.at < this.#now() - REPLAY_TTL_MS) return undefined;
+    return this.#store.get(key);
   }
 
-  /** Called once the record carrying the entry is durable. */
+  /** Called once the record carrying the entry is durable (in seq order, with the other commits). */
   remember(e: ReplayEntry): void {
-    this.#put(e);
-    this.#unlogged.set(e.seq, e);
+    this.#store.put(e.key, e, e.seq, e.at);
   }
 
-  #put(e: ReplayEntry): void {
-    const prev = this.#byKey.get(e.key);
-    if (prev) this.#drop(prev);
-    this.#byKey.set(e.key, e);
-    this.#bytes += e.body.length;
-    while (this.#byKey.size > MAX_ENTRIES) this.#drop(this.#byKey.values().next().value as ReplayEntry);
+  /** Before records are marked delivered (and may be deleted with their segment): the entries become durable. */
+  async persist(_seqs: readonly number[]): Promise<void> {
+    await this.#store.sync();
   }
 
-  #drop(e: ReplayEntry): void {
-    if (this.#byKey.get(e.key) !== e) return;
-    this.#byKey.delete(e.key);
-    this.#bytes -= e.body.length;
-    if (this.#unlogged.get(e.seq) === e) this.#unlogged.delete(e.seq);
+  /** Drops entries past 24 h or past MAX_ENTRIES (oldest first), then compacts the file when worth it. */
+  upkeep(): Promise<void> {
+    const run = this.#upkeep.then(() => this.#runUpkeep());
+    this.#upkeep = run.catch(() => undefined);
+    return run;
   }
 
-  /** Before records are marked delivered (and may be deleted with their segment): their entries go to the log. */
-  async persist(seqs: readonly number[]): Promise<void> {
+  async #runUpkeep(): Promise<void> {
     const cutoff = this.#now() - REPLAY_TTL_MS;
-    const lines: ReplayEntry[] = [];
-    for (const s of seqs) {
-      const e = this.#unlogged.get(s);
-      if (e && e.at >= cutoff && this.#byKey.get(e.key) === e) lines.push(e);
+    const drop: string[] = [];
+    let over = this.#store.size - MAX_ENTRIES;
+    for (const key of this.#store.keys()) {
+      const m = this.#store.meta(key);
+      if (m && m.at >= cutoff && over <= 0) break; // put order is time order: the rest is younger
+      drop.push(key);
+      over--;
     }
-    await this.#file.append(lines);
-    for (const s of seqs) this.#unlogged.delete(s);
-    if (this.#file.lines > 2 * this.#byKey.size + 1000) {
-      // Compacted to the live entries that are no longer in the journal.
-      await this.#file.rewrite(() => [...this.#byKey.values()].filter((e) => !this.#unlogged.has(e.seq)));
-      this.#log.debug({ entries: this.#file.lines }, 'replay log compacted');
-    }
+    for (const key of drop) this.#store.delete(key, this.#store.hw);
+    await this.#store.maintain();
+    if (drop.length > 0) this.#log.debug({ dropped: drop.length, entries: this.#store.size }, 'replay entries past their retention dropped');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#upkeep;
+    await this.#store.stop();
   }
 }

@@ -170,7 +170,11 @@ export class Engine {
       else if (o === 'lowerDiscount') run.out.push(rejectCoupon(cand.code, 'CouponPartOfNotTriggeredCampaign', c, { campaignExclusionReason: 'CampaignGaveLowerDiscount' }, cand.coupon.id));
       else if (o === undefined) run.out.push(rejectCoupon(cand.code, 'CouponPartOfNotTriggeredCampaign', c, { campaignExclusionReason: 'CampaignNotInEvaluationSet' }, cand.coupon.id));
     }
-    const redeemed = new Set(accepted.filter((a) => a.redeem).map((a) => a.code));
+    // Only codes with a usage limit go to the ledger: an unlimited code can be used by anyone any number of
+    // times, so counting its uses would only grow the ledger (and its snapshot) with every basket.
+    const limited = new Set<string>();
+    for (const cand of screened.candidates.values()) if ((cand.coupon.usageLimit ?? 0) > 0) limited.add(cand.code);
+    const redeemed = new Set(accepted.filter((a) => a.redeem && limited.has(a.code)).map((a) => a.code));
     return this.#finish(input, run, view, sweep.evaluated(), [...skipped].map(([id, reason]) => ({ id, reason })), accepted, redeemed);
   }
 

@@ -265,6 +265,12 @@ export class LocalData {
     };
   }
 
+  /** A cached coupon by code, matched with the application's case sensitivity (undefined: not known here). */
+  coupon(code: string): Coupon | undefined {
+    const b = this.#bundle;
+    return b.coupons.get(code, b.rules.app.caseSensitivity);
+  }
+
   /** Price-book answer for a SKU at `at` (default: now) for a customer in `audienceIds`. */
   priceLookup(sku: string, at?: number, audienceIds: number[] = []): { sku: string; price: number; finalPrice: number; label: string | null; validUntil: string | null } | undefined {
     const b = this.#bundle;

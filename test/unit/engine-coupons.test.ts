@@ -57,6 +57,16 @@ describe('coupon validation', () => {
     expect(out.ledgerOps).toEqual([{ op: 'hold', code: 'ONCE', sessionId: 's', terminalId: 'T1', at: NOW }]);
   });
 
+  it('an unlimited code is accepted without a ledger entry (its uses limit nothing, so they are not kept)', () => {
+    const ledger = new CouponLedger();
+    const open = run(E(), ledger, 's', { couponCodes: ['MANY'] });
+    expect(open.effects.map((x) => x.effectType)).toEqual(['acceptCoupon', 'setDiscount']);
+    expect(open.ledgerOps).toEqual([]);
+    const closed = run(E(), ledger, 's', { couponCodes: ['MANY'], state: 'closed' });
+    expect(closed.effects.map((x) => x.effectType)).toEqual(['acceptCoupon', 'setDiscount']);
+    expect(closed.ledgerOps).toEqual([]);
+  });
+
   it('a second code of the same campaign is not applied twice', () => {
     const out = run(E(), new CouponLedger(), 's', { couponCodes: ['ONCE', 'MANY'] });
     expect(reasons(out)).toEqual([['MANY', 'CouponPartOfNotTriggeredCampaign', 1]]);

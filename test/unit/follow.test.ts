@@ -9,6 +9,7 @@ import { LocalState } from '../../src/checkout/local-state.js';
 import type { TerminalRequest } from '../../src/checkout/checkout.js';
 import { OPERATIONS } from '../../src/checkout/operations.js';
 import { ManualClock } from '../../src/platform/clock.js';
+import { MemoryKeyedStore } from '../../src/state/memory-keyed-store.js';
 import { FileSnapshotStore } from '../../src/state/snapshot-store.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sg-follow-'));
@@ -29,7 +30,7 @@ interface ClockLike {
 
 function fresh(): { state: LocalState; c: ClockLike } {
   const clock = new ManualClock(Date.parse('2026-11-26T10:00:00Z'));
-  const state = new LocalState({ store: new FileSnapshotStore(dir), clock, log: pino({ level: 'silent' }), maxOfflineLoyaltyDeduction: 0 });
+  const state = new LocalState({ store: new FileSnapshotStore(dir), sessions: new MemoryKeyedStore(), profiles: new MemoryKeyedStore(), clock, log: pino({ level: 'silent' }), maxOfflineLoyaltyDeduction: 0 });
   return { state, c: { clock } };
 }
 

@@ -1,0 +1,416 @@
+/**
+ * Keyed state derived from the journal (local sessions, profiles, replay answers), kept on disk with only an
+ * index and a small cache of parsed values in memory.
+ *
+ * Why: a busy shop keeps three days of sessions (~90,000) and a day of replay answers for returns, reopens and
+ * retries while offline. Held as objects they cost hundreds of MB, and a snapshot rewriting all of them every
+ * minute cost seconds of CPU; on a mini-PC whose whole daemon should stay near 100 MB neither is possible.
+ *
+ * How: a log-structured file (one line per `put`), an in-memory index key → (seq, time, offset, length) in
+ * typed arrays, and an LRU of the most recently used parsed values. Reads of a value that left the cache are a
+ * synchronous positional read of its line (page-cache fast; values are small).
+ *
+ * Line: `crc32hex \t seq \t at \t keyJSON \t valueJSON \n` (valueJSON empty = deleted). JSON never holds a raw
+ * tab or newline, so the fields split without parsing the value; the CRC covers the rest of the line.
+ *
+ * Durability contract with the journal. Each line carries the seq of the journal record whose state it holds,
+ * and `put`s come in seq order, so the file is always a prefix of the history: every record up to `hw` (the
+ * highest seq in the file, or in the header of a compacted file) is reflected, none after it. Lines are
+ * written without an fsync (they survive `kill -9` in the page cache); `sync()` makes them durable, and is
+ * called before journal records are marked delivered — until then the journal still holds what a lost line
+ * held. At start, a torn or damaged tail (a crash mid-write; a power cut can also leave garbage in the unsynced
+ * part) is cut off at the first bad line, and the caller replays the journal records newer than `hw`.
+ *
+ * Compaction rewrites the live lines (temp file, fsync, rename, fsync dir) once the file holds more than twice
+ * their bytes, so the file is bounded by the live entries, not by the number of puts.
+ */
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { ensureDirDurable, fsyncDir } from '../platform/durable-fs.js';
+import { SCAN_WINDOW, Slots, lineOf, scanLines } from './keyed-lines.js';
+
+export interface KeyedStoreStats {
+  /** Live keys. */
+  entries: number;
+  /** Parsed values held in memory. */
+  cached: number;
+  /** Bytes of the file, and of its live lines. */
+  fileBytes: number;
+  liveBytes: number;
+}
+
+/** What the state modules need of a keyed store; {@link MemoryKeyedStore} stands in for it in unit tests. */
+export interface KeyedStore<V> {
+  readonly size: number;
+  /** Every journal record up to this seq is reflected in the store (see the module comment). */
+  readonly hw: number;
+  start(): Promise<void>;
+  get(key: string): V | undefined;
+  has(key: string): boolean;
+  /** Seq and wall time (ms) of a key's last put. */
+  meta(key: string): { seq: number; at: number } | undefined;
+  /** Stores `value` as the state of `key` after journal record `seq`, at wall time `at`. */
+  put(key: string, value: V, seq: number, at: number): void;
+  delete(key: string, seq: number): void;
+  /** Keys, least recently put first. */
+  keys(): IterableIterator<string>;
+  /**
+   * Records that every journal record up to `seq` is reflected (records that changed nothing here included), so a
+   * restart replays none of them into this store. Call it only once every record up to `seq` was put.
+   */
+  mark(seq: number): void;
+  /** Makes every put so far durable. */
+  sync(): Promise<void>;
+  /** Background upkeep (compaction), called now and then by the owner. */
+  maintain(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): KeyedStoreStats;
+}
+
+/** A file smaller than this is never compacted (rewriting it would save little). */
+const COMPACT_MIN_BYTES = 4 * 1024 * 1024;
+
+/** A line put but not yet written; `valueAt` is where its value starts within the line (bytes). */
+interface PendingLine {
+  key: string;
+  /** A line with no key that only advances `hw` (see `mark`). */
+  marker?: true;
+  slot: number;
+  seq: number;
+  line: string;
+  valueAt: number;
+  valueBytes: number;
+}
+
+export interface FileKeyedStoreOptions {
+  file: string;
+  /** Parsed values kept in memory (least recently used dropped first). */
+  cacheEntries: number;
+  /** Called for each line read at start whose key is live; return false to drop it (e.g. past its retention). */
+  keepAtStart?: (key: string, at: number) => boolean;
+  /** Called once for a bad tail cut off at start (bytes dropped), for the logs. */
+  onTornTail?: (info: { offset: number; bytes: number }) => void;
+}
+
+export class FileKeyedStore<V> implements KeyedStore<V> {
+  readonly #o: FileKeyedStoreOptions;
+  readonly #index = new Map<string, number>();
+  readonly #slots = new Slots();
+  readonly #cache = new Map<string, V>();
+  /** Lines put but not yet written, in put order; their values stay readable from `#unwritten`. */
+  #pending: PendingLine[] = [];
+  readonly #unwritten = new Map<string, string>();
+  #fd = -1;
+  #fileBytes = 0;
+  #liveBytes = 0;
+  #hw = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #flushScheduled = false;
+  #dirty = false;
+
+  constructor(o: FileKeyedStoreOptions) {
+    this.#o = o;
+  }
+
+  get size(): number {
+    return this.#index.size;
+  }
+
+  get hw(): number {
+    return this.#hw;
+  }
+
+  stats(): KeyedStoreStats {
+    return { entries: this.#index.size, cached: this.#cache.size, fileBytes: this.#fileBytes, liveBytes: this.#liveBytes };
+  }
+
+  async start(): Promise<void> {
+    await ensureDirDurable(path.dirname(this.#o.file));
+    let created = false;
+    try {
+      this.#fd = openSync(this.#o.file, 'r+');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.#fd = openSync(this.#o.file, 'w+');
+      created = true;
+    }
+    if (created) {
+      fsyncSync(this.#fd);
+      await fsyncDir(path.dirname(this.#o.file));
+    }
+    this.#scan();
+  }
+
+  /** Reads every line (a bounded window at a time), builds the index, cuts a bad tail off. */
+  #scan(): void {
+    const size = fstatSync(this.#fd).size;
+    const keep = this.#o.keepAtStart;
+    const end = scanLines((pos, len) => this.#read(pos, len), size, (l) => {
+      this.#hw = Math.max(this.#hw, l.seq);
+      if (l.key === null) return; // the header of a compacted file: everything up to its seq was reflected
+      this.#dropIndex(l.key);
+      if (l.valueLen === 0 || (keep && !keep(l.key, l.at))) return;
+      const slot = this.#slots.alloc();
+      this.#slots.seq[slot] = l.seq;
+      this.#slots.at[slot] = l.at;
+      this.#slots.off[slot] = l.valueOffset;
+      this.#slots.len[slot] = l.valueLen;
+      this.#index.set(l.key, slot);
+      this.#liveBytes += l.lineBytes;
+    });
+    if (end < size) {
+      this.#o.onTornTail?.({ offset: end, bytes: size - end });
+      ftruncateSync(this.#fd, end);
+      fsyncSync(this.#fd);
+    }
+    this.#fileBytes = end;
+  }
+
+  #read(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.#fd, buf, done, length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done < length ? buf.subarray(0, done) : buf;
+  }
+
+  has(key: string): boolean {
+    return this.#index.has(key);
+  }
+
+  meta(key: string): { seq: number; at: number } | undefined {
+    const slot = this.#index.get(key);
+    return slot === undefined ? undefined : { seq: this.#slots.seq[slot] as number, at: this.#slots.at[slot] as number };
+  }
+
+  get(key: string): V | undefined {
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      return cached;
+    }
+    const slot = this.#index.get(key);
+    if (slot === undefined) return undefined;
+    const text = this.#unwritten.get(key) ?? this.#read(this.#slots.off[slot] as number, this.#slots.len[slot] as number).toString('utf8');
+    const value = JSON.parse(text) as V;
+    this.#remember(key, value);
+    return value;
+  }
+
+  put(key: string, value: V, seq: number, at: number): void {
+    this.#hw = Math.max(this.#hw, seq);
+    const keyJson = JSON.stringify(key);
+    const valueJson = JSON.stringify(value);
+    this.#dropIndex(key);
+    const slot = this.#slots.alloc();
+    this.#slots.seq[slot] = seq;
+    this.#slots.at[slot] = at;
+    this.#slots.off[slot] = -1;
+    const line = lineOf(seq, at, keyJson, valueJson);
+    const valueBytes = Buffer.byteLength(valueJson);
+    this.#slots.len[slot] = valueBytes;
+    this.#index.set(key, slot);
+    this.#unwritten.set(key, valueJson);
+    this.#remember(key, value);
+    this.#enqueue({ key, slot, seq, line, valueAt: Buffer.byteLength(line) - 1 - valueBytes, valueBytes });
+  }
+
+  delete(key: string, seq: number): void {
+    if (!this.#index.has(key)) return;
+    this.#hw = Math.max(this.#hw, seq);
+    this.#dropIndex(key);
+    this.#cache.delete(key);
+    this.#unwritten.delete(key);
+    this.#enqueue({ key, slot: -1, seq, line: lineOf(seq, 0, JSON.stringify(key), ''), valueAt: 0, valueBytes: 0 });
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#index.keys();
+  }
+
+  mark(seq: number): void {
+    if (seq <= this.#hw) return;
+    this.#hw = seq;
+    this.#enqueue({ key: '', marker: true, slot: -1, seq, line: lineOf(seq, 0, 'null', ''), valueAt: 0, valueBytes: 0 });
+  }
+
+  /** Makes every put so far durable (written, then one fdatasync). */
+  sync(): Promise<void> {
+    this.#flushScheduled = false;
+    return this.#serial(async () => {
+      this.#writePending();
+      if (this.#dirty) {
+        this.#dirty = false;
+        fsyncSync(this.#fd);
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#fd < 0) return;
+    await this.sync();
+    await this.#queue;
+    closeSync(this.#fd);
+    this.#fd = -1;
+  }
+
+  #remember(key: string, value: V): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, value);
+    if (this.#cache.size > this.#o.cacheEntries) this.#cache.delete(this.#cache.keys().next().value as string);
+  }
+
+  #dropIndex(key: string): void {
+    const slot = this.#index.get(key);
+    if (slot === undefined) return;
+    this.#index.delete(key);
+    const off = this.#slots.off[slot] as number;
+    if (off >= 0) this.#liveBytes -= this.#lineBytesAt(slot);
+    this.#slots.release(slot);
+  }
+
+  /** Bytes of the whole line of a written slot (header + value + newline), recomputed from its fields. */
+  #lineBytesAt(slot: number): number {
+    // The header is ASCII except the key: measured as written. Kept approximate on purpose: `liveBytes` only
+    // decides when to compact, so the value bytes plus a fixed header estimate are enough.
+    return (this.#slots.len[slot] as number) + 64;
+  }
+
+  #enqueue(p: PendingLine): void {
+    this.#pending.push(p);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // One write per event-loop turn for everything put meanwhile.
+    setImmediate(() => {
+      if (!this.#flushScheduled) return;
+      this.#flushScheduled = false;
+      void this.#serial(async () => this.#writePending()).catch(() => undefined);
+    });
+  }
+
+  /** Writes pending lines at the end of the file and points their slots at them. Runs inside the queue. */
+  #writePending(): void {
+    if (this.#pending.length === 0 || this.#fd < 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
+    const base = this.#fileBytes;
+    let done = 0;
+    try {
+      while (done < buf.length) done += writeSync(this.#fd, buf, done, buf.length - done, base + done);
+    } catch (err) {
+      // Nothing of this batch counts as written: put it back in front, the next write or sync retries it.
+      ftruncateSafe(this.#fd, base);
+      this.#pending = batch.concat(this.#pending);
+      throw err;
+    }
+    this.#fileBytes += buf.length;
+    this.#dirty = true;
+    // The batch holds every put made so far, so a key's last line in it is its current state.
+    const last = new Map<string, { slot: number; valueStart: number }>();
+    let lineStart = base;
+    for (const p of batch) {
+      if (!p.marker) last.set(p.key, { slot: p.slot, valueStart: lineStart + p.valueAt });
+      lineStart += Buffer.byteLength(p.line);
+    }
+    for (const [key, { slot, valueStart }] of last) {
+      if (slot < 0 || this.#index.get(key) !== slot) continue;
+      this.#slots.off[slot] = valueStart;
+      this.#liveBytes += this.#lineBytesAt(slot);
+    }
+    this.#unwritten.clear();
+  }
+
+  /** Compacts the file when it holds more than twice its live lines. */
+  async maintain(): Promise<void> {
+    if (this.wantsCompaction) await this.compact();
+  }
+
+  /** True once the file holds more than twice its live lines (and is big enough to be worth rewriting). */
+  get wantsCompaction(): boolean {
+    return this.#fileBytes > COMPACT_MIN_BYTES && this.#fileBytes > 2 * this.#liveBytes;
+  }
+
+  /**
+   * Rewrites the live lines into a new file (temp, fsync, rename, fsync dir), headed by the current `hw`.
+   * Puts made meanwhile wait in memory and are written to the new file after it.
+   */
+  compact(): Promise<void> {
+    return this.#serial(async () => {
+      this.#writePending();
+      const dir = path.dirname(this.#o.file);
+      const tmp = path.join(dir, `.${path.basename(this.#o.file)}.${process.pid}.compact.tmp`);
+      const out = openSync(tmp, 'w');
+      const offsets = new Map<number, number>();
+      let pos = 0;
+      try {
+        const write = (s: string): void => {
+          const b = Buffer.from(s, 'utf8');
+          let d = 0;
+          while (d < b.length) d += writeSync(out, b, d, b.length - d, pos + d);
+          pos += b.length;
+        };
+        write(lineOf(this.#hw, 0, 'null', ''));
+        // Live slots in file order, read through a window (sequential reads of the old file).
+        const live = [...this.#index].sort((a, b) => (this.#slots.off[a[1]] as number) - (this.#slots.off[b[1]] as number));
+        let win: Buffer = Buffer.alloc(0);
+        let winStart = 0;
+        let chunk = '';
+        for (const [key, slot] of live) {
+          const off = this.#slots.off[slot] as number;
+          const len = this.#slots.len[slot] as number;
+          if (off < winStart || off + len > winStart + win.length) {
+            win = this.#read(off, Math.max(len, Math.min(SCAN_WINDOW, this.#fileBytes - off)));
+            winStart = off;
+          }
+          const valueJson = win.toString('utf8', off - winStart, off - winStart + len);
+          const line = lineOf(this.#slots.seq[slot] as number, this.#slots.at[slot] as number, JSON.stringify(key), valueJson);
+          offsets.set(slot, pos + Buffer.byteLength(chunk) + Buffer.byteLength(line) - 1 - len);
+          chunk += line;
+          if (chunk.length > 1024 * 1024) {
+            write(chunk);
+            chunk = '';
+          }
+        }
+        write(chunk);
+        fsyncSync(out);
+      } catch (err) {
+        closeSync(out);
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // already gone
+        }
+        throw err;
+      }
+      closeSync(out);
+      renameSync(tmp, this.#o.file);
+      await fsyncDir(dir);
+      closeSync(this.#fd);
+      this.#fd = openSync(this.#o.file, 'r+');
+      for (const [slot, off] of offsets) this.#slots.off[slot] = off;
+      this.#fileBytes = pos;
+      this.#liveBytes = 0;
+      for (const slot of this.#index.values()) this.#liveBytes += this.#lineBytesAt(slot);
+      this.#dirty = false;
+    });
+  }
+
+  #serial(f: () => Promise<void>): Promise<void> {
+    const p = this.#queue.then(f, f);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+}
+
+function ftruncateSafe(fd: number, len: number): void {
+  try {
+    ftruncateSync(fd, len);
+  } catch {
+    // the next start cuts a bad tail off anyway
+  }
+}
