@@ -41,6 +41,8 @@ import { liveConfigApplier } from './live-config.js';
 import { DataDirLock } from './platform/lock.js';
 import { ReplayCache } from './checkout/replay-cache.js';
 import { FileKeyedStore } from './state/keyed-store.js';
+import { SerialService } from './serial/service.js';
+import { scanRoutes } from './http/scan-routes.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -88,6 +90,7 @@ export class Gateway {
   #startedAt = 0;
   #lock: DataDirLock | null = null;
   #replay: ReplayCache | null = null;
+  #serial: SerialService | null = null;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -266,6 +269,12 @@ export class Gateway {
     const localAnswers = new LocalAnswers({ replay, localData, journal, state, clock, storeIntegrationId: config.store.integrationId, log: log.child({ mod: 'local' }) });
     // Live calls that missed their deadline hold their session's delivery until they are over (README "Durability and the journal").
     const liveCalls = new LiveCalls({ clock, log: log.child({ mod: 'checkout' }), metrics });
+    // Serial scanners (README "Serial scanners"): built here because checkout merges their scanned coupons.
+    const serial = new SerialService({
+      ports: config.serial, localData, clock, log: log.child({ mod: 'serial' }), metrics, alert: (a) => alerts.emit(a),
+      publishScan: (t, e) => this.#mqtt?.scan(t, { ...e }), publishPriceCheck: (id, a) => this.#mqtt?.priceCheck(id, { ...a }),
+    });
+    this.#serial = serial;
     const checkout = new Checkout({
       mode: config.mode,
       storeIntegrationId: config.store.integrationId,
@@ -281,6 +290,7 @@ export class Gateway {
         }),
       timeoutMs: config.upstream.timeoutMs,
       log: log.child({ mod: 'checkout' }),
+      scannedCoupons: serial.coupons,
     });
     this.#checkout = checkout;
 
@@ -348,6 +358,7 @@ export class Gateway {
     const auth = new TerminalAuth(config.terminals);
     const app = buildApp({ bodyLimitBytes: config.http.bodyLimitBytes, log, metrics });
     await app.register(terminalRoutes, { auth, checkout });
+    await app.register(scanRoutes, { auth, scans: serial.scans });
     await app.register(opsRoutes, {
       adminToken: () => runtime.config.adminToken,
       metrics,
@@ -398,6 +409,8 @@ export class Gateway {
       alerts.subscribe((a) => bridge.alert(a));
       bridge.start(); // never waits for the broker: terminals are served either way
     }
+    metrics.serialStats = () => serial.status();
+    serial.start(); // never waits for a device: an absent scanner is retried in the background
     this.#watch = new AlertWatch({
       bus: alerts,
       upstream: this.#upstream,
@@ -489,6 +502,7 @@ export class Gateway {
         : { connected: false, configured: false },
       pushes: this.#pushes?.lastPushes() ?? {},
       alerts: this.#alerts?.counts() ?? {},
+      serial: this.#serial?.status() ?? [],
       clockSkewMs: up?.clockSkewMs ?? null,
       process: processFigures(),
     };
@@ -507,6 +521,7 @@ export class Gateway {
     };
     await step('probe', () => this.#probe?.stop());
     await step('alerts', () => this.#watch?.stop());
+    await step('serial', () => this.#serial?.stop());
     // A clean `{"online":false}` first (no Last Will), and no more RPC or pushes taken in.
     await step('mqtt', () => this.#mqtt?.stop());
     await step('http', () => this.#app?.close());

@@ -1,9 +1,19 @@
 /**
  * Alerts for head office (`P/alerts`, README "Head office and MQTT"): what a shop cannot fix alone. Producers (the flusher, the
  * upstream health, the watchers, the dead-letter admin) emit; sinks (the log, the MQTT bridge) subscribe. Kinds:
- * `deadLetter`, `deadLetterDiscarded`, `reconciliation`, `diskLow`, `clockSkew`, `upstreamDown`, `upstreamUp`.
+ * `deadLetter`, `deadLetterDiscarded`, `reconciliation`, `diskLow`, `clockSkew`, `upstreamDown`, `upstreamUp`,
+ * `scannerGone` (a serial scanner closed longer than its `goneAlertSec`), `scannerBack`.
  */
-export type AlertKind = 'deadLetter' | 'deadLetterDiscarded' | 'reconciliation' | 'diskLow' | 'clockSkew' | 'upstreamDown' | 'upstreamUp';
+export type AlertKind =
+  | 'deadLetter'
+  | 'deadLetterDiscarded'
+  | 'reconciliation'
+  | 'diskLow'
+  | 'clockSkew'
+  | 'upstreamDown'
+  | 'upstreamUp'
+  | 'scannerGone'
+  | 'scannerBack';
 
 export interface Alert {
   kind: AlertKind;

@@ -59,6 +59,16 @@ export interface CheckoutDeps {
   /** Deadline of one terminal call (`upstream.timeoutMs`). */
   timeoutMs: number;
   log: Logger;
+  /** Coupons scanned at a terminal (serial scanners with `autoApplyCoupons`), for its next session update. */
+  scannedCoupons?: ScannedCoupons | undefined;
+}
+
+/** Coupons scanned at terminals, waiting for each terminal's next session update (src/serial/scanned-coupons.ts). */
+export interface ScannedCoupons {
+  /** Codes to merge (for a retry under the same Idempotency-Key: those its first try carried). */
+  pending(terminalId: string, idempotencyKey: string | undefined): readonly string[];
+  /** The update was answered carrying `codes`: forget them. */
+  applied(terminalId: string, codes: readonly string[], idempotencyKey: string | undefined): void;
 }
 
 /**
@@ -104,6 +114,17 @@ export class Checkout {
   }
 
   async handle(req: TerminalRequest): Promise<TerminalAnswer> {
+    const scanned = this.#deps.scannedCoupons;
+    if (scanned === undefined || req.spec.op !== 'updateSession') return this.#route(req);
+    // Merged before routing, so the forwarded and the local path (and the journal record) see the same body.
+    const codes = mergeScannedCoupons(req, scanned);
+    const answer = await this.#route(req);
+    // Forgotten once an update carried them (a dry run changes nothing; a refused update keeps them for the next).
+    if (answer.status < 300 && !isDryRun(req.query)) scanned.applied(req.terminalId, codes, req.idempotencyKey);
+    return answer;
+  }
+
+  async #route(req: TerminalRequest): Promise<TerminalAnswer> {
     const body = this.#withStore(req);
     const { upstream, local, mode } = this.#deps;
     const idem = req.idempotencyKey ?? randomUUID();
@@ -183,6 +204,17 @@ export class Checkout {
     node[field] = this.#deps.storeIntegrationId;
     return req.body;
   }
+}
+
+/** Adds the terminal's scanned coupons to `customerSession.couponCodes` (once each); returns the codes carried. */
+function mergeScannedCoupons(req: TerminalRequest, scanned: ScannedCoupons): readonly string[] {
+  const session = isObject(req.body) ? req.body.customerSession : undefined;
+  if (!isObject(session)) return [];
+  const codes = scanned.pending(req.terminalId, req.idempotencyKey);
+  if (codes.length === 0) return codes;
+  const given = Array.isArray(session.couponCodes) ? (session.couponCodes as unknown[]) : [];
+  session.couponCodes = [...given, ...codes.filter((c) => !given.includes(c))];
+  return codes;
 }
 
 function isDryRun(query: string): boolean {

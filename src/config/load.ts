@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, type ErrorDetail } from '../core/errors.js';
 import { loadTrustedKeys } from '../trust/keys.js';
+import { safeRegex } from '../engine/regex-guard.js';
 import builtInDefaults from '../../config/default.json' with { type: 'json' };
 
 /**
@@ -209,6 +210,15 @@ function checkCrossField(config: Config, apiKey: string | null, details: ErrorDe
     serialIds.add(s.id);
     if (s.role === 'terminal' && !s.terminalId) details.push({ path: `/serial/${i}/terminalId`, message: 'role "terminal" needs terminalId' });
     if (s.terminalId && !ids.has(s.terminalId)) details.push({ path: `/serial/${i}/terminalId`, message: `unknown terminal "${s.terminalId}"` });
+    for (const k of ['couponPattern', 'loyaltyCardPattern'] as const) {
+      const p = s[k];
+      if (p === null) continue;
+      try {
+        safeRegex(p); // the linear-time engine the scanners match with (src/engine/regex-guard.ts)
+      } catch (err) {
+        details.push({ path: `/serial/${i}/${k}`, message: (err as Error).message });
+      }
+    }
   });
 }
 

@@ -179,6 +179,50 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // --- serial scanners (README "Serial scanners") ---
+  readonly serialScans = new Counter({
+    name: 'storegate_serial_scans_total',
+    help: 'Codes read from serial scanners and forwarded, by scanner and kind (coupon, loyaltyCard, item, unknown).',
+    labelNames: ['scanner', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly serialDropped = new Counter({
+    name: 'storegate_serial_dropped_lines_total',
+    help: 'Lines read from serial scanners and dropped, never forwarded, by scanner and reason (too_long, incomplete, garbage, control_chars, empty).',
+    labelNames: ['scanner', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly serialPriceChecks = new Counter({
+    name: 'storegate_serial_price_checks_total',
+    help: 'Price checks answered, by scanner and outcome (found, not_found).',
+    labelNames: ['scanner', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  serialStats: (() => readonly { id: string; open: boolean; reopenCount: number }[]) | null = null;
+
+  readonly serialOpen = new Gauge({
+    name: 'storegate_serial_port_open',
+    help: 'Serial scanner ports: 1 open, 0 closed (unplugged or failing to open), by scanner.',
+    labelNames: ['scanner'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const p of this.serialStats?.() ?? []) this.serialOpen.set({ scanner: p.id }, p.open ? 1 : 0);
+    },
+  });
+
+  readonly serialReopens = new Gauge({
+    name: 'storegate_serial_port_reopens',
+    help: 'Serial scanner ports reopened since start (each replug or recovered failure), by scanner.',
+    labelNames: ['scanner'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const p of this.serialStats?.() ?? []) this.serialReopens.set({ scanner: p.id }, p.reopenCount);
+    },
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'storegate_' });
   }
