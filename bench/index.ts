@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   crash: () => import('./crash.js'),
   soak: () => import('./soak.js'),
   startup: () => import('./startup.js'),
+  serial: () => import('./serial.js'),
 };
 
 async function main(): Promise<void> {
