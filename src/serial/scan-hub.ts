@@ -39,9 +39,15 @@ export class ScanHub {
   readonly #streams = new Map<string, ScanSubscriber[]>();
   readonly #recent = new Map<string, { seq: number; id: string; event: ScanEvent }[]>();
   #pinger: NodeJS.Timeout | null = null;
+  /** Shutting down: a stream opened now is ended at once (an open one would hold the server's drain). */
+  #closed = false;
 
   /** Registers a stream for `terminalId`; replays the events after `lastEventId` first. Returns the unsubscribe. */
   subscribe(terminalId: string, sub: ScanSubscriber, lastEventId?: string): () => void {
+    if (this.#closed) {
+      sub.close();
+      return () => undefined;
+    }
     const list = this.#streams.get(terminalId) ?? [];
     while (list.length >= MAX_STREAMS_PER_TERMINAL) list.shift()?.close();
     list.push(sub);
@@ -77,6 +83,7 @@ export class ScanHub {
   }
 
   closeAll(): void {
+    this.#closed = true;
     for (const list of this.#streams.values()) for (const s of list) s.close();
     this.#streams.clear();
     if (this.#pinger) clearInterval(this.#pinger);

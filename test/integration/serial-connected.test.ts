@@ -1,7 +1,8 @@
 /**
  * A scanned coupon auto-applied in connected mode: the session update forwarded to Talon.One (the emulator)
  * carries it in `couponCodes`, once; a retry of that update under the same Idempotency-Key carries the same
- * codes (so it is the same request), and the next update does not.
+ * codes (so it is the same request), and the next update does not. And an open scan stream does not hold the
+ * gateway's shutdown.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -29,8 +30,10 @@ beforeAll(async () => {
   await until(() => (gw.gateway.status().serial as { open: boolean }[])[0]?.open === true);
 });
 
+let stopped = false;
+
 afterAll(async () => {
-  await gw?.stop();
+  if (!stopped) await gw?.stop();
   await emu?.close();
   await pty.unplug();
 });
@@ -60,5 +63,25 @@ describe('auto-applied coupon, connected mode', () => {
 
     await put('C-2');
     expect(sentCodes('C-2')).toEqual([['OWN-1']]);
+  });
+});
+
+describe('shutdown', () => {
+  it('ends open scan streams, so stopping does not wait for them', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${gw.url}/v1/terminals/T1/scans`, { headers: terminalHeaders('T1'), signal: ac.signal });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // the `retry:` line: the stream is open
+    const t0 = Date.now();
+    stopped = true;
+    await gw.stop();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    // The server ended the stream (the client sees its end, not a hang).
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+    ac.abort();
   });
 });
