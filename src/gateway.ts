@@ -231,8 +231,8 @@ export class Gateway {
     this.#replay = replay;
     const state = new LocalState({
       store,
-      sessions: new FileKeyedStore({ file: path.join(stateDir, 'sessions.kv'), cacheEntries: 2_000, onTornTail: tornTail('sessions.kv') }),
-      profiles: new FileKeyedStore({ file: path.join(stateDir, 'profiles.kv'), cacheEntries: 2_000, onTornTail: tornTail('profiles.kv') }),
+      sessions: new FileKeyedStore({ file: path.join(stateDir, 'sessions.kv'), cacheEntries: 512, onTornTail: tornTail('sessions.kv') }),
+      profiles: new FileKeyedStore({ file: path.join(stateDir, 'profiles.kv'), cacheEntries: 512, onTornTail: tornTail('profiles.kv') }),
       clock,
       log: log.child({ mod: 'state' }),
       maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction,
@@ -449,7 +449,7 @@ export class Gateway {
       ...(this.#state?.sizes() ?? {}),
       replayCache: this.#replay?.size ?? 0,
       replayBytes: this.#replay?.bytes ?? 0,
-      reconciliation: this.#reconciliation?.list().length ?? 0,
+      reconciliation: this.#reconciliation?.count ?? 0,
       journalDepth: this.#journal?.stats().depth ?? 0,
       deadLetters: this.#deadLetters?.count ?? 0,
     };
@@ -495,7 +495,7 @@ export class Gateway {
             campaigns: cache.campaigns,
           }
         : null,
-      reconciliation: this.#reconciliation?.list().length ?? 0,
+      reconciliation: this.#reconciliation?.count ?? 0,
       config: { version: this.#runtime?.version ?? 0, pendingRestart: this.#runtime?.pendingRestart ?? [] },
       mqtt: mq
         ? { connected: mq.connected, since: mq.since, reconnects: mq.reconnects, queued: mq.queued, dropped: mq.dropped, protocolVersion: mq.protocolVersion, broker: mq.broker, lastError: mq.lastError }

@@ -32,6 +32,8 @@ export interface RecordConsumer {
   take(seq: number, record: JournalRecord): void;
   /** Every record up to `seq` was committed (and handed over): see KeyedStore.mark. */
   mark(seq: number): void;
+  /** Retention and compaction of the consumer's store, run with LocalState's own (about once a minute). */
+  upkeep?(): Promise<void>;
 }
 
 export interface LocalStateDeps {
@@ -78,10 +80,11 @@ export class LocalState {
   #ledgerSavedSeq = 0;
   #ledgerSaving: Promise<void> | null = null;
   #ledgerDirty = false;
-  #ledgerTimer: NodeJS.Timeout | null = null;
-  #upkeepTimer: NodeJS.Timeout | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #housekeptAt = { checkpoint: 0, upkeep: 0, mono: 0 };
   #upkeep: Promise<void> = Promise.resolve();
   #others: readonly RecordConsumer[] = [];
+  #upkeeping = false;
   readonly #maxSessions: number;
   readonly #maxProfiles: number;
 
@@ -127,10 +130,9 @@ export class LocalState {
     this.#ledgerSavedSeq = ledgerHw;
     this.#log.info({ sessions: this.#sessions.size, profiles: this.#profiles.size, records: records.length, replayed, lastSeq: this.#lastSeq }, 'local state restored');
     this.#others = others;
-    this.#ledgerTimer = setInterval(() => void this.checkpoint().catch((err: unknown) => this.#log.error({ err }, 'ledger snapshot failed')), LEDGER_SAVE_MS);
-    this.#ledgerTimer.unref();
-    this.#upkeepTimer = setInterval(() => void this.upkeep().catch((err: unknown) => this.#log.error({ err }, 'local state upkeep failed')), UPKEEP_MS);
-    this.#upkeepTimer.unref();
+    this.#housekeptAt = { checkpoint: this.#clock.now(), upkeep: this.#clock.now(), mono: this.#clock.monotonic() };
+    this.#timer = setInterval(() => this.#housekeep(), 1_000);
+    this.#timer.unref();
     return { replayed };
   }
 
@@ -139,6 +141,7 @@ export class LocalState {
    * records are committed in seq order (the journal resolves a batch's appends in order).
    */
   commit(seq: number, record: JournalRecord, next?: LocalSession): void {
+    this.#housekeep();
     if (seq < this.#lastSeq) this.#log.warn({ seq, lastSeq: this.#lastSeq }, 'journal record committed out of order');
     this.#lastSeq = Math.max(this.#lastSeq, seq);
     if (next) {
@@ -163,6 +166,28 @@ export class LocalState {
    * Every few seconds: the stores note how far the history they reflect goes (and the ledger snapshot is saved
    * when records were committed since), so a restart replays only the last few seconds of records.
    */
+  /**
+   * Checkpoints every 5 s and upkeep every minute of the injected clock (so a simulated week prunes as a real
+   * one would), checked by a 1 s timer and at each commit; never more than once per 100 ms of real time, and
+   * never two at once.
+   */
+  #housekeep(): void {
+    const now = this.#clock.now();
+    const mono = this.#clock.monotonic();
+    if (mono - this.#housekeptAt.mono < 100) return;
+    const h = this.#housekeptAt;
+    if (now - h.checkpoint >= LEDGER_SAVE_MS && this.#ledgerSaving === null) {
+      h.checkpoint = now;
+      h.mono = mono;
+      void this.checkpoint().catch((err: unknown) => this.#log.error({ err }, 'ledger snapshot failed'));
+    }
+    if (now - h.upkeep >= UPKEEP_MS && !this.#upkeeping) {
+      h.upkeep = now;
+      h.mono = mono;
+      void this.upkeep().catch((err: unknown) => this.#log.error({ err }, 'local state upkeep failed'));
+    }
+  }
+
   async checkpoint(): Promise<void> {
     this.#markAll();
     if (this.#ledgerSavedSeq < this.#lastSeq || this.#ledgerDirty) await this.ensureLedgerSaved();
@@ -258,8 +283,11 @@ export class LocalState {
    * then the stores are compacted when their files hold more than twice their live lines.
    */
   upkeep(): Promise<void> {
+    this.#upkeeping = true;
     const run = this.#upkeep.then(() => this.#runUpkeep());
-    this.#upkeep = run.catch(() => undefined);
+    this.#upkeep = run.catch(() => undefined).finally(() => {
+      this.#upkeeping = false;
+    });
     return run;
   }
 
@@ -301,6 +329,7 @@ export class LocalState {
     if (drop.length > 0) this.#log.info({ dropped: drop.length, sessions: this.#sessions.size }, 'sessions past their retention dropped');
     await this.#sessions.maintain();
     await this.#profiles.maintain();
+    for (const o of this.#others) await o.upkeep?.();
   }
 
   /** How much the state keeps in memory and on disk, by part (README "Memory and retention"). */
@@ -371,8 +400,7 @@ export class LocalState {
   }
 
   async stop(): Promise<void> {
-    if (this.#ledgerTimer) clearInterval(this.#ledgerTimer);
-    if (this.#upkeepTimer) clearInterval(this.#upkeepTimer);
+    if (this.#timer) clearInterval(this.#timer);
     await this.#upkeep;
     this.#markAll();
     await this.ensureLedgerSaved();

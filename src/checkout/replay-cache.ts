@@ -37,19 +37,18 @@ export function requestHash(op: string, params: Readonly<Record<string, string>>
  * close would otherwise be refused as "session closed", a retried return applied twice.
  *
  * Each entry travels inside its own journal record (written with the same fsync) and is written, when the
- * record is committed, to a disk-backed keyed store (`state/replay.log`, src/state/keyed-store.ts): in memory
+ * record is committed, to a disk-backed keyed store (`state/replay.kv`, src/state/keyed-store.ts): in memory
  * are only the index (key → seq, time, place on disk) and a few recent answers; a hit reads its answer back from
  * disk (retries are rare, and answers are kilobytes each: a day of them held in memory cost tens of MB). The
  * store is made durable before records are marked delivered (`persist`), so at every instant an entry is in the
  * journal or durable in the store; at start, records newer than what the store reflects are replayed into it.
- * Bounded: 24 h (swept every minute) and at most MAX_ENTRIES (oldest dropped first); the file is compacted when
- * it holds more than twice its live lines.
+ * Bounded: 24 h (swept with the local state's upkeep, every minute) and at most MAX_ENTRIES (oldest dropped
+ * first); the file is compacted when it holds more than twice its live lines.
  */
 export class ReplayCache {
   readonly #store: KeyedStore<ReplayEntry>;
   readonly #log: Logger;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | null = null;
   #upkeep: Promise<void> = Promise.resolve();
 
   constructor(deps: { dataDir: string; log: Logger; now: () => number; store?: KeyedStore<ReplayEntry> }) {
@@ -77,8 +76,6 @@ export class ReplayCache {
   /** Opens the store; journal records newer than what it holds are then fed through {@link consumer}. */
   async open(): Promise<void> {
     await this.#store.start();
-    this.#timer = setInterval(() => void this.upkeep().catch((err: unknown) => this.#log.error({ err }, 'replay cache upkeep failed')), 60_000);
-    this.#timer.unref();
   }
 
   /** What LocalState's start-up replay hands the records to (src/checkout/local-state.ts `RecordConsumer`). */
@@ -90,6 +87,7 @@ export class ReplayCache {
         if (record.replay && record.replay.at >= cutoff) this.remember({ ...record.replay, seq });
       },
       mark: (seq) => this.#store.mark(seq),
+      upkeep: () => this.upkeep(),
     };
   }
 
@@ -133,7 +131,6 @@ export class ReplayCache {
   }
 
   async stop(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
     await this.#upkeep;
     await this.#store.stop();
   }

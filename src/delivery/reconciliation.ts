@@ -48,12 +48,17 @@ export interface ReconciliationLogOptions {
   max?: number;
 }
 
-/** Bounded, persisted list of reconciliation entries. `add` resolves once its line is durable. */
+/**
+ * Bounded, persisted list of reconciliation entries. `add` resolves once its line is durable. Only the keys of
+ * the newest N entries stay in memory (for de-duplication and the count); `list` reads the entries from the
+ * file, so a shop with thousands of them does not hold their effects in memory.
+ */
 export class ReconciliationLog {
   readonly #log: AppendLog<ReconciliationEntry>;
   readonly #legacy: SnapshotStore | undefined;
   readonly #max: number;
-  #entries: ReconciliationEntry[] = [];
+  /** Keys of the newest N entries, oldest first. */
+  #order: string[] = [];
   #keys = new Set<string>();
   #pending: ReconciliationEntry[] = [];
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -65,7 +70,7 @@ export class ReconciliationLog {
     this.#max = Math.max(1, o.max ?? 10_000);
   }
 
-  /** Loads the persisted entries (call once before `add`/`list`). */
+  /** Loads the persisted entries' keys (call once before `add`/`list`). */
   async start(): Promise<void> {
     let entries = await this.#log.read();
     if (entries.length === 0 && this.#legacy) {
@@ -74,10 +79,15 @@ export class ReconciliationLog {
       if (old.length > 0) await this.#log.rewrite(() => old);
       entries = old;
     }
-    this.#entries = [];
+    this.#order = [];
     this.#keys = new Set();
     // A compaction may have written an entry that was then appended too: the first copy counts.
-    for (const e of entries) if (!this.#keys.has(entryKey(e))) this.#remember(e);
+    for (const e of entries) if (!this.#keys.has(entryKey(e))) this.#remember(entryKey(e));
+  }
+
+  /** Entries recorded (at most N). */
+  get count(): number {
+    return this.#keys.size;
   }
 
   /**
@@ -85,25 +95,33 @@ export class ReconciliationLog {
    * between reconciliation and delivery marking finds the same difference again).
    */
   add(e: ReconciliationEntry): Promise<void> {
-    if (this.#keys.has(entryKey(e))) return Promise.resolve();
-    this.#remember(e);
+    const key = entryKey(e);
+    if (this.#keys.has(key)) return Promise.resolve();
+    this.#remember(key);
     this.#pending.push(e);
     const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
     this.#saving ??= this.#loop();
     return p;
   }
 
-  /** Entries, oldest first (a copy). */
-  list(): ReconciliationEntry[] {
-    return this.#entries.slice();
+  /** The newest N entries, oldest first, as written (read from the file). */
+  async list(): Promise<ReconciliationEntry[]> {
+    await this.#saving;
+    const out: ReconciliationEntry[] = [];
+    const seen = new Set<string>();
+    for (const e of await this.#log.read()) {
+      const key = entryKey(e);
+      if (seen.has(key) || !this.#keys.has(key)) continue;
+      seen.add(key);
+      out.push(e);
+    }
+    return out;
   }
 
-  #remember(e: ReconciliationEntry): void {
-    this.#keys.add(entryKey(e));
-    this.#entries.push(e);
-    if (this.#entries.length > this.#max) {
-      for (const old of this.#entries.splice(0, this.#entries.length - this.#max)) this.#keys.delete(entryKey(old));
-    }
+  #remember(key: string): void {
+    this.#keys.add(key);
+    this.#order.push(key);
+    if (this.#order.length > this.#max) for (const old of this.#order.splice(0, this.#order.length - this.#max)) this.#keys.delete(old);
   }
 
   /** Appends are serialised; adds made during one share the next. */
@@ -115,8 +133,8 @@ export class ReconciliationLog {
       this.#waiters = [];
       try {
         await this.#log.append(batch);
-        // Compaction: at 2N lines keep the newest N (what is in memory); amortised O(1) per add.
-        if (this.#log.lines >= 2 * this.#max) await this.#log.rewrite(() => this.#entries.slice());
+        // Compaction: at 2N lines keep the newest N; amortised O(1) per add.
+        if (this.#log.lines >= 2 * this.#max) await this.#log.compact((e) => this.#keys.has(entryKey(e)));
         for (const w of waiters) w.resolve();
       } catch (err) {
         for (const w of waiters) w.reject(err);

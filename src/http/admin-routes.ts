@@ -13,7 +13,7 @@ export interface AdminRouteDeps {
   deadLetters: DeadLetters;
   /** Flushes the journal now (the operator's `storegate journal flush`); resolves with what happened. */
   flush: () => Promise<Record<string, unknown>>;
-  reconciliation: () => unknown[];
+  reconciliation: () => Promise<unknown[]>;
   /** Largest data push accepted (100,000 strikethrough prices are tens of MB). */
   dataBodyLimitBytes?: number;
 }

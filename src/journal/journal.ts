@@ -42,7 +42,7 @@ import {
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** Payload bytes kept in memory for the newest undelivered records (see payloads.ts). */
-const DEFAULT_RESIDENT_PAYLOAD_BYTES = 16 * 1024 * 1024;
+const DEFAULT_RESIDENT_PAYLOAD_BYTES = 4 * 1024 * 1024;
 /** Inline (blocking) write + fdatasync while recent syncs average ≤ 2 ms (see SyncPacer). */
 const DEFAULT_INLINE_SYNC_MAX_MS = 2;
 const MIN_SEGMENT_BYTES = 4 * 1024;

@@ -33,7 +33,7 @@ export interface JournalOptions {
    */
   readonly preallocate?: boolean;
   /**
-   * Payload bytes of undelivered records kept in memory, newest first (default 16 MiB); older payloads are
+   * Payload bytes of undelivered records kept in memory, newest first (default 4 MiB); older payloads are
    * read back from their segment when needed, so memory does not grow with an outage's backlog.
    */
   readonly residentPayloadBytes?: number;

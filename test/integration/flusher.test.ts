@@ -340,7 +340,7 @@ describe('flusher: coalescing and reconciliation', () => {
     const report = await r.flusher.flushNow({ timeoutMs: 5000 });
     expect(report).toMatchObject({ delivered: 2, deadLettered: 0 });
 
-    const list = r.reconciliation.list();
+    const list = await r.reconciliation.list();
     expect(list).toHaveLength(2);
     const coupon = list.find((e) => e.kind === 'couponRejected')!;
     expect(coupon).toMatchObject({ sessionId: 'U-1', terminalId: 'T7', coupon: 'SAVE5', reason: 'CouponLimitReached', seq: e1.seq });
@@ -352,7 +352,7 @@ describe('flusher: coalescing and reconciliation', () => {
 
     const reloaded = new ReconciliationLog({ file: join(r.dir, 'state', 'reconciliation.log') });
     await reloaded.start();
-    expect(reloaded.list()).toEqual(list);
+    expect(await reloaded.list()).toEqual(list);
   });
 });
 
@@ -367,10 +367,10 @@ describe('reconciliation log', () => {
     await log.start();
     await Promise.all([1, 2, 3, 4, 5].map((seq) => log.add({ ...base, seq, coupon: 'C' })));
     await log.add({ ...base, seq: 5, coupon: 'C' });
-    expect(log.list().map((e) => e.seq)).toEqual([3, 4, 5]);
+    expect((await log.list()).map((e) => e.seq)).toEqual([3, 4, 5]);
     const again = new ReconciliationLog({ file, max: 3 });
     await again.start();
-    expect(again.list().map((e) => e.seq)).toEqual([3, 4, 5]);
+    expect((await again.list()).map((e) => e.seq)).toEqual([3, 4, 5]);
   });
 
   it('an add appends its own line instead of rewriting the list; the file is compacted to N at 2N lines', async () => {
@@ -393,7 +393,7 @@ describe('reconciliation log', () => {
     expect(lines).toBeLessThan(200);
     const again = new ReconciliationLog({ file, max: 100 });
     await again.start();
-    expect(again.list().map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 251 + i));
+    expect((await again.list()).map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 251 + i));
   });
 
   it('entries of the former snapshot are carried over once', async () => {
@@ -404,11 +404,11 @@ describe('reconciliation log', () => {
     const file = join(r.dir, 'state', 'reconciliation.log');
     const log = new ReconciliationLog({ file, legacy: store });
     await log.start();
-    expect(log.list().map((e) => e.seq)).toEqual([1, 2]);
+    expect((await log.list()).map((e) => e.seq)).toEqual([1, 2]);
     await log.add({ ...base, seq: 3, coupon: 'NEW' });
     const again = new ReconciliationLog({ file, legacy: store });
     await again.start();
-    expect(again.list().map((e) => [e.seq, e.coupon])).toEqual([[1, 'OLD'], [2, 'OLD'], [3, 'NEW']]);
+    expect((await again.list()).map((e) => [e.seq, e.coupon])).toEqual([[1, 'OLD'], [2, 'OLD'], [3, 'NEW']]);
   });
 });
 
