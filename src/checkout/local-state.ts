@@ -128,8 +128,11 @@ export class LocalState {
     }
     this.#lastSeq = Math.max(this.#lastSeq, ledgerHw, sessionsHw, profilesHw);
     this.#ledgerSavedSeq = ledgerHw;
-    this.#log.info({ sessions: this.#sessions.size, profiles: this.#profiles.size, records: records.length, replayed, lastSeq: this.#lastSeq }, 'local state restored');
     this.#others = others;
+    // Every store now reflects every record: the next start (even after a kill within seconds) replays none of them.
+    this.#markAll();
+    if (replayed > 0) await this.ensureLedgerSaved();
+    this.#log.info({ sessions: this.#sessions.size, profiles: this.#profiles.size, records: records.length, replayed, lastSeq: this.#lastSeq }, 'local state restored');
     this.#housekeptAt = { checkpoint: this.#clock.now(), upkeep: this.#clock.now(), mono: this.#clock.monotonic() };
     this.#timer = setInterval(() => this.#housekeep(), 1_000);
     this.#timer.unref();

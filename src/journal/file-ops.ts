@@ -31,6 +31,8 @@ export interface SegmentHandle {
 export interface SegmentReader {
   /** Reads exactly `length` bytes at `position` (throws if the file is shorter). */
   read(position: number, length: number): Buffer;
+  /** Reads exactly `length` bytes at `position` into the start of `target` (reused buffers: no garbage per read). */
+  readInto(target: Buffer, position: number, length: number): void;
   /** The file's length now (data plus any preallocated zeros). */
   size(): number;
   close(): void;
@@ -111,13 +113,17 @@ class NodeSegmentReader implements SegmentReader {
 
   read(position: number, length: number): Buffer {
     const buf = Buffer.allocUnsafe(length);
+    this.readInto(buf, position, length);
+    return buf;
+  }
+
+  readInto(target: Buffer, position: number, length: number): void {
     let done = 0;
     while (done < length) {
-      const n = readSync(this.#fd, buf, done, length - done, position + done);
+      const n = readSync(this.#fd, target, done, length - done, position + done);
       if (n === 0) throw Object.assign(new Error(`journal payload read past the end of the segment at ${position + done}`), { code: 'EIO' });
       done += n;
     }
-    return buf;
   }
 
   size(): number {

@@ -69,13 +69,16 @@ export const READ_AHEAD_BYTES = 1024 * 1024;
  * sending it), so one read of up to {@link READ_AHEAD_BYTES} serves the next records too: a restart with
  * 100,000 records makes ~120 reads instead of 100,000. The window never reaches past a segment's committed
  * data (`size`): bytes below it never change (records are immutable, only a failed batch above it is cut
- * back), so a cached window cannot go stale while its segment exists.
+ * back), so a cached window cannot go stale while its segment exists. A returned buffer may be a view of the
+ * window: it is valid until the next read (callers decode it at once).
  */
 export class SegmentSources {
   readonly #ops: JournalFileOps;
   readonly #readers = new Map<string, SegmentReader>();
   readonly #sources = new Map<string, PayloadSource>();
+  /** What the window holds (`bytes` is a view of `#buf`, reused for every window: no garbage per read). */
   #window: { path: string; start: number; bytes: Buffer } | null = null;
+  #buf: Buffer | null = null;
 
   constructor(ops: JournalFileOps) {
     this.#ops = ops;
@@ -104,7 +107,10 @@ export class SegmentSources {
     }
     const ahead = Math.min(READ_AHEAD_BYTES, seg.size - position);
     if (ahead <= length) return r.read(position, length);
-    const bytes = r.read(position, ahead);
+    this.#buf ??= Buffer.allocUnsafe(READ_AHEAD_BYTES);
+    this.#window = null; // the buffer is being overwritten
+    r.readInto(this.#buf, position, ahead);
+    const bytes = this.#buf.subarray(0, ahead);
     this.#window = { path: seg.path, start: position, bytes };
     return bytes.subarray(0, length);
   }

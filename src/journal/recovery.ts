@@ -77,6 +77,13 @@ export async function recover(
   let prevSeq = 0;
   let active: SegmentHandle | undefined;
   let activeFileBytes = 0;
+  const strings = new Map<string, string>();
+  const intern = (x: string): string => {
+    const known = strings.get(x);
+    if (known !== undefined) return known;
+    strings.set(x, x);
+    return x;
+  };
 
   for (let i = 0; i < segFiles.length; i++) {
     const { n, first } = segFiles[i] as { n: string; first: number };
@@ -88,7 +95,7 @@ export async function recover(
     let scan: ScanResult;
     try {
       fileBytes = reader.size();
-      scan = scanSegmentFile((pos, len) => reader.read(pos, len), fileBytes, isLast);
+      scan = scanSegmentFile(reader, fileBytes, isLast);
     } finally {
       reader.close();
     }
@@ -108,7 +115,8 @@ export async function recover(
     }
     const src = sourceFor(seg);
     for (const r of live) {
-      const entry = new StoredEntry(r, undefined);
+      // Keys and kinds repeat (a session's records share its key): one string each for the whole index.
+      const entry = new StoredEntry({ seq: r.seq, id: r.id, key: intern(r.key), kind: intern(r.kind), at: r.at, mono: r.mono }, undefined);
       entry.locate(src, r.payloadStart, r.payloadEnd - r.payloadStart);
       const slot: Slot = { entry, seg };
       seg.live += 1;

@@ -11,23 +11,33 @@
  * handed to {@link scanSegment}, whose torn-tail and re-synchronisation rules then apply unchanged (the rest
  * is a few MiB of zeros in practice; only a damaged segment costs more).
  */
-import { BODY_FIXED_BYTES, HEADER_BYTES, MAGIC_U32, type ScanResult, type ScannedRecord, decodeAt, scanSegment, shifted } from './segment.js';
+import { BODY_FIXED_BYTES, HEADER_BYTES, MAGIC_U32, type ScanResult, type ScannedRecord, decodeAt, scanSegment } from './segment.js';
 
 export const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /**
- * @param read positional read of exactly `length` bytes (the file is at least `size` long)
+ * @param file positional reads of the segment (the file is at least `size` long): `readInto` fills the one window
+ *   buffer the scan reuses, `read` returns the rest of a damaged or zero-padded file
  * @param size the file's length
  */
-export function scanSegmentFile(read: (position: number, length: number) => Buffer, size: number, isLast: boolean, windowBytes = SCAN_WINDOW_BYTES): ScanResult {
+export function scanSegmentFile(
+  file: { read(position: number, length: number): Buffer; readInto(target: Buffer, position: number, length: number): void },
+  size: number,
+  isLast: boolean,
+  windowBytes = SCAN_WINDOW_BYTES,
+): ScanResult {
   const records: ScannedRecord[] = [];
-  let win: Buffer = Buffer.alloc(0);
+  let buf = Buffer.allocUnsafe(Math.min(windowBytes, size));
+  let win: Buffer = buf.subarray(0, 0);
   let winStart = 0;
   /** Makes `[from, from + len)` readable from the window; false when the file is shorter. */
   const cover = (from: number, len: number): boolean => {
     if (from >= winStart && from + len <= winStart + win.length) return true;
     if (from + len > size) return false;
-    win = read(from, Math.min(size - from, Math.max(len, windowBytes)));
+    const n = Math.min(size - from, Math.max(len, windowBytes));
+    if (n > buf.length) buf = Buffer.allocUnsafe(n); // one record bigger than the window
+    file.readInto(buf, from, n);
+    win = buf.subarray(0, n);
     winStart = from;
     return true;
   };
@@ -38,13 +48,13 @@ export function scanSegmentFile(read: (position: number, length: number) => Buff
     if (win.readUInt32LE(at) !== MAGIC_U32) break;
     const len = win.readUInt32LE(at + 8);
     if (len < BODY_FIXED_BYTES || !cover(off, HEADER_BYTES + len)) break;
-    const r = decodeAt(win, off - winStart);
+    const r = decodeAt(win, off - winStart, winStart);
     if (typeof r === 'string') break;
-    records.push(shifted(r, winStart));
+    records.push(r);
     off += r.size;
   }
   if (off >= size) return { records, end: off, corrupt: [], droppedRecords: 0 };
-  win = Buffer.alloc(0); // the rest is read on its own: do not hold both
-  const rest = scanSegment(read(off, size - off), isLast, off);
+  buf = win = Buffer.alloc(0); // the rest is read on its own: do not hold both
+  const rest = scanSegment(file.read(off, size - off), isLast, off);
   return { ...rest, records: records.concat(rest.records) };
 }

@@ -121,8 +121,11 @@ export interface ScannedRecord {
   readonly payloadEnd: number;
 }
 
-/** Decodes the record at `off`, or returns a reason why there is no valid record there. */
-export function decodeAt(buf: Buffer, off: number): ScannedRecord | string {
+/**
+ * Decodes the record at `off`, or returns a reason why there is no valid record there. `base` is the segment
+ * offset of `buf[0]`: the offsets returned are segment offsets.
+ */
+export function decodeAt(buf: Buffer, off: number, base = 0): ScannedRecord | string {
   if (buf.length - off < HEADER_BYTES) return 'truncated header';
   if (buf.readUInt32LE(off) !== MAGIC_U32) return 'bad magic';
   const len = buf.readUInt32LE(off + 8);
@@ -141,7 +144,7 @@ export function decodeAt(buf: Buffer, off: number): ScannedRecord | string {
   const key = buf.toString('utf8', p, (p += keyLen));
   const kind = buf.toString('utf8', p, (p += kindLen));
   return {
-    offset: off,
+    offset: base + off,
     size: end - off,
     seq: buf.readDoubleLE(b + 12),
     id,
@@ -150,8 +153,8 @@ export function decodeAt(buf: Buffer, off: number): ScannedRecord | string {
     at: buf.readDoubleLE(b + 20),
     mono: buf.readDoubleLE(b + 28),
     batchOff: buf.readUInt32LE(b + 8),
-    payloadStart: p,
-    payloadEnd: end,
+    payloadStart: base + p,
+    payloadEnd: base + end,
   };
 }
 
@@ -190,9 +193,9 @@ export function scanSegment(buf: Buffer, isLast: boolean, base = 0): ScanResult 
   const bad: BadRegion[] = [];
   let off = 0;
   while (off < buf.length) {
-    const r = decodeAt(buf, off);
+    const r = decodeAt(buf, off, base);
     if (typeof r !== 'string') {
-      records.push(base === 0 ? r : shifted(r, base));
+      records.push(r);
       off += r.size;
       continue;
     }
@@ -220,11 +223,6 @@ export function scanSegment(buf: Buffer, isLast: boolean, base = 0): ScanResult 
     }
   }
   return { records, end, corrupt: bad, droppedRecords: 0 };
-}
-
-/** The record decoded from a buffer that starts at segment offset `base`, with segment offsets. */
-export function shifted(r: ScannedRecord, base: number): ScannedRecord {
-  return { ...r, offset: r.offset + base, payloadStart: r.payloadStart + base, payloadEnd: r.payloadEnd + base };
 }
 
 const ZERO_CHUNK = Buffer.alloc(64 * 1024);

@@ -87,6 +87,7 @@ export interface JournalStats {
 
 /** Reads payload bytes back from a segment file (a synchronous positional read, page-cache fast). */
 export interface PayloadSource {
+  /** The bytes, valid until the next read of any source (they may be a view of a reused window). */
   read(position: number, length: number): Buffer;
 }
 

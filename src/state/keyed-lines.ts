@@ -83,21 +83,26 @@ export interface ScannedLine {
  * Visits the good lines of a file of `size` bytes, read through a window of bounded size (grown only for a
  * line longer than it). Returns where good data ends: the first torn, damaged or foreign line, or `size`.
  */
-export function scanLines(read: (position: number, length: number) => Buffer, size: number, visit: (l: ScannedLine) => void): number {
-  let win: Buffer = Buffer.alloc(0);
+export function scanLines(readInto: (target: Buffer, position: number, length: number) => number, size: number, visit: (l: ScannedLine) => void): number {
+  // One buffer for every window (grown only for a line longer than it): a start reads the whole file, and a
+  // fresh buffer per window would leave the file's size in garbage behind.
+  let buf = Buffer.allocUnsafe(Math.min(SCAN_WINDOW, Math.max(size, 1)));
+  let win: Buffer = buf.subarray(0, 0);
   let winStart = 0;
   let off = 0;
   while (off < size) {
     let nl = off >= winStart && off < winStart + win.length ? win.indexOf(LINE_END, off - winStart) : -1;
     if (nl < 0) {
       // Refill from `off`, growing the window until it holds a whole line (or the file ends).
-      let n = SCAN_WINDOW;
+      let n = Math.min(SCAN_WINDOW, size - off);
       for (;;) {
-        win = read(off, Math.min(n, size - off));
+        if (n > buf.length) buf = Buffer.allocUnsafe(n);
+        const got = readInto(buf, off, n);
+        win = buf.subarray(0, got);
         winStart = off;
         nl = win.indexOf(LINE_END);
-        if (nl >= 0 || winStart + win.length >= size) break;
-        n *= 2;
+        if (nl >= 0 || winStart + win.length >= size || got < n) break;
+        n = Math.min(n * 2, size - off);
       }
       if (nl < 0) break; // a last line without its newline: torn
     }

@@ -27,7 +27,7 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ensureDirDurable, fsyncDir } from '../platform/durable-fs.js';
-import { SCAN_WINDOW, Slots, lineOf, scanLines } from './keyed-lines.js';
+import { Slots, lineOf, scanLines } from './keyed-lines.js';
 
 export interface KeyedStoreStats {
   /** Live keys. */
@@ -67,6 +67,10 @@ export interface KeyedStore<V> {
   stats(): KeyedStoreStats;
 }
 
+/** Pending lines past this many characters are written at once rather than at the next loop turn. */
+const WRITE_THROUGH_BYTES = 1024 * 1024;
+/** The input window and output buffer of a compaction. */
+const COPY_BUFFER_BYTES = 1024 * 1024;
 /** A file smaller than this is never compacted (rewriting it would save little). */
 const COMPACT_MIN_BYTES = 4 * 1024 * 1024;
 
@@ -107,6 +111,9 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
   #queue: Promise<unknown> = Promise.resolve();
   #flushScheduled = false;
   #dirty = false;
+  #pendingBytes = 0;
+  /** An operation of the queue (write, sync, compaction) is running. */
+  #busy = false;
 
   constructor(o: FileKeyedStoreOptions) {
     this.#o = o;
@@ -145,7 +152,7 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
   #scan(): void {
     const size = fstatSync(this.#fd).size;
     const keep = this.#o.keepAtStart;
-    const end = scanLines((pos, len) => this.#read(pos, len), size, (l) => {
+    const end = scanLines((buf, pos, len) => this.#readInto(buf, pos, len), size, (l) => {
       this.#hw = Math.max(this.#hw, l.seq);
       if (l.key === null) return; // the header of a compacted file: everything up to its seq was reflected
       this.#dropIndex(l.key);
@@ -168,13 +175,19 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
 
   #read(position: number, length: number): Buffer {
     const buf = Buffer.allocUnsafe(length);
+    const done = this.#readInto(buf, position, length);
+    return done < length ? buf.subarray(0, done) : buf;
+  }
+
+  /** Reads up to `length` bytes at `position` into the start of `buf`; returns how many (fewer at the end of file). */
+  #readInto(buf: Buffer, position: number, length: number): number {
     let done = 0;
     while (done < length) {
       const n = readSync(this.#fd, buf, done, length - done, position + done);
       if (n === 0) break;
       done += n;
     }
-    return done < length ? buf.subarray(0, done) : buf;
+    return done;
   }
 
   has(key: string): boolean {
@@ -282,6 +295,13 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
 
   #enqueue(p: PendingLine): void {
     this.#pending.push(p);
+    this.#pendingBytes += p.line.length;
+    // A long synchronous run of puts (a start replaying a backlog) never reaches the next loop turn: write as
+    // it goes, so what waits in memory stays bounded. Only when nothing else holds the file.
+    if (this.#pendingBytes >= WRITE_THROUGH_BYTES && !this.#busy) {
+      this.#writePending();
+      return;
+    }
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     // One write per event-loop turn for everything put meanwhile.
@@ -297,6 +317,7 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
     if (this.#pending.length === 0 || this.#fd < 0) return;
     const batch = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
     const base = this.#fileBytes;
     let done = 0;
@@ -306,6 +327,7 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       // Nothing of this batch counts as written: put it back in front, the next write or sync retries it.
       ftruncateSafe(this.#fd, base);
       this.#pending = batch.concat(this.#pending);
+      for (const p of batch) this.#pendingBytes += p.line.length;
       throw err;
     }
     this.#fileBytes += buf.length;
@@ -345,38 +367,64 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       const dir = path.dirname(this.#o.file);
       const tmp = path.join(dir, `.${path.basename(this.#o.file)}.${process.pid}.compact.tmp`);
       const out = openSync(tmp, 'w');
-      const offsets = new Map<number, number>();
+      /** Where each copied value now is, with the key and old offset it was copied for. */
+      const moved: { slot: number; key: string; from: number; to: number }[] = [];
+      // One input window and one output buffer, reused: a compaction copies the whole live file, and fresh
+      // buffers per window would leave that much garbage behind.
+      const inBuf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
+      const outBuf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
+      let win: Buffer = inBuf.subarray(0, 0);
+      let winStart = 0;
       let pos = 0;
-      try {
-        const write = (s: string): void => {
-          const b = Buffer.from(s, 'utf8');
+      let used = 0;
+      const flush = (): void => {
+        let d = 0;
+        while (d < used) d += writeSync(out, outBuf, d, used - d, pos + d);
+        pos += used;
+        used = 0;
+      };
+      /** Appends a line; returns the file offset where it starts. */
+      const emit = (line: string): number => {
+        const n = Buffer.byteLength(line);
+        if (used + n > outBuf.length) flush();
+        if (n > outBuf.length) {
+          const at = pos;
+          const b = Buffer.from(line, 'utf8');
           let d = 0;
           while (d < b.length) d += writeSync(out, b, d, b.length - d, pos + d);
           pos += b.length;
-        };
-        write(lineOf(this.#hw, 0, 'null', ''));
-        // Live slots in file order, read through a window (sequential reads of the old file).
+          return at;
+        }
+        outBuf.write(line, used, 'utf8');
+        used += n;
+        return pos + used - n;
+      };
+      try {
+        emit(lineOf(this.#hw, 0, 'null', ''));
+        // Live slots in file order, read through the window (sequential reads of the old file).
         const live = [...this.#index].sort((a, b) => (this.#slots.off[a[1]] as number) - (this.#slots.off[b[1]] as number));
-        let win: Buffer = Buffer.alloc(0);
-        let winStart = 0;
-        let chunk = '';
+        let copied = 0;
         for (const [key, slot] of live) {
+          if (this.#index.get(key) !== slot) continue; // deleted or put again while this ran: its new line follows
           const off = this.#slots.off[slot] as number;
           const len = this.#slots.len[slot] as number;
-          if (off < winStart || off + len > winStart + win.length) {
-            win = this.#read(off, Math.max(len, Math.min(SCAN_WINDOW, this.#fileBytes - off)));
+          if (off < 0) continue;
+          let valueJson: string;
+          if (off >= winStart && off + len <= winStart + win.length) valueJson = win.toString('utf8', off - winStart, off - winStart + len);
+          else if (len > inBuf.length) valueJson = this.#read(off, len).toString('utf8');
+          else {
+            const n = this.#readInto(inBuf, off, Math.min(inBuf.length, this.#fileBytes - off));
+            win = inBuf.subarray(0, n);
             winStart = off;
+            valueJson = win.toString('utf8', 0, len);
           }
-          const valueJson = win.toString('utf8', off - winStart, off - winStart + len);
           const line = lineOf(this.#slots.seq[slot] as number, this.#slots.at[slot] as number, JSON.stringify(key), valueJson);
-          offsets.set(slot, pos + Buffer.byteLength(chunk) + Buffer.byteLength(line) - 1 - len);
-          chunk += line;
-          if (chunk.length > 1024 * 1024) {
-            write(chunk);
-            chunk = '';
-          }
+          const at = emit(line);
+          moved.push({ slot, key, from: off, to: at + Buffer.byteLength(line) - 1 - len });
+          // Let terminals be answered meanwhile (a big store takes a while to copy); puts wait in memory.
+          if (++copied % 2_000 === 0) await new Promise((r) => setImmediate(r));
         }
-        write(chunk);
+        flush();
         fsyncSync(out);
       } catch (err) {
         closeSync(out);
@@ -392,16 +440,24 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       await fsyncDir(dir);
       closeSync(this.#fd);
       this.#fd = openSync(this.#o.file, 'r+');
-      for (const [slot, off] of offsets) this.#slots.off[slot] = off;
+      for (const m of moved) if (this.#index.get(m.key) === m.slot && this.#slots.off[m.slot] === m.from) this.#slots.off[m.slot] = m.to;
       this.#fileBytes = pos;
       this.#liveBytes = 0;
-      for (const slot of this.#index.values()) this.#liveBytes += this.#lineBytesAt(slot);
+      for (const slot of this.#index.values()) if ((this.#slots.off[slot] as number) >= 0) this.#liveBytes += this.#lineBytesAt(slot);
       this.#dirty = false;
     });
   }
 
   #serial(f: () => Promise<void>): Promise<void> {
-    const p = this.#queue.then(f, f);
+    const run = async (): Promise<void> => {
+      this.#busy = true;
+      try {
+        await f();
+      } finally {
+        this.#busy = false;
+      }
+    };
+    const p = this.#queue.then(run, run);
     this.#queue = p.catch(() => undefined);
     return p;
   }

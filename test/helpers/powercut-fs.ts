@@ -143,6 +143,11 @@ export class PowerCutFs {
           if (position + length > live.length) throw Object.assign(new Error(`EIO: read past the end of ${path}`), { code: 'EIO' });
           return Buffer.from(live.subarray(position, position + length));
         },
+        readInto: (target, position, length) => {
+          const live = this.#file(path).live;
+          if (position + length > live.length) throw Object.assign(new Error(`EIO: read past the end of ${path}`), { code: 'EIO' });
+          target.set(live.subarray(position, position + length), 0);
+        },
         size: () => this.#file(path).live.length,
         close: () => undefined,
       }),

@@ -32,10 +32,18 @@ function segment(batches: number[][], zeros: number): Buffer {
   return Buffer.concat(parts);
 }
 
-const reader = (buf: Buffer) => (pos: number, len: number) => {
-  if (pos + len > buf.length) throw new Error('read past end');
-  return Buffer.from(buf.subarray(pos, pos + len));
-};
+const reader = (buf: Buffer, sizes: number[] = []) => ({
+  read(pos: number, len: number): Buffer {
+    if (pos + len > buf.length) throw new Error('read past end');
+    sizes.push(len);
+    return Buffer.from(buf.subarray(pos, pos + len));
+  },
+  readInto(target: Buffer, pos: number, len: number): void {
+    if (pos + len > buf.length) throw new Error('read past end');
+    sizes.push(len);
+    target.set(buf.subarray(pos, pos + len), 0);
+  },
+});
 
 describe('windowed segment scan', () => {
   it('agrees with a whole-file scan on clean, torn, zero-padded and damaged segments, for any window', () => {
@@ -67,8 +75,7 @@ describe('windowed segment scan', () => {
   it('reads each window once for a clean segment (bounded reads, none bigger than the window or one record)', () => {
     const buf = segment([[100, 200, 300], [50, 60], [700]], 4096);
     const sizes: number[] = [];
-    const r = reader(buf);
-    const res = scanSegmentFile((p, l) => (sizes.push(l), r(p, l)), buf.length, true, 512);
+    const res = scanSegmentFile(reader(buf, sizes), buf.length, true, 512);
     expect(res.records).toHaveLength(6);
     expect(res.end).toBe(buf.length - 4096);
     // Every read but the last (the zeros handed to the whole-buffer scan) is one window or one bigger record.

@@ -159,4 +159,39 @@ describe('FileKeyedStore', () => {
       await cleanup();
     }
   });
+
+  it('puts and deletes made while a compaction copies (it yields to answer terminals) are kept', async () => {
+    const { dir, cleanup } = await tempDir('sg-keyed-');
+    try {
+      const file = path.join(dir, 'sessions.log');
+      const s = await open(file, 1);
+      let seq = 0;
+      for (let k = 0; k < 5_000; k++) s.put(`key-${k}`, { n: 0, text: 'old', list: [k] }, ++seq, seq);
+      await s.sync();
+      const compaction = s.compact();
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      // Mid-copy: one key copied already put again, one not yet copied deleted, one new.
+      s.put('key-1', { n: 1, text: 'new', list: [] }, ++seq, seq);
+      s.delete('key-4999', ++seq);
+      s.put('fresh', { n: 2, text: 'new', list: [] }, ++seq, seq);
+      expect(s.get('key-10')?.text).toBe('old'); // read back from the old file mid-copy
+      await compaction;
+      const check = (x: FileKeyedStore<V>) => {
+        expect(x.get('key-1')?.n).toBe(1);
+        expect(x.get('key-4999')).toBeUndefined();
+        expect(x.get('fresh')?.n).toBe(2);
+        expect(x.get('key-2500')?.list).toEqual([2500]);
+        expect(x.size).toBe(5_000);
+      };
+      check(s);
+      await s.stop();
+      const r = await open(file);
+      check(r);
+      expect(r.hw).toBe(seq);
+      await r.stop();
+    } finally {
+      await cleanup();
+    }
+  });
 });
