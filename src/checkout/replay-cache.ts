@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import type { DurableFs } from '../platform/durable-fs.js';
 import { FileKeyedStore, type KeyedStore } from '../state/keyed-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { RecordConsumer } from './local-state.js';
@@ -51,7 +52,8 @@ export class ReplayCache {
   readonly #now: () => number;
   #upkeep: Promise<void> = Promise.resolve();
 
-  constructor(deps: { dataDir: string; log: Logger; now: () => number; store?: KeyedStore<ReplayEntry> }) {
+  /** `store` replaces the file store (unit tests); `fs` is the file store's filesystem (default node:fs). */
+  constructor(deps: { dataDir: string; log: Logger; now: () => number; store?: KeyedStore<ReplayEntry>; fs?: DurableFs }) {
     this.#log = deps.log;
     this.#now = deps.now;
     this.#store =
@@ -61,6 +63,7 @@ export class ReplayCache {
         cacheEntries: CACHED_ANSWERS,
         keepAtStart: (_key, at) => at >= this.#now() - REPLAY_TTL_MS,
         onTornTail: (t) => this.#log.warn(t, 'replay log: torn tail cut off (its entries are replayed from the journal)'),
+        ...(deps.fs ? { fs: deps.fs } : {}),
       });
   }
 

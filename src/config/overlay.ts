@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureDirDurable, writeFileAtomic } from '../platform/durable-fs.js';
+import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
 import type { LoadedConfig } from './load.js';
 import { validateConfig } from './load.js';
 import { deepMerge } from './merge.js';
@@ -21,10 +20,10 @@ export function overlayPath(dataDir: string): string {
   return path.join(dataDir, 'state', 'config-push.json');
 }
 
-export async function readOverlay(dataDir: string): Promise<ConfigOverlay | null> {
+export async function readOverlay(dataDir: string, fs: DurableFs = nodeDurableFs): Promise<ConfigOverlay | null> {
   let text: string;
   try {
-    text = await readFile(overlayPath(dataDir), 'utf8');
+    text = (await fs.readFile(overlayPath(dataDir))).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -35,9 +34,9 @@ export async function readOverlay(dataDir: string): Promise<ConfigOverlay | null
 }
 
 /** Durable replace (temp, fsync, rename, fsync dir): after it resolves a crash keeps the new overlay. */
-export async function writeOverlay(dataDir: string, overlay: ConfigOverlay): Promise<void> {
-  await ensureDirDurable(path.dirname(overlayPath(dataDir)));
-  await writeFileAtomic(overlayPath(dataDir), `${JSON.stringify(overlay, null, 2)}\n`);
+export async function writeOverlay(dataDir: string, overlay: ConfigOverlay, fs: DurableFs = nodeDurableFs): Promise<void> {
+  await fs.ensureDir(path.dirname(overlayPath(dataDir)));
+  await fs.writeFileAtomic(overlayPath(dataDir), `${JSON.stringify(overlay, null, 2)}\n`);
 }
 
 /** The file config with a pushed overlay on top. */
@@ -54,10 +53,10 @@ export function mergeOverlay(loaded: LoadedConfig, overlay: Record<string, unkno
  * At start: the file config plus the stored overlay. An overlay that no longer validates over the file (a
  * technician changed the file since) is ignored with a warning: the file as written is what starts.
  */
-export async function withPushedOverlay(loaded: LoadedConfig): Promise<{ loaded: LoadedConfig; overlay: ConfigOverlay | null; warning?: string }> {
+export async function withPushedOverlay(loaded: LoadedConfig, fs: DurableFs = nodeDurableFs): Promise<{ loaded: LoadedConfig; overlay: ConfigOverlay | null; warning?: string }> {
   let overlay: ConfigOverlay | null;
   try {
-    overlay = await readOverlay(loaded.config.dataDir);
+    overlay = await readOverlay(loaded.config.dataDir, fs);
   } catch (err) {
     return { loaded, overlay: null, warning: `pushed config unreadable, ignored: ${(err as Error).message}` };
   }

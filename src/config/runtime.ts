@@ -2,6 +2,7 @@ import { ConfigError, StoregateError } from '../core/errors.js';
 import type { Config } from './schema.js';
 import type { LoadedConfig } from './load.js';
 import { changedPaths, deepMerge, isPlainObject, under } from './merge.js';
+import type { DurableFs } from '../platform/durable-fs.js';
 import { mergeOverlay, writeOverlay, type ConfigOverlay } from './overlay.js';
 
 /**
@@ -48,12 +49,15 @@ export class ConfigRuntime {
   readonly #appliers: LiveApplier[] = [];
   readonly #pending = new Set<string>();
   readonly #now: () => number;
+  readonly #fs: DurableFs | undefined;
 
-  constructor(deps: { file: LoadedConfig; current: LoadedConfig; overlay: ConfigOverlay | null; now?: () => number }) {
+  /** `fs`: where the overlay is written (default node:fs). */
+  constructor(deps: { file: LoadedConfig; current: LoadedConfig; overlay: ConfigOverlay | null; now?: () => number; fs?: DurableFs }) {
     this.#file = deps.file;
     this.#current = deps.current;
     this.#overlay = deps.overlay;
     this.#now = deps.now ?? Date.now;
+    this.#fs = deps.fs;
   }
 
   get current(): LoadedConfig {
@@ -89,7 +93,7 @@ export class ConfigRuntime {
     const prev = this.#current;
     const changed = changedPaths(prev.config, next.config);
     const overlay: ConfigOverlay = { version, config: merged, appliedAt: new Date(this.#now()).toISOString() };
-    await writeOverlay(next.config.dataDir, overlay);
+    await writeOverlay(next.config.dataDir, overlay, this.#fs);
 
     const live = changed.filter((p) => LIVE_KEYS.some((k) => under(p, k)));
     const restart = new Set(changed.filter((p) => !live.includes(p)));
@@ -104,8 +108,8 @@ export class ConfigRuntime {
             // best effort: the previous config was running a moment ago
           }
         }
-        if (prevOverlay) await writeOverlay(next.config.dataDir, prevOverlay);
-        else await writeOverlay(next.config.dataDir, { version: 0, config: {}, appliedAt: overlay.appliedAt });
+        if (prevOverlay) await writeOverlay(next.config.dataDir, prevOverlay, this.#fs);
+        else await writeOverlay(next.config.dataDir, { version: 0, config: {}, appliedAt: overlay.appliedAt }, this.#fs);
         throw new StoregateError('SG_ERR_CONFIG_APPLY', `applying the pushed config failed, the previous config is back in force: ${(err as Error).message}`, {
           statusCode: 500,
           cause: err,

@@ -20,6 +20,7 @@
  *   record (the newest {@link MAX_AUDIT} are kept across compactions).
  */
 import type { JournalEntry } from '../journal/index.js';
+import type { DurableFs } from '../platform/durable-fs.js';
 import { AppendLog } from '../state/append-log.js';
 
 /** Discard audit records kept across compactions (newest first). */
@@ -137,14 +138,14 @@ export class DeadLetterStore {
   readonly #byKey = new Map<string, Set<number>>();
   #audit: DiscardRecord[] = [];
 
-  private constructor(file: string) {
+  private constructor(file: string, fs?: DurableFs) {
     this.file = file;
-    this.#log = new AppendLog<Line>(file);
+    this.#log = new AppendLog<Line>(file, fs);
   }
 
-  /** Reads the store (a missing file is an empty store). */
-  static async open(file: string): Promise<DeadLetterStore> {
-    const s = new DeadLetterStore(file);
+  /** Reads the store (a missing file is an empty store). `fs`: the filesystem (default node:fs). */
+  static async open(file: string, fs?: DurableFs): Promise<DeadLetterStore> {
+    const s = new DeadLetterStore(file, fs);
     for (const l of await s.#log.read()) s.#apply(l);
     return s;
   }

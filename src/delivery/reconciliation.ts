@@ -11,6 +11,7 @@
  */
 import type { LocalOutcome } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
+import type { DurableFs } from '../platform/durable-fs.js';
 import { AppendLog } from '../state/append-log.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 
@@ -46,6 +47,8 @@ export interface ReconciliationLogOptions {
   legacy?: SnapshotStore;
   /** Entries kept (default 10,000). */
   max?: number;
+  /** The filesystem (default node:fs). */
+  fs?: DurableFs;
 }
 
 /**
@@ -65,7 +68,7 @@ export class ReconciliationLog {
   #saving: Promise<void> | undefined;
 
   constructor(o: ReconciliationLogOptions) {
-    this.#log = new AppendLog(o.file);
+    this.#log = new AppendLog(o.file, o.fs);
     this.#legacy = o.legacy;
     this.#max = Math.max(1, o.max ?? 10_000);
   }

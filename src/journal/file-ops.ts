@@ -1,12 +1,14 @@
 /**
- * The journal's filesystem port. Production uses {@link nodeFileOps}; tests wrap it to count
- * `datasync` calls or to inject `ENOSPC`/`EIO` without monkey-patching `node:fs`.
+ * The journal's filesystem port: the data dir's shared port (src/platform/durable-fs.ts) for whole files (the
+ * cursor, directory listings, removals), plus segment files. Production uses {@link nodeFileOps}; tests wrap it
+ * to count `datasync` calls or to inject `ENOSPC`/`EIO` without monkey-patching `node:fs`, and the power-cut
+ * model implements it over the same model filesystem as the state files.
  */
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import { open, readdir, unlink } from 'node:fs/promises';
+import { fdatasyncSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ensureDirDurable, fsyncDir, writeFileAtomic } from '../platform/durable-fs.js';
+import { type DurableFs, type SyncFile, fsyncDir, nodeDurableFs } from '../platform/durable-fs.js';
 
 /** An open segment file, written at explicit positions (never O_APPEND: we must be able to truncate back). */
 export interface SegmentHandle {
@@ -38,21 +40,34 @@ export interface SegmentReader {
   close(): void;
 }
 
-export interface JournalFileOps {
+/** What the journal needs of the shared port: whole files (cursor), listings, removals, its directory. */
+export type JournalWholeFiles = Pick<DurableFs, 'readFile' | 'readdir' | 'unlinkDurable' | 'unlink' | 'ensureDir' | 'writeFileAtomic'>;
+
+export interface JournalFileOps extends JournalWholeFiles {
   /** Opens a segment read-only for payload reads. */
   openReader(path: string): SegmentReader;
   /** Opens an existing segment for positional writes. */
   openSegment(path: string): Promise<SegmentHandle>;
   /** Creates a new, empty segment (fails if it exists) and makes the file and its name durable. */
   createSegment(path: string): Promise<SegmentHandle>;
-  readFile(path: string): Promise<Buffer>;
-  readdir(dir: string): Promise<string[]>;
-  /** Removes a file and makes the removal durable (fsync of the directory). */
-  unlinkDurable(path: string): Promise<void>;
-  /** Best-effort removal, no fsync (stray temp files). */
-  unlink(path: string): Promise<void>;
-  ensureDir(dir: string): Promise<void>;
-  writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>;
+}
+
+/** A payload reader over a synchronous file of the shared port: reads must be whole (a short one is damage). */
+export function segmentReader(file: SyncFile, path: string): SegmentReader {
+  const readInto = (target: Buffer, position: number, length: number): void => {
+    const n = file.read(target, position, length);
+    if (n < length) throw Object.assign(new Error(`journal payload read past the end of the segment ${path} at ${position + n}`), { code: 'EIO' });
+  };
+  return {
+    read(position, length) {
+      const buf = Buffer.allocUnsafe(length);
+      readInto(buf, position, length);
+      return buf;
+    },
+    readInto,
+    size: () => file.size(),
+    close: () => file.close(),
+  };
 }
 
 const ZEROS = Buffer.alloc(1024 * 1024);
@@ -104,39 +119,14 @@ class NodeSegmentHandle implements SegmentHandle {
   }
 }
 
-class NodeSegmentReader implements SegmentReader {
-  readonly #fd: number;
-
-  constructor(path: string) {
-    this.#fd = openSync(path, 'r');
-  }
-
-  read(position: number, length: number): Buffer {
-    const buf = Buffer.allocUnsafe(length);
-    this.readInto(buf, position, length);
-    return buf;
-  }
-
-  readInto(target: Buffer, position: number, length: number): void {
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.#fd, target, done, length - done, position + done);
-      if (n === 0) throw Object.assign(new Error(`journal payload read past the end of the segment at ${position + done}`), { code: 'EIO' });
-      done += n;
-    }
-  }
-
-  size(): number {
-    return fstatSync(this.#fd).size;
-  }
-
-  close(): void {
-    closeSync(this.#fd);
-  }
-}
-
 export const nodeFileOps: JournalFileOps = {
-  openReader: (path) => new NodeSegmentReader(path),
+  readFile: nodeDurableFs.readFile,
+  readdir: nodeDurableFs.readdir,
+  unlinkDurable: nodeDurableFs.unlinkDurable,
+  unlink: nodeDurableFs.unlink,
+  ensureDir: nodeDurableFs.ensureDir,
+  writeFileAtomic: nodeDurableFs.writeFileAtomic,
+  openReader: (path) => segmentReader(nodeDurableFs.openSync(path, 'r'), path),
   async openSegment(path) {
     return new NodeSegmentHandle(await open(path, 'r+'));
   },
@@ -153,30 +143,4 @@ export const nodeFileOps: JournalFileOps = {
     }
     return new NodeSegmentHandle(h);
   },
-  async readFile(path) {
-    // One big positional read per 64 MiB instead of readFile's 512 KiB chunks: start-up reads every
-    // segment, and each chunk is a thread-pool round trip.
-    const h = await open(path, 'r');
-    try {
-      const { size } = await h.stat();
-      const buf = Buffer.allocUnsafe(size);
-      let off = 0;
-      while (off < size) {
-        const { bytesRead } = await h.read(buf, off, Math.min(size - off, 64 * 1024 * 1024), off);
-        if (bytesRead === 0) break;
-        off += bytesRead;
-      }
-      return off < size ? buf.subarray(0, off) : buf;
-    } finally {
-      await h.close();
-    }
-  },
-  readdir: (dir) => readdir(dir),
-  async unlinkDurable(path) {
-    await unlink(path);
-    await fsyncDir(dirname(path));
-  },
-  unlink: (path) => unlink(path),
-  ensureDir: ensureDirDurable,
-  writeFileAtomic,
 };

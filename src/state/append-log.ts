@@ -1,6 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureDirDurable, writeFileAtomic } from '../platform/durable-fs.js';
+import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
 
 /**
  * A small append-only NDJSON file for state that must be durable at moments the journal cannot cover (just
@@ -10,11 +9,14 @@ import { ensureDirDurable, writeFileAtomic } from '../platform/durable-fs.js';
  */
 export class AppendLog<T> {
   readonly file: string;
+  readonly #fs: DurableFs;
   #queue: Promise<unknown> = Promise.resolve();
   #lines = 0;
 
-  constructor(file: string) {
+  /** @param fs the filesystem (default node:fs; tests put a power-cut model here). */
+  constructor(file: string, fs: DurableFs = nodeDurableFs) {
     this.file = file;
+    this.#fs = fs;
   }
 
   /** Lines written since the last rewrite (for compaction decisions). */
@@ -25,7 +27,7 @@ export class AppendLog<T> {
   async read(): Promise<T[]> {
     let text = '';
     try {
-      text = await readFile(this.file, 'utf8');
+      text = (await this.#fs.readFile(this.file)).toString('utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -45,14 +47,8 @@ export class AppendLog<T> {
   append(items: readonly T[]): Promise<void> {
     if (items.length === 0) return this.#serial(async () => undefined);
     return this.#serial(async () => {
-      await ensureDirDurable(path.dirname(this.file));
-      const h = await open(this.file, 'a');
-      try {
-        await h.write(items.map((i) => `${JSON.stringify(i)}\n`).join(''));
-        await h.datasync();
-      } finally {
-        await h.close();
-      }
+      await this.#fs.ensureDir(path.dirname(this.file));
+      await this.#fs.appendDurable(this.file, items.map((i) => `${JSON.stringify(i)}\n`).join(''));
       this.#lines += items.length;
     });
   }
@@ -61,8 +57,8 @@ export class AppendLog<T> {
   rewrite(items: () => readonly T[]): Promise<void> {
     return this.#serial(async () => {
       const list = items();
-      await ensureDirDurable(path.dirname(this.file));
-      await writeFileAtomic(this.file, list.map((i) => `${JSON.stringify(i)}\n`).join(''));
+      await this.#fs.ensureDir(path.dirname(this.file));
+      await this.#fs.writeFileAtomic(this.file, list.map((i) => `${JSON.stringify(i)}\n`).join(''));
       this.#lines = list.length;
     });
   }
@@ -71,8 +67,8 @@ export class AppendLog<T> {
   compact(keep: (item: T) => boolean): Promise<void> {
     return this.#serial(async () => {
       const list = (await this.read()).filter(keep);
-      await ensureDirDurable(path.dirname(this.file));
-      await writeFileAtomic(this.file, list.map((i) => `${JSON.stringify(i)}\n`).join(''));
+      await this.#fs.ensureDir(path.dirname(this.file));
+      await this.#fs.writeFileAtomic(this.file, list.map((i) => `${JSON.stringify(i)}\n`).join(''));
       this.#lines = list.length;
     });
   }

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { Adapter } from 'lowdb';
-import { writeFileAtomic } from '../platform/durable-fs.js';
+import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
 
 /**
  * A lowdb `Adapter<T>` over one JSON file. `read` returns `null` when the file does not exist;
@@ -9,15 +8,17 @@ import { writeFileAtomic } from '../platform/durable-fs.js';
  */
 export class AtomicJsonFile<T> implements Adapter<T> {
   readonly path: string;
+  readonly #fs: DurableFs;
 
-  constructor(path: string) {
+  constructor(path: string, fs: DurableFs = nodeDurableFs) {
     this.path = path;
+    this.#fs = fs;
   }
 
   async read(): Promise<T | null> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      text = (await this.#fs.readFile(this.path)).toString('utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -26,6 +27,6 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(data));
+    await this.#fs.writeFileAtomic(this.path, JSON.stringify(data));
   }
 }

@@ -24,9 +24,8 @@
  * Compaction rewrites the live lines (temp file, fsync, rename, fsync dir) once the file holds more than twice
  * their bytes, so the file is bounded by the live entries, not by the number of puts.
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { ensureDirDurable, fsyncDir } from '../platform/durable-fs.js';
+import { type DurableFs, type SyncFile, nodeDurableFs } from '../platform/durable-fs.js';
 import { Slots, lineOf, scanLines } from './keyed-lines.js';
 
 export interface KeyedStoreStats {
@@ -94,17 +93,20 @@ export interface FileKeyedStoreOptions {
   keepAtStart?: (key: string, at: number) => boolean;
   /** Called once for a bad tail cut off at start (bytes dropped), for the logs. */
   onTornTail?: (info: { offset: number; bytes: number }) => void;
+  /** The filesystem (default node:fs; tests put a power-cut model here). */
+  fs?: DurableFs;
 }
 
 export class FileKeyedStore<V> implements KeyedStore<V> {
   readonly #o: FileKeyedStoreOptions;
+  readonly #fs: DurableFs;
   readonly #index = new Map<string, number>();
   readonly #slots = new Slots();
   readonly #cache = new Map<string, V>();
   /** Lines put but not yet written, in put order; their values stay readable from `#unwritten`. */
   #pending: PendingLine[] = [];
   readonly #unwritten = new Map<string, string>();
-  #fd = -1;
+  #file: SyncFile | null = null;
   #fileBytes = 0;
   #liveBytes = 0;
   #hw = 0;
@@ -117,6 +119,7 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
 
   constructor(o: FileKeyedStoreOptions) {
     this.#o = o;
+    this.#fs = o.fs ?? nodeDurableFs;
   }
 
   get size(): number {
@@ -132,25 +135,28 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
   }
 
   async start(): Promise<void> {
-    await ensureDirDurable(path.dirname(this.#o.file));
+    const fs = this.#fs;
+    await fs.ensureDir(path.dirname(this.#o.file));
     let created = false;
+    let file: SyncFile;
     try {
-      this.#fd = openSync(this.#o.file, 'r+');
+      file = fs.openSync(this.#o.file, 'r+');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.#fd = openSync(this.#o.file, 'w+');
+      file = fs.openSync(this.#o.file, 'w+');
       created = true;
     }
+    this.#file = file;
     if (created) {
-      fsyncSync(this.#fd);
-      await fsyncDir(path.dirname(this.#o.file));
+      file.sync();
+      await fs.fsyncDir(path.dirname(this.#o.file));
     }
-    this.#scan();
+    this.#scan(file);
   }
 
   /** Reads every line (a bounded window at a time), builds the index, cuts a bad tail off. */
-  #scan(): void {
-    const size = fstatSync(this.#fd).size;
+  #scan(file: SyncFile): void {
+    const size = file.size();
     const keep = this.#o.keepAtStart;
     const end = scanLines((buf, pos, len) => this.#readInto(buf, pos, len), size, (l) => {
       this.#hw = Math.max(this.#hw, l.seq);
@@ -167,8 +173,8 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
     });
     if (end < size) {
       this.#o.onTornTail?.({ offset: end, bytes: size - end });
-      ftruncateSync(this.#fd, end);
-      fsyncSync(this.#fd);
+      file.truncate(end);
+      file.sync();
     }
     this.#fileBytes = end;
   }
@@ -181,13 +187,7 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
 
   /** Reads up to `length` bytes at `position` into the start of `buf`; returns how many (fewer at the end of file). */
   #readInto(buf: Buffer, position: number, length: number): number {
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.#fd, buf, done, length - done, position + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return done;
+    return (this.#file as SyncFile).read(buf, position, length);
   }
 
   has(key: string): boolean {
@@ -258,17 +258,17 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       this.#writePending();
       if (this.#dirty) {
         this.#dirty = false;
-        fsyncSync(this.#fd);
+        this.#file?.sync();
       }
     });
   }
 
   async stop(): Promise<void> {
-    if (this.#fd < 0) return;
+    if (!this.#file) return;
     await this.sync();
     await this.#queue;
-    closeSync(this.#fd);
-    this.#fd = -1;
+    this.#file?.close();
+    this.#file = null;
   }
 
   #remember(key: string, value: V): void {
@@ -314,18 +314,18 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
 
   /** Writes pending lines at the end of the file and points their slots at them. Runs inside the queue. */
   #writePending(): void {
-    if (this.#pending.length === 0 || this.#fd < 0) return;
+    const file = this.#file;
+    if (this.#pending.length === 0 || !file) return;
     const batch = this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
     const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
     const base = this.#fileBytes;
-    let done = 0;
     try {
-      while (done < buf.length) done += writeSync(this.#fd, buf, done, buf.length - done, base + done);
+      file.write(buf, base);
     } catch (err) {
       // Nothing of this batch counts as written: put it back in front, the next write or sync retries it.
-      ftruncateSafe(this.#fd, base);
+      ftruncateSafe(file, base);
       this.#pending = batch.concat(this.#pending);
       for (const p of batch) this.#pendingBytes += p.line.length;
       throw err;
@@ -366,7 +366,8 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       this.#writePending();
       const dir = path.dirname(this.#o.file);
       const tmp = path.join(dir, `.${path.basename(this.#o.file)}.${process.pid}.compact.tmp`);
-      const out = openSync(tmp, 'w');
+      const fs = this.#fs;
+      const out = fs.openSync(tmp, 'w');
       /** Where each copied value now is, with the key and old offset it was copied for. */
       const moved: { slot: number; key: string; from: number; to: number }[] = [];
       // One input window and one output buffer, reused: a compaction copies the whole live file, and fresh
@@ -378,8 +379,7 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       let pos = 0;
       let used = 0;
       const flush = (): void => {
-        let d = 0;
-        while (d < used) d += writeSync(out, outBuf, d, used - d, pos + d);
+        out.write(outBuf.subarray(0, used), pos);
         pos += used;
         used = 0;
       };
@@ -390,8 +390,7 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
         if (n > outBuf.length) {
           const at = pos;
           const b = Buffer.from(line, 'utf8');
-          let d = 0;
-          while (d < b.length) d += writeSync(out, b, d, b.length - d, pos + d);
+          out.write(b, pos);
           pos += b.length;
           return at;
         }
@@ -425,21 +424,17 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
           if (++copied % 2_000 === 0) await new Promise((r) => setImmediate(r));
         }
         flush();
-        fsyncSync(out);
+        out.sync();
       } catch (err) {
-        closeSync(out);
-        try {
-          unlinkSync(tmp);
-        } catch {
-          // already gone
-        }
+        out.close();
+        await fs.unlink(tmp).catch(() => undefined); // already gone
         throw err;
       }
-      closeSync(out);
-      renameSync(tmp, this.#o.file);
-      await fsyncDir(dir);
-      closeSync(this.#fd);
-      this.#fd = openSync(this.#o.file, 'r+');
+      out.close();
+      await fs.rename(tmp, this.#o.file);
+      await fs.fsyncDir(dir);
+      this.#file?.close();
+      this.#file = fs.openSync(this.#o.file, 'r+');
       for (const m of moved) if (this.#index.get(m.key) === m.slot && this.#slots.off[m.slot] === m.from) this.#slots.off[m.slot] = m.to;
       this.#fileBytes = pos;
       this.#liveBytes = 0;
@@ -463,9 +458,9 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
   }
 }
 
-function ftruncateSafe(fd: number, len: number): void {
+function ftruncateSafe(file: SyncFile, len: number): void {
   try {
-    ftruncateSync(fd, len);
+    file.truncate(len);
   } catch {
     // the next start cuts a bad tail off anyway
   }

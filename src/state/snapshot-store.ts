@@ -1,6 +1,5 @@
-import { readdir, unlink } from 'node:fs/promises';
-import { ensureDirDurable } from '../platform/durable-fs.js';
 import { join } from 'node:path';
+import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
 import { Low } from 'lowdb';
 import { AtomicJsonFile } from './atomic-adapter.js';
 
@@ -32,19 +31,24 @@ const TEMP_RE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 /** File-backed {@link SnapshotStore}. */
 export class FileSnapshotStore implements SnapshotStore {
   readonly dir: string;
+  readonly #fs: DurableFs;
   #ready: Promise<void> | undefined;
   #dbs = new Map<string, Low<Snapshot<unknown> | null>>();
 
-  /** @param dataDir the daemon's data dir; files go to `<dataDir>/state/`. */
-  constructor(dataDir: string) {
+  /**
+   * @param dataDir the daemon's data dir; files go to `<dataDir>/state/`.
+   * @param fs the filesystem (default node:fs; tests put a power-cut model here).
+   */
+  constructor(dataDir: string, fs: DurableFs = nodeDurableFs) {
     this.dir = join(dataDir, 'state');
+    this.#fs = fs;
   }
 
   #db(kind: string): Low<Snapshot<unknown> | null> {
     if (!KIND_RE.test(kind)) throw new Error(`invalid snapshot kind ${JSON.stringify(kind)}`);
     let db = this.#dbs.get(kind);
     if (!db) {
-      db = new Low<Snapshot<unknown> | null>(new AtomicJsonFile(join(this.dir, `${kind}.json`)), null);
+      db = new Low<Snapshot<unknown> | null>(new AtomicJsonFile(join(this.dir, `${kind}.json`), this.#fs), null);
       this.#dbs.set(kind, db);
     }
     return db;
@@ -52,7 +56,8 @@ export class FileSnapshotStore implements SnapshotStore {
 
   async #mkdir(): Promise<void> {
     // Durable mkdir: a snapshot written into a folder whose own entry is not yet on disk could vanish with it.
-    this.#ready ??= ensureDirDurable(this.dir)
+    this.#ready ??= this.#fs
+      .ensureDir(this.dir)
       .then(() => this.#removeStaleTemps())
       .catch((err: unknown) => {
         this.#ready = undefined; // a full disk now is not a full disk forever
@@ -67,9 +72,9 @@ export class FileSnapshotStore implements SnapshotStore {
    * other processes' are removed (this daemon holds the data dir lock: no other live process writes here).
    */
   async #removeStaleTemps(): Promise<void> {
-    for (const name of await readdir(this.dir)) {
+    for (const name of await this.#fs.readdir(this.dir)) {
       const m = TEMP_RE.exec(name);
-      if (m && Number(m[1]) !== process.pid) await unlink(join(this.dir, name)).catch(() => undefined);
+      if (m && Number(m[1]) !== process.pid) await this.#fs.unlink(join(this.dir, name)).catch(() => undefined);
     }
   }
 
