@@ -9,66 +9,16 @@
  *   one. Without the fsync *before* the rename, ext4/xfs may persist the rename before the data and
  *   leave a zero-length file (the classic "rename without fsync" bug that steno has).
  *
- * {@link DurableFs} is the port through which the data dir's files are written; the functions below are its
- * node:fs implementation.
+ * {@link DurableFs} is the port through which the data dir's files are written (the state modules, and the
+ * journal through its own port, src/journal/file-ops.ts). Its durable operations (atomic replace, durable
+ * append, durable mkdir, durable unlink) are written once, here, over a few POSIX calls ({@link FsPrimitives});
+ * node:fs provides those calls in production, and the power-cut model of the tests (test/helpers/powercut-fs.ts)
+ * provides them there, so a power-cut test runs these very sequences of writes, fsyncs and renames.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-
-/** Makes the directory entries of `dir` (files created, renamed or deleted in it) durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  // A directory can only be opened read-only; fsync on that descriptor flushes the directory blocks.
-  const h = await open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-/**
- * Replaces `path` atomically and durably: writes a temp file beside it, fsyncs it, renames it over
- * `path`, then fsyncs the directory. After it resolves, a crash leaves the new content; if it rejects
- * or the process dies midway, `path` still holds the previous content (a stray `.*.tmp` may remain).
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  // Same directory as the target: rename is only atomic within one filesystem.
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let h: FileHandle | undefined;
-  try {
-    h = await open(tmp, 'wx');
-    await h.writeFile(data);
-    await h.sync();
-    await h.close();
-    h = undefined;
-    await rename(tmp, path);
-  } catch (err) {
-    await h?.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDir(dir);
-}
-
-/**
- * `mkdir -p` that also makes the new directories durable: each created level is fsync'd in its
- * parent, so a journal directory created just before the first append cannot vanish on power loss.
- */
-export async function ensureDirDurable(dir: string): Promise<void> {
-  const created = await mkdir(dir, { recursive: true });
-  if (created === undefined) return; // already existed
-  const first = resolve(created);
-  let p = resolve(dir);
-  for (;;) {
-    await fsyncDir(dirname(p));
-    if (p === first || dirname(p) === p) break;
-    p = dirname(p);
-  }
-}
 
 /**
  * A file opened for synchronous positional reads and writes: the keyed stores' hot path (a put's line is one
@@ -93,24 +43,20 @@ export interface SyncFile {
 export type SyncOpenMode = 'r' | 'r+' | 'w' | 'w+';
 
 /**
- * The filesystem port of everything that keeps files in the data dir: the state modules (keyed stores,
- * snapshots, append logs) and, through its whole-file part, the journal (src/journal/file-ops.ts). Production
- * uses {@link nodeDurableFs}; tests put a power-cut model behind it (test/helpers/powercut-fs.ts), so the
- * journal's files and the state files share one durability order, as on a real disk.
- *
- * Names follow POSIX: a created, renamed or removed name is durable only once its directory is fsync'd
- * (`fsyncDir`); the operations documented as durable do that themselves.
+ * The filesystem port of everything that keeps files in the data dir. Names follow POSIX: a created, renamed
+ * or removed name is durable only once its directory is fsync'd (`fsyncDir`); the operations documented as
+ * durable do that themselves.
  */
 export interface DurableFs {
   openSync(path: string, mode: SyncOpenMode): SyncFile;
   /** The whole file (rejects with ENOENT when it does not exist). */
   readFile(path: string): Promise<Buffer>;
   readdir(dir: string): Promise<string[]>;
-  /** Durable atomic replace (see {@link writeFileAtomic}). */
+  /** Durable atomic replace: temp file, fsync, rename, fsync of the directory. */
   writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>;
-  /** Appends `data` and fdatasyncs it (see {@link appendDurable}). */
+  /** Appends `data` at the end of `path` (created if missing) and fdatasyncs it. */
   appendDurable(path: string, data: string | Uint8Array): Promise<void>;
-  /** `mkdir -p`, with every created level made durable (see {@link ensureDirDurable}). */
+  /** `mkdir -p`, with every created level made durable in its parent. */
   ensureDir(dir: string): Promise<void>;
   /** Renames within one directory (atomic); durable only after `fsyncDir`. */
   rename(from: string, to: string): Promise<void>;
@@ -118,35 +64,100 @@ export interface DurableFs {
   unlinkDurable(path: string): Promise<void>;
   /** Best-effort removal, no fsync (stray temp files). */
   unlink(path: string): Promise<void>;
+  /** Makes the directory entries of `dir` (files created, renamed or deleted in it) durable. */
   fsyncDir(dir: string): Promise<void>;
 }
 
-/** Appends `data` at the end of `path` (created if missing) and fdatasyncs it. */
-export async function appendDurable(path: string, data: string | Uint8Array): Promise<void> {
-  const h = await open(path, 'a');
+/** A file opened by {@link FsPrimitives.open}: written sequentially from its start (`wx`) or at its end (`a`). */
+export interface PrimitiveFile {
+  /** Writes all of `data` (loops over short writes). */
+  write(data: string | Uint8Array): Promise<void>;
+  sync(): Promise<void>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The POSIX calls the durable operations are made of: what a filesystem (real or modelled) provides. */
+export interface FsPrimitives {
+  /** `wx`: create, failing if it exists; `a`: append, creating if missing. */
+  open(path: string, flags: 'wx' | 'a'): Promise<PrimitiveFile>;
+  openSync(path: string, mode: SyncOpenMode): SyncFile;
+  readFile(path: string): Promise<Buffer>;
+  readdir(dir: string): Promise<string[]>;
+  /** `mkdir -p`; resolves to the first directory it created, or undefined when `dir` existed. */
+  mkdir(dir: string): Promise<string | undefined>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  fsyncDir(dir: string): Promise<void>;
+}
+
+/** The port over a set of primitives: the durable operations are these functions, whatever the filesystem. */
+export function durableFs(p: FsPrimitives): DurableFs {
+  return {
+    openSync: (path, mode) => p.openSync(path, mode),
+    readFile: (path) => p.readFile(path),
+    readdir: (dir) => p.readdir(dir),
+    writeFileAtomic: (path, data) => atomicReplace(p, path, data),
+    appendDurable: (path, data) => durableAppend(p, path, data),
+    ensureDir: (dir) => durableMkdir(p, dir),
+    rename: (from, to) => p.rename(from, to),
+    async unlinkDurable(path) {
+      await p.unlink(path);
+      await p.fsyncDir(dirname(path));
+    },
+    unlink: (path) => p.unlink(path),
+    fsyncDir: (dir) => p.fsyncDir(dir),
+  };
+}
+
+/**
+ * Replaces `path` atomically and durably: writes a temp file beside it, fsyncs it, renames it over
+ * `path`, then fsyncs the directory. After it resolves, a crash leaves the new content; if it rejects
+ * or the process dies midway, `path` still holds the previous content (a stray `.*.tmp` may remain).
+ */
+async function atomicReplace(p: FsPrimitives, path: string, data: string | Uint8Array): Promise<void> {
+  const dir = dirname(path);
+  // Same directory as the target: rename is only atomic within one filesystem.
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let h: PrimitiveFile | undefined;
   try {
-    await h.appendFile(data);
+    h = await p.open(tmp, 'wx');
+    await h.write(data);
+    await h.sync();
+    await h.close();
+    h = undefined;
+    await p.rename(tmp, path);
+  } catch (err) {
+    await h?.close().catch(() => undefined);
+    await p.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await p.fsyncDir(dir);
+}
+
+async function durableAppend(p: FsPrimitives, path: string, data: string | Uint8Array): Promise<void> {
+  const h = await p.open(path, 'a');
+  try {
+    await h.write(data);
     await h.datasync();
   } finally {
     await h.close();
   }
 }
 
-/** Reads a whole file with one positional read per 64 MiB (readFile's 512 KiB chunks are a thread-pool round trip each). */
-async function readWhole(path: string): Promise<Buffer> {
-  const h = await open(path, 'r');
-  try {
-    const { size } = await h.stat();
-    const buf = Buffer.allocUnsafe(size);
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await h.read(buf, off, Math.min(size - off, 64 * 1024 * 1024), off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return off < size ? buf.subarray(0, off) : buf;
-  } finally {
-    await h.close();
+/**
+ * `mkdir -p` that also makes the new directories durable: each created level is fsync'd in its
+ * parent, so a journal directory created just before the first append cannot vanish on power loss.
+ */
+async function durableMkdir(p: FsPrimitives, dir: string): Promise<void> {
+  const created = await p.mkdir(dir);
+  if (created === undefined) return; // already existed
+  const first = resolve(created);
+  let d = resolve(dir);
+  for (;;) {
+    await p.fsyncDir(dirname(d));
+    if (d === first || dirname(d) === d) break;
+    d = dirname(d);
   }
 }
 
@@ -197,19 +208,61 @@ class NodeSyncFile implements SyncFile {
   }
 }
 
-/** The real filesystem (node:fs). */
-export const nodeDurableFs: DurableFs = {
+/** Reads a whole file with one positional read per 64 MiB (readFile's 512 KiB chunks are a thread-pool round trip each). */
+async function readWhole(path: string): Promise<Buffer> {
+  const h = await open(path, 'r');
+  try {
+    const { size } = await h.stat();
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await h.read(buf, off, Math.min(size - off, 64 * 1024 * 1024), off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return off < size ? buf.subarray(0, off) : buf;
+  } finally {
+    await h.close();
+  }
+}
+
+/** node:fs. */
+export const nodePrimitives: FsPrimitives = {
+  async open(path, flags) {
+    const h = await open(path, flags);
+    return {
+      // writeFile/appendFile on a handle write the whole buffer from the handle's position (O_APPEND: the end).
+      write: (data) => (flags === 'a' ? h.appendFile(data) : h.writeFile(data)),
+      sync: () => h.sync(),
+      datasync: () => h.datasync(),
+      close: () => h.close(),
+    };
+  },
   openSync: (path, mode) => new NodeSyncFile(path, mode),
   readFile: readWhole,
   readdir: (dir) => readdir(dir),
-  writeFileAtomic,
-  appendDurable,
-  ensureDir: ensureDirDurable,
+  mkdir: (dir) => mkdir(dir, { recursive: true }),
   rename: (from, to) => rename(from, to),
-  async unlinkDurable(path) {
-    await unlink(path);
-    await fsyncDir(dirname(path));
-  },
   unlink: (path) => unlink(path),
-  fsyncDir,
+  async fsyncDir(dir) {
+    // A directory can only be opened read-only; fsync on that descriptor flushes the directory blocks.
+    const h = await open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  },
 };
+
+/** The real filesystem (node:fs). */
+export const nodeDurableFs: DurableFs = durableFs(nodePrimitives);
+
+/** Makes the directory entries of `dir` (files created, renamed or deleted in it) durable. */
+export const fsyncDir = (dir: string): Promise<void> => nodePrimitives.fsyncDir(dir);
+
+/** {@link DurableFs.writeFileAtomic} on the real filesystem. */
+export const writeFileAtomic = (path: string, data: string | Uint8Array): Promise<void> => nodeDurableFs.writeFileAtomic(path, data);
+
+/** {@link DurableFs.ensureDir} on the real filesystem. */
+export const ensureDirDurable = (dir: string): Promise<void> => nodeDurableFs.ensureDir(dir);
