@@ -1,4 +1,4 @@
-import { CouponLedger, LoyaltyLimits, type LedgerExport, type LedgerOp, type LoyaltyExport, type LoyaltyOp, type ProfileInput } from '../engine/index.js';
+import type { CouponLedger, LedgerOp, LoyaltyLimits, LoyaltyOp, ProfileInput } from '../engine/index.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 import type { KeyedStore } from '../state/keyed-store.js';
 import type { JournalEntry } from '../journal/index.js';
@@ -7,20 +7,13 @@ import type { Clock } from '../platform/clock.js';
 import { applyReopen, applyReturn, sessionFromRecord, type LocalSession } from './local-sessions.js';
 import type { JournalRecord } from './records.js';
 import { materialize, type FollowedSession } from './follow.js';
-
-interface LedgerSnapshot {
-  lastSeq: number;
-  ledger: LedgerExport;
-  loyalty: LoyaltyExport;
-}
+import { StoreLedger } from './store-ledger.js';
 
 /** Retention of local sessions (README "Memory and retention"). */
 export const SESSION_KEEP_MS = 3 * 24 * 3600_000;
 export const MAX_SESSIONS = 100_000;
 export const MAX_PROFILES = 50_000;
 const FOLLOW_MAX = 1000;
-/** Margin for the clocks of the shop and head office when judging whether a push counts a use. */
-const PUSH_SKEW_MS = 5 * 60_000;
 /** The ledger snapshot is saved this often when records were committed since (it bounds what a start replays). */
 const LEDGER_SAVE_MS = 5_000;
 const UPKEEP_MS = 60_000;
@@ -69,17 +62,14 @@ export class LocalState {
    * cart. Not persisted (upstream has them) and bounded: a shop has far fewer baskets open at once.
    */
   readonly followed = new Map<string, FollowedSession>();
-  readonly ledger = new CouponLedger();
+  readonly ledger: CouponLedger;
   readonly loyalty: LoyaltyLimits;
+  readonly #ledger: StoreLedger;
   readonly #sessions: KeyedStore<LocalSession>;
   readonly #profiles: KeyedStore<ProfileInput>;
-  readonly #store: SnapshotStore;
   readonly #clock: Clock;
   readonly #log: Logger;
   #lastSeq = 0;
-  #ledgerSavedSeq = 0;
-  #ledgerSaving: Promise<void> | null = null;
-  #ledgerDirty = false;
   #timer: NodeJS.Timeout | null = null;
   #housekeptAt = { checkpoint: 0, upkeep: 0, mono: 0 };
   #upkeep: Promise<void> = Promise.resolve();
@@ -91,12 +81,13 @@ export class LocalState {
   constructor(deps: LocalStateDeps) {
     this.#maxSessions = deps.maxSessions ?? MAX_SESSIONS;
     this.#maxProfiles = deps.maxProfiles ?? MAX_PROFILES;
-    this.#store = deps.store;
     this.#sessions = deps.sessions;
     this.#profiles = deps.profiles;
     this.#clock = deps.clock;
     this.#log = deps.log;
-    this.loyalty = new LoyaltyLimits(deps.maxOfflineLoyaltyDeduction);
+    this.#ledger = new StoreLedger({ store: deps.store, clock: deps.clock, log: deps.log, maxOfflineLoyaltyDeduction: deps.maxOfflineLoyaltyDeduction, lastSeq: () => this.#lastSeq });
+    this.ledger = this.#ledger.ledger;
+    this.loyalty = this.#ledger.loyalty;
   }
 
   /**
@@ -104,14 +95,9 @@ export class LocalState {
    * in seq order) that are newer than what they reflect, parsing each record at most once for all of them.
    */
   async start(records: readonly JournalEntry[], others: readonly RecordConsumer[] = []): Promise<{ replayed: number }> {
-    const ledgerSnap = (await this.#store.load<LedgerSnapshot>('ledger'))?.data;
-    if (ledgerSnap) {
-      this.ledger.import(ledgerSnap.ledger);
-      this.loyalty.import(ledgerSnap.loyalty);
-    }
+    const ledgerHw = await this.#ledger.load();
     await this.#sessions.start();
     await this.#profiles.start();
-    const ledgerHw = ledgerSnap?.lastSeq ?? 0;
     const sessionsHw = this.#sessions.hw;
     const profilesHw = this.#profiles.hw;
     const from = Math.min(ledgerHw, sessionsHw, profilesHw, ...others.map((o) => o.hw));
@@ -127,7 +113,6 @@ export class LocalState {
       for (const o of others) if (e.seq > o.hw) o.take(e.seq, r);
     }
     this.#lastSeq = Math.max(this.#lastSeq, ledgerHw, sessionsHw, profilesHw);
-    this.#ledgerSavedSeq = ledgerHw;
     this.#others = others;
     // Every store now reflects every record: the next start (even after a kill within seconds) replays none of them.
     this.#markAll();
@@ -179,7 +164,7 @@ export class LocalState {
     const mono = this.#clock.monotonic();
     if (mono - this.#housekeptAt.mono < 100) return;
     const h = this.#housekeptAt;
-    if (now - h.checkpoint >= LEDGER_SAVE_MS && this.#ledgerSaving === null) {
+    if (now - h.checkpoint >= LEDGER_SAVE_MS && !this.#ledger.saving) {
       h.checkpoint = now;
       h.mono = mono;
       void this.checkpoint().catch((err: unknown) => this.#log.error({ err }, 'ledger snapshot failed'));
@@ -193,7 +178,7 @@ export class LocalState {
 
   async checkpoint(): Promise<void> {
     this.#markAll();
-    if (this.#ledgerSavedSeq < this.#lastSeq || this.#ledgerDirty) await this.ensureLedgerSaved();
+    if (this.#ledger.stale) await this.#ledger.ensureSaved();
   }
 
   #markAll(): void {
@@ -202,81 +187,29 @@ export class LocalState {
     for (const o of this.#others) o.mark(this.#lastSeq);
   }
 
-  /**
-   * The ledger changed outside the journal (codes Talon.One accepted for a followed session): its snapshot is
-   * saved at once, in the background (a `kill -9` within those few milliseconds loses the hold; the journal
-   * cannot carry it, as nothing of a followed session is journaled).
-   */
+  /** The ledger changed outside the journal (codes Talon.One accepted for a followed session): saved at once. */
   ledgerChanged(): void {
-    this.#ledgerDirty = true;
-    void this.ensureLedgerSaved().catch((err: unknown) => this.#log.error({ err }, 'ledger snapshot failed'));
+    this.#ledger.changed();
   }
 
-  async ensureLedgerSavedDirty(): Promise<void> {
-    this.#ledgerDirty = true;
-    await this.ensureLedgerSaved();
+  /** Makes the coupon ledger durable up to the newest committed record. */
+  ensureLedgerSaved(): Promise<void> {
+    return this.#ledger.ensureSaved();
   }
 
-  /** Makes the coupon ledger durable up to the newest committed record (before records are marked delivered). */
-  async ensureLedgerSaved(): Promise<void> {
-    // Records about to be marked delivered were committed before this call: saving up to here is enough,
-    // and not chasing later commits keeps a busy shop from rewriting the snapshot in a loop.
-    const target = this.#lastSeq;
-    while (this.#ledgerSavedSeq < target || this.#ledgerDirty) {
-      this.#ledgerSaving ??= (async () => {
-        this.#ledgerDirty = false; // the export below includes every change made so far
-        const seq = this.#lastSeq;
-        const data: LedgerSnapshot = { lastSeq: seq, ledger: this.ledger.export(), loyalty: this.loyalty.export() };
-        try {
-          await this.#store.save({ kind: 'ledger', version: seq, savedAt: this.#clock.now(), data });
-        } catch (err) {
-          this.#ledgerDirty = true; // still to be saved
-          throw err;
-        }
-        this.#ledgerSavedSeq = Math.max(this.#ledgerSavedSeq, seq);
-      })().finally(() => {
-        this.#ledgerSaving = null;
-      });
-      await this.#ledgerSaving;
-    }
-  }
-
-  /**
-   * A session update Talon.One answered (delivered by the flusher): the codes this shop used when closing it are
-   * now known upstream. They stay counted until a coupons push counts them ({@link countedByPush}).
-   */
+  /** A session update Talon.One answered: the codes it used are confirmed (StoreLedger.confirmUses). */
   confirmUses(rec: JournalRecord): void {
-    if (rec.kind !== 'updateSession' || rec.state !== 'closed') return;
-    let changed = false;
-    const at = this.#clock.now();
-    for (const code of new Set(rec.local.acceptedCoupons)) changed = this.ledger.confirm(rec.sessionId, code, at) || changed;
-    changed = this.loyalty.confirm(rec.sessionId, at) || changed;
-    if (changed) this.ledgerChanged();
+    this.#ledger.confirmUses(rec);
   }
 
-  /** A loyalty push read at `readAt` (its version, a time): offline spending Talon.One had by then is forgotten. */
+  /** A loyalty push read at `readAt`: spending Talon.One had by then is forgotten. */
   loyaltyCountedByPush(readAt: number): number {
-    const n = this.loyalty.countedByPush(readAt - PUSH_SKEW_MS);
-    if (n > 0) this.ledgerChanged();
-    return n;
+    return this.#ledger.loyaltyCountedByPush(readAt);
   }
 
-  /**
-   * A coupons push replaced the cached coupons with `next`, read from Talon.One at `readAt` (its version: head
-   * office versions a push with the time it read the data, as `storegate push` does by default). Confirmed uses
-   * it counts are forgotten. A version that is not such a time (a small counter) forgets nothing by time: the
-   * uses then stay counted (the safe side) unless the code is used up, unlimited or gone. Returns how many.
-   */
+  /** A coupons push read at `readAt`: confirmed uses it counts are forgotten (StoreLedger.countedByPush). */
   countedByPush(next: ReadonlyMap<string, { usageCounter?: number; usageLimit?: number }>, readAt: number): number {
-    let n = 0;
-    for (const code of this.ledger.confirmedCodes()) {
-      const c = next.get(code);
-      const limit = c?.usageLimit ?? 0;
-      const coveredByPush = c === undefined || limit === 0 || (c.usageCounter ?? 0) >= limit;
-      n += this.ledger.countedByPush(code, readAt - PUSH_SKEW_MS, coveredByPush);
-    }
-    if (n > 0) this.ledgerChanged();
-    return n;
+    return this.#ledger.countedByPush(next, readAt);
   }
 
   /**
@@ -319,7 +252,7 @@ export class LocalState {
     }
     if (released > 0) {
       this.#log.info({ released }, 'holds of abandoned sessions released');
-      await this.ensureLedgerSavedDirty();
+      await this.#ledger.ensureSavedDirty();
     }
     if (this.#profiles.size > this.#maxProfiles) {
       const extra: string[] = [];
