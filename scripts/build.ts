@@ -1,11 +1,14 @@
 /**
  * `npm run build`: bundles the daemon into one ESM file, build/storegate.mjs, run as `node build/storegate.mjs`.
  * This is the form the benchmark measures (tsx's on-the-fly compiler alone adds ~60 MB of RSS), and the input
- * of the single-binary build. The built-in defaults are embedded; sample data stays in config/.
+ * of the single-binary build (scripts/build-binary.ts). The built-in defaults are embedded; the sample data
+ * stays in config/ and is used only while the bundle sits in its checkout (src/config/load.ts).
  */
 import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
 import { NODE_BUNDLE } from './esbuild-node.js';
+import { RUNTIME_ENV, RUNTIME_FLAGS } from './runtime-flags.js';
+import { optionalStubs, serialportBindings } from './sea/plugins.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -18,21 +21,7 @@ try {
   // not a git checkout: keep "unknown"
 }
 
-/**
- * V8 flags the daemon runs with (the bundle's shebang carries them; the benchmark reads them from there).
- * Measured on the 2-core target under 32 concurrent session updates: without them V8 lets the heap grow to
- * ~100 MB of mostly garbage (RSS ~160 MB). A 4 MB semi-space and a slower heap growth keep RSS near 90 MB at
- * the same CPU per request (8 MB semi-spaces: ~98 MB; 2 MB: no lower, more scavenges). `--optimize-for-size`
- * reached 93 MB but cost 60% more CPU per request.
- */
-export const RUNTIME_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=15'];
-
-/**
- * glibc malloc settings, set by the shebang (`env -S NAME=VALUE node …`) and by the systemd unit. V8's optimising
- * compiler briefly mallocs tens of MB of zone memory; with glibc's sliding mmap threshold those blocks end up
- * on the brk heap and stay resident after they are freed (~8 MB of RSS). A fixed threshold returns them.
- */
-export const RUNTIME_ENV = ['MALLOC_MMAP_THRESHOLD_=65536'];
+export { RUNTIME_FLAGS, RUNTIME_ENV };
 
 // `--outfile F` lets tests build a private copy without touching build/.
 const at = process.argv.indexOf('--outfile');
@@ -44,6 +33,8 @@ await build({
   outfile,
   minifyWhitespace: true,
   minifySyntax: true,
+  // serialport's addon is found from node_modules, not beside the bundle (scripts/sea/serialport-bindings.ts).
+  plugins: [serialportBindings, optionalStubs],
   // CommonJS dependencies call require() for Node built-ins; give the ESM bundle a real one.
   banner: {
     js: `#!/usr/bin/env -S ${RUNTIME_ENV.join(' ')} node ${RUNTIME_FLAGS.join(' ')}\nimport { createRequire as __sgCreateRequire } from 'node:module'; const require = __sgCreateRequire(import.meta.url);`,

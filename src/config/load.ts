@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { isSea } from 'node:sea';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
@@ -9,19 +10,51 @@ import { loadTrustedKeys } from '../trust/keys.js';
 import { safeRegex } from '../engine/regex-guard.js';
 import builtInDefaults from '../../config/default.json' with { type: 'json' };
 
-/**
- * Where the built-in defaults (and the sample data they name) live: the repository / install root, found by
- * walking up from this module to the folder holding `config/default.json` (the same from `src/` under tsx and
- * from `build/` in the bundle). `STOREGATE_APP_DIR` overrides it.
- */
-export const APP_DIR = process.env.STOREGATE_APP_DIR ?? findAppDir(path.dirname(fileURLToPath(import.meta.url)));
+/** The sample local data a checkout's built-in defaults answer from (files in its `config/` folder). */
+export const SAMPLE_DATA_FILES = {
+  rules: 'sample-rules.json',
+  prices: 'sample-prices.json',
+  coupons: 'sample-coupons.json',
+  loyalty: 'sample-loyalty.json',
+} as const;
 
-function findAppDir(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'config', 'default.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+/**
+ * The source checkout this code runs from: the folder holding `config/default.json` and the sample data, found by
+ * walking up from this module (the same from `src/` under tsx and from `build/` in the bundle);
+ * `STOREGATE_APP_DIR` overrides it. null when the code runs on its own: the single binary, or a bundle copied
+ * away from its checkout. Only a checkout's built-in defaults use the sample data and `./var` (README "Quick
+ * start"); code on its own never reads or writes beside itself or in the working directory.
+ */
+export const CHECKOUT_DIR: string | null = process.env.STOREGATE_APP_DIR || (runsAlone() ? null : findCheckout(path.dirname(fileURLToPath(import.meta.url))));
+
+/** The checkout folder, for tools and tests that run from one (the loader itself uses CHECKOUT_DIR). */
+export const APP_DIR: string = CHECKOUT_DIR ?? process.cwd();
+
+/** Inside a single executable the bundle's own path is the binary's: nothing beside it is ours. */
+function runsAlone(): boolean {
+  try {
+    return isSea();
+  } catch {
+    return false;
   }
 }
+
+function findCheckout(from: string): string | null {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'config', 'default.json')) && existsSync(path.join(dir, 'config', SAMPLE_DATA_FILES.rules))) return dir;
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * The data dir of the built-in defaults when storegate runs on its own: systemd's `StateDirectory=` (it sets
+ * `$STATE_DIRECTORY`), else the folder the unit would use. `STOREGATE_DATA_DIR` still wins over both.
+ */
+export function standaloneDataDir(env: NodeJS.ProcessEnv): string {
+  const fromSystemd = env.STATE_DIRECTORY?.split(':')[0];
+  return fromSystemd && path.isAbsolute(fromSystemd) ? fromSystemd : '/var/lib/storegate';
+}
+
 export const SYSTEM_CONFIG_PATH = '/etc/storegate/config.json';
 
 export interface LoadOptions {
@@ -79,8 +112,18 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   let raw: unknown;
   let baseDir: string;
   if (file === null) {
-    raw = structuredClone(builtInDefaults);
-    baseDir = path.join(APP_DIR, 'config');
+    const defaults = structuredClone(builtInDefaults) as Record<string, unknown>;
+    if (CHECKOUT_DIR !== null) {
+      // A newcomer's `npm start`: the sample data and `./var`, both in the checkout.
+      defaults.dataFiles = { ...SAMPLE_DATA_FILES };
+      defaults.dataDir = path.join(CHECKOUT_DIR, 'var');
+      baseDir = path.join(CHECKOUT_DIR, 'config');
+    } else {
+      defaults.dataDir = standaloneDataDir(env);
+      // Only a relative path given on purpose (`STOREGATE_DATA_DIR=./data`) lands here.
+      baseDir = process.cwd();
+    }
+    raw = defaults;
   } else {
     raw = await readJson(file);
     baseDir = path.dirname(file);
@@ -112,7 +155,7 @@ export async function validateConfig(
   if (details.length > 0) throw invalid(ctx.source, details);
 
   // Relative paths are relative to the config file, not to wherever the daemon was started.
-  config.dataDir = path.resolve(ctx.baseDir === path.join(APP_DIR, 'config') ? APP_DIR : ctx.baseDir, config.dataDir);
+  config.dataDir = path.resolve(ctx.baseDir, config.dataDir);
   for (const k of ['rules', 'prices', 'coupons', 'loyalty'] as const) {
     const f = config.dataFiles[k];
     if (f) config.dataFiles[k] = path.resolve(ctx.baseDir, f);

@@ -24,17 +24,13 @@ function relaxDefaulted(node: unknown): void {
 }
 
 /**
- * The built-in defaults (`config/default.json`): the schema's defaults, plus the sample local data so that
- * a newcomer's `npm start` has rules and prices to answer from (CONTRACT §1).
+ * The built-in defaults (`config/default.json`, embedded in the bundle and the single binary): the schema's
+ * defaults and nothing else. They name no data file, so a binary started with no config never reaches for a
+ * file it does not carry; the sample data a newcomer's `npm start` answers from is added by the loader only
+ * when it runs from a source checkout (`SAMPLE_DATA_FILES` in src/config/load.ts).
  */
 export function renderDefaults(): string {
   const d = Value.Default(ConfigSchema, {}) as Record<string, unknown>;
-  d.dataFiles = {
-    rules: 'sample-rules.json',
-    prices: 'sample-prices.json',
-    coupons: 'sample-coupons.json',
-    loyalty: 'sample-loyalty.json',
-  };
   return `${JSON.stringify({ $schema: './schema.json', ...d }, null, 2)}\n`;
 }
 

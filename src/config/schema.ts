@@ -28,6 +28,13 @@ const Http = Type.Object(
     host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listen address.' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Listen port, 0 = any free port.' }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1048576, default: 1048576, description: 'Largest accepted request body; larger bodies get 413.' }),
+    drainTimeoutMs: Type.Integer({
+      minimum: 0,
+      maximum: 600_000,
+      default: 10_000,
+      description:
+        'At shutdown (SIGTERM/SIGINT) requests in flight get this long to finish; one still running then is cut: its connection closes unanswered, the terminal sees a network error and retries (README "Shutdown").',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -234,7 +241,8 @@ const DataFiles = Type.Object(
   {
     additionalProperties: false,
     default: {},
-    description: 'Local data files read at start (relative paths resolve against the config file folder, or the app folder for the built-in defaults).',
+    description:
+      'Local data files read at start (relative paths resolve against the config file folder). With no config file, a source checkout reads the sample data in its config/ folder; the single binary has none.',
   },
 );
 
