@@ -22,6 +22,7 @@ import { DeadLetters } from './delivery/dead-letters.js';
 import { reconcileDeadLetters } from './delivery/dead-letter-recovery.js';
 import { DiskReserve } from './platform/disk-reserve.js';
 import { buildApp } from './http/app.js';
+import { closeDraining, InFlight } from './http/drain.js';
 import { TerminalAuth } from './http/auth.js';
 import { terminalRoutes } from './http/terminal-routes.js';
 import { opsRoutes, type StatusDoc } from './http/ops-routes.js';
@@ -69,6 +70,7 @@ export class Gateway {
   readonly #opts: GatewayOptions;
   readonly #clock: Clock;
   #app: FastifyInstance | null = null;
+  #inFlight: InFlight | null = null;
   #upstream: UpstreamClient | null = null;
   #probe: UpstreamProbe | null = null;
   #metrics: Metrics | null = null;
@@ -357,6 +359,7 @@ export class Gateway {
 
     const auth = new TerminalAuth(config.terminals);
     const app = buildApp({ bodyLimitBytes: config.http.bodyLimitBytes, log, metrics });
+    this.#inFlight = new InFlight(app.server);
     await app.register(terminalRoutes, { auth, checkout });
     await app.register(scanRoutes, { auth, scans: serial.scans });
     await app.register(opsRoutes, {
@@ -508,8 +511,11 @@ export class Gateway {
     };
   }
 
-  /** Stops taking requests, lets in-flight ones finish, then syncs and closes the journal. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking requests, lets in-flight ones finish (for at most `drainMs`, then they are cut: README
+   * "Shutdown"), then syncs and closes the journal.
+   */
+  async stop(opts: { drainMs?: number } = {}): Promise<void> {
     const log = this.#opts.log;
     // Each part stops on its own: one that fails does not keep the others (or the lock) held.
     const step = async (name: string, f: () => unknown) => {
@@ -524,7 +530,7 @@ export class Gateway {
     await step('serial', () => this.#serial?.stop());
     // A clean `{"online":false}` first (no Last Will), and no more RPC or pushes taken in.
     await step('mqtt', () => this.#mqtt?.stop());
-    await step('http', () => this.#app?.close());
+    await step('http', () => this.#app && this.#inFlight && closeDraining(this.#app, this.#inFlight, opts.drainMs ?? 2 ** 31 - 1, log));
     await step('flusher', () => this.#flusher?.stop());
     await step('dead letters', () => this.#deadStore?.idle());
     await step('state', () => this.#state?.stop());

@@ -2,6 +2,7 @@
  * Process entry: parse argv, run one command, set the exit code.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid config (CONTRACT §2).
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import closeWithGrace from 'close-with-grace';
 import { loadConfig } from './config/load.js';
@@ -14,6 +15,9 @@ import { statusCommand } from './cli/status.js';
 import { journalCommand } from './cli/journal.js';
 import { daemonUrl } from './cli/daemon-client.js';
 import { pushCommand } from './cli/push.js';
+import { runtimeChecks } from './cli/runtime-info.js';
+import { SystemdNotifier } from './platform/sd-notify.js';
+import { setNativeCacheDir } from './platform/native-addon.js';
 
 const USAGE = `usage: storegate [command] [options]
   run [--config FILE]                 start the daemon (default command)
@@ -26,7 +30,8 @@ const USAGE = `usage: storegate [command] [options]
   keys signing [--out FILE]           new Ed25519 key pair for head office: private key to FILE (0600), public key printed
   push KIND FILE --key PEM --store ID|* [--mqtt URL] [--version N] [--timeout SEC]
                                       sign a config/rules/prices/coupons/loyalty push, publish it, wait for the acks
-  version                             version, git commit, Node.js version
+  version [--verbose]                 version, git commit, Node.js version (--verbose: runtime checks)
+  schema                              the config file's JSON Schema
 config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults`;
 
 async function main(argv: string[]): Promise<number> {
@@ -50,10 +55,13 @@ async function main(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       by: { type: 'string' },
       force: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
     },
   });
   const [command = 'run', ...rest] = positionals;
   if (values.help) {
+    // `storegate doctor --help` answers 0 only where doctor exists (the installer asks it that way).
+    if (!COMMANDS.has(command)) return unknownCommand(command);
     console.log(USAGE);
     return 0;
   }
@@ -62,7 +70,17 @@ async function main(argv: string[]): Promise<number> {
       return run(values.config);
     case 'version':
       console.log(`storegate ${VERSION} (commit ${gitCommit()}) on Node.js ${process.version}`);
+      if (values.verbose) {
+        const checks = await runtimeChecks();
+        for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+        return checks.every((c) => c.ok) ? 0 : 1;
+      }
       return 0;
+    case 'schema': {
+      const schema = await import('../config/schema.json', { with: { type: 'json' } });
+      console.log(JSON.stringify(schema.default, null, 2));
+      return 0;
+    }
     case 'keys':
       if (rest[0] === 'terminal' && rest[1]) return print(terminalKey(rest[1]));
       if (rest[0] === 'signing') {
@@ -107,9 +125,15 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     default:
-      console.error(`unknown command "${command}"\n${USAGE}`);
-      return 2;
+      return unknownCommand(command);
   }
+}
+
+const COMMANDS = new Set(['run', 'version', 'schema', 'keys', 'push', 'status', 'journal']);
+
+function unknownCommand(command: string): number {
+  console.error(`unknown command "${command}"\n${USAGE}`);
+  return 2;
 }
 
 function print(text: string): number {
@@ -117,21 +141,58 @@ function print(text: string): number {
   return 0;
 }
 
+/**
+ * Past the drain, the rest of a stop (flusher, state snapshot, journal sync) gets this long; then the process
+ * exits 1 with a JSON log line. Nothing acknowledged is lost either way: the journal is crash-safe.
+ */
+const STOP_AFTER_DRAIN_MS = 30_000;
+
 async function run(configPath: string | undefined): Promise<number> {
   const loaded = await loadConfig({ configPath });
   const log = createLogger(loaded.config.log.level);
+  // Node's own warnings (a dependency's deprecated call, e.g. MQTT.js's url.parse on Node 24) go to the JSON log,
+  // not as a bare text line on stderr: journald and log shippers get JSON only.
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => log.warn({ mod: 'node', warning: { name: w.name, code: w.code, message: w.message } }, 'Node.js warning'));
+  // The single binary writes its serial addon into the data dir (src/platform/native-addon.ts), nowhere else.
+  setNativeCacheDir(path.join(loaded.config.dataDir, 'native'));
+  const systemd = new SystemdNotifier({ env: process.env, log: log.child({ mod: 'systemd' }) });
   const gateway = new Gateway({ loaded, log });
   // A failed start rejects here (the gateway has already released what it opened) and main() exits non-zero.
   // The shutdown handler is installed only once the gateway runs: close-with-grace also acts on `beforeExit`
   // and would turn a failed start into exit 0.
-  await gateway.start();
-  // SIGTERM/SIGINT: stop taking requests, drain in-flight ones, then exit 0 (CONTRACT §1).
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err) log.error({ err }, 'fatal error, shutting down');
-    else log.info({ signal }, 'shutting down');
-    await gateway.stop();
-    log.flush();
-  });
+  const url = await gateway.start();
+  // Read once started: the config file plus what head office pushed (a pushed value waits for a restart).
+  const drainMs = gateway.config.config.http.drainTimeoutMs;
+  // SIGTERM/SIGINT: stop taking requests, drain in-flight ones (at most drainMs), sync the journal, exit 0
+  // (README "Shutdown"). Every line goes through the JSON logger: journald gets nothing else.
+  closeWithGrace(
+    {
+      delay: drainMs + STOP_AFTER_DRAIN_MS,
+      logger: false,
+      onTimeout: (ms) => {
+        log.fatal({ mod: 'gateway', limitMs: ms, drainTimeoutMs: drainMs }, 'stop did not finish in time: exiting 1 (the journal is crash-safe)');
+        log.flush();
+      },
+      onSecondSignal: (signal) => {
+        log.fatal({ mod: 'gateway', signal }, 'second signal during shutdown: exiting 1 at once');
+        log.flush();
+      },
+      onSecondError: (err) => {
+        log.fatal({ mod: 'gateway', err }, 'error during shutdown: exiting 1');
+        log.flush();
+      },
+    },
+    async ({ signal, err }) => {
+      if (err) log.error({ err }, 'fatal error, shutting down');
+      else log.info({ signal, drainTimeoutMs: drainMs }, 'shutting down');
+      void systemd.stopping();
+      await gateway.stop({ drainMs });
+      log.flush();
+    },
+  );
+  // READY=1 only now: the journal is open and HTTP listens (systemd/storegate.service is Type=notify).
+  void systemd.ready(`ready: ${url}, mode ${gateway.config.config.mode}`);
   return -1; // keep running
 }
 
