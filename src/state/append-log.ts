@@ -6,12 +6,17 @@ import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
  * before records are marked delivered): `append` writes lines and fdatasyncs once; `read` skips a torn last
  * line (a crash mid-append: what it held was still in the journal); `rewrite` compacts atomically.
  * Operations are serialised.
+ *
+ * A torn last line has no newline: the first append after it starts with one, so the fragment stays a line of
+ * its own (skipped) instead of swallowing the new line, which is durable and acknowledged.
  */
 export class AppendLog<T> {
   readonly file: string;
   readonly #fs: DurableFs;
   #queue: Promise<unknown> = Promise.resolve();
   #lines = 0;
+  /** The file ends with a newline (or is empty); undefined: not known (not looked at yet, or an append failed). */
+  #endsClean: boolean | undefined;
 
   /** @param fs the filesystem (default node:fs; tests put a power-cut model here). */
   constructor(file: string, fs: DurableFs = nodeDurableFs) {
@@ -48,7 +53,14 @@ export class AppendLog<T> {
     if (items.length === 0) return this.#serial(async () => undefined);
     return this.#serial(async () => {
       await this.#fs.ensureDir(path.dirname(this.file));
-      await this.#fs.appendDurable(this.file, items.map((i) => `${JSON.stringify(i)}\n`).join(''));
+      const clean = this.#endsClean ?? this.#lastByteIsNewline();
+      try {
+        await this.#fs.appendDurable(this.file, `${clean ? '' : '\n'}${items.map((i) => `${JSON.stringify(i)}\n`).join('')}`);
+      } catch (err) {
+        this.#endsClean = undefined; // part of it may have landed
+        throw err;
+      }
+      this.#endsClean = true;
       this.#lines += items.length;
     });
   }
@@ -59,6 +71,7 @@ export class AppendLog<T> {
       const list = items();
       await this.#fs.ensureDir(path.dirname(this.file));
       await this.#fs.writeFileAtomic(this.file, list.map((i) => `${JSON.stringify(i)}\n`).join(''));
+      this.#endsClean = true;
       this.#lines = list.length;
     });
   }
@@ -69,8 +82,27 @@ export class AppendLog<T> {
       const list = (await this.read()).filter(keep);
       await this.#fs.ensureDir(path.dirname(this.file));
       await this.#fs.writeFileAtomic(this.file, list.map((i) => `${JSON.stringify(i)}\n`).join(''));
+      this.#endsClean = true;
       this.#lines = list.length;
     });
+  }
+
+  #lastByteIsNewline(): boolean {
+    let f;
+    try {
+      f = this.#fs.openSync(this.file, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw err;
+    }
+    try {
+      const size = f.size();
+      if (size === 0) return true;
+      const last = Buffer.alloc(1);
+      return f.read(last, size - 1, 1) === 1 && last[0] === 0x0a;
+    } finally {
+      f.close();
+    }
   }
 
   /** Resolves once every operation queued so far has finished (failed ones included). */
