@@ -1,10 +1,10 @@
 /**
  * The single binary end to end (issue 12): the x64 binary as built by `npm run build:binary`, copied alone into
  * an empty folder, run as systemd would run it (a notification socket, a watchdog, the unit's malloc setting)
- * with a real Talon.One emulator, a real mosquitto and a real serial addon — nothing from the sources.
+ * with a real Talon.One emulator, a real mosquitto and a price-check scanner on a real pty — nothing from the sources.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,7 @@ import { Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqtt-client.js';
 import { FakeNotifySocket } from '../helpers/notify-socket.js';
 import { freePort } from '../helpers/procs.js';
+import { PtyPair } from '../helpers/pty.js';
 
 const execFileP = promisify(execFile);
 const KEY = 'talon-key-e2e-binary-0123456789';
@@ -28,6 +29,8 @@ const bin = path.join(work, 'alone', 'storegate');
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 const broker = new Mosquitto();
 const notify = new FakeNotifySocket();
+/** A price-check scanner on a pty pair (socat): the binary opens it with its embedded serial addon. */
+const scanner = new PtyPair(work, 'scanner');
 let daemon: ChildProcess;
 let port = 0;
 const lines: string[] = [];
@@ -80,6 +83,7 @@ beforeAll(async () => {
   emu = await startEmulator({ apiKey: KEY, port: 0 });
   await broker.start();
   await notify.start();
+  await scanner.plug();
   port = await freePort();
   const keyFile = path.join(work, 'api-key');
   writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
@@ -96,6 +100,7 @@ beforeAll(async () => {
       upstream: { baseUrl: emu.url, apiKeyFile: 'api-key', timeoutMs: 1000, retry: { attempts: 1 } },
       mqtt: { url: broker.url, reconnect: { minMs: 100, spreadMs: 100 } },
       dataFiles: { rules: rulesWithRegex(), coupons: path.join(APP_DIR, 'config', 'sample-coupons.json') },
+      serial: [{ id: 'pc1', path: scanner.device, role: 'priceCheck' }],
     }),
   );
   const cwd = mkdtempSync(path.join(tmpdir(), 'sg-e2e-cwd-'));
@@ -112,6 +117,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
   notify.stop();
+  await scanner.unplug();
   await broker.stop();
   await emu?.close();
 });
@@ -133,6 +139,28 @@ describe('the single binary', () => {
     expect(verbose.stdout).toMatch(/^ok {3}linear-time regexp engine: available/m);
     expect(verbose.stdout).toMatch(/^ok {3}serial addon: loaded/m);
     expect(verbose.stdout).not.toMatch(/^FAIL/m);
+  });
+
+  it('opens a serial scanner with its embedded addon (written to <dataDir>/native/<sha256>/, 0700/0500) and answers a scan', async () => {
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const status = (await (await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { serial: { id: string; open: boolean }[] };
+      if (status.serial.find((p) => p.id === 'pc1')?.open) break;
+      if (Date.now() > end) throw new Error(`scanner not open: ${JSON.stringify(status.serial)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const native = path.join(work, 'var', 'native');
+    const [folder] = readdirSync(native);
+    expect(folder).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(path.join(native, folder as string)).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(native, folder as string, 'serialport.node')).mode & 0o777).toBe(0o500);
+    await scanner.write('4006381333931\r\n');
+    const until = Date.now() + 5000;
+    while (!scanner.received.includes('no price')) {
+      if (Date.now() > until) throw new Error(`no answer on the scanner's display: ${JSON.stringify(scanner.received)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(scanner.received).toContain('4006381333931');
   });
 
   it('forwards a session update to Talon.One (the emulator)', async () => {
@@ -187,8 +215,6 @@ describe('the single binary', () => {
     }
     for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
     expect(lines.some((l) => l.includes('"msg":"storegate stopped"'))).toBe(true);
-    // The serial addon was not needed (no scanner configured): nothing written for it.
-    expect(existsSync(path.join(work, 'var', 'native'))).toBe(false);
   });
 
   it.skipIf(existsSync('/etc/storegate/config.json'))('with no config at all it runs on its embedded defaults and writes only into $STATE_DIRECTORY', async () => {
