@@ -154,8 +154,8 @@ export class LocalAnswers {
     });
     if (dry) return respond();
 
-    state.ledger.apply(out.ledgerOps);
-    state.loyalty.apply(out.loyaltyOps);
+    // Applied now, so a concurrent answer already sees the code taken; history only once journaled.
+    const pending = state.applyPending(out.ledgerOps, out.loyaltyOps);
     q.delete('dry');
     const record: JournalRecord = {
       kind: 'updateSession',
@@ -175,11 +175,10 @@ export class LocalAnswers {
     try {
       seq = (await this.#d.journal.append({ key: sessionKey(id), kind: record.kind, payload: record, id: idem })).seq;
     } catch (err) {
-      state.ledger.revert(out.ledgerOps);
-      state.loyalty.revert(out.loyaltyOps);
+      state.revertPending(pending);
       throw unavailable(err);
     }
-    state.commit(seq, record, next);
+    state.commit(seq, record, next, pending);
     this.#remember(record, seq);
     return { ...answer, journalSeq: seq };
   }

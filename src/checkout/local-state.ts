@@ -7,7 +7,7 @@ import type { Clock } from '../platform/clock.js';
 import { applyReopen, applyReturn, sessionFromRecord, type LocalSession } from './local-sessions.js';
 import type { JournalRecord } from './records.js';
 import { materialize, type FollowedSession } from './follow.js';
-import { StoreLedger } from './store-ledger.js';
+import { StoreLedger, type PendingOps } from './store-ledger.js';
 
 /** Retention of local sessions (README "Memory and retention"). */
 export const SESSION_KEEP_MS = 3 * 24 * 3600_000;
@@ -125,13 +125,28 @@ export class LocalState {
   }
 
   /**
-   * Folds a durable journal record into the state. Called synchronously right after `append` resolves, so
-   * records are committed in seq order (the journal resolves a batch's appends in order).
+   * Applies a local answer's coupon and loyalty ops before its record is journaled (concurrent answers see the
+   * code taken at once); `commit` makes them history, `revertPending` undoes them (StoreLedger.applyPending).
    */
-  commit(seq: number, record: JournalRecord, next?: LocalSession): void {
+  applyPending(ledgerOps: readonly LedgerOp[], loyaltyOps: readonly LoyaltyOp[]): PendingOps {
+    return this.#ledger.applyPending(ledgerOps, loyaltyOps);
+  }
+
+  /** The answer's record could not be journaled: its ops are undone. */
+  revertPending(p: PendingOps): void {
+    this.#ledger.revertPending(p);
+  }
+
+  /**
+   * Folds a durable journal record into the state. Called synchronously right after `append` resolves, so
+   * records are committed in seq order (the journal resolves a batch's appends in order). `pending`: the ops
+   * its answer applied before journaling, history from this seq on.
+   */
+  commit(seq: number, record: JournalRecord, next?: LocalSession, pending?: PendingOps): void {
     this.#housekeep();
     if (seq < this.#lastSeq) this.#log.warn({ seq, lastSeq: this.#lastSeq }, 'journal record committed out of order');
     this.#lastSeq = Math.max(this.#lastSeq, seq);
+    if (pending) this.#ledger.settle(pending);
     if (next) {
       this.#sessions.put(next.integrationId, next, seq, this.#clock.now());
       this.followed.delete(next.integrationId);

@@ -1,4 +1,4 @@
-import { CouponLedger, LoyaltyLimits, type LedgerExport, type LoyaltyExport } from '../engine/index.js';
+import { CouponLedger, LoyaltyLimits, type LedgerExport, type LedgerOp, type LoyaltyExport, type LoyaltyOp } from '../engine/index.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Clock } from '../platform/clock.js';
@@ -12,6 +12,12 @@ interface LedgerSnapshot {
 
 /** Margin for the clocks of the shop and head office when judging whether a push counts a use. */
 const PUSH_SKEW_MS = 5 * 60_000;
+
+/** The ledger and loyalty ops of one local answer whose record is not journaled yet (see `applyPending`). */
+export interface PendingOps {
+  readonly ledgerOps: readonly LedgerOp[];
+  readonly loyaltyOps: readonly LoyaltyOp[];
+}
 
 /**
  * The store-wide coupon ledger and offline loyalty spending (README "Durability and the journal"), kept whole in
@@ -30,13 +36,60 @@ export class StoreLedger {
   #savedSeq = 0;
   #saving: Promise<void> | null = null;
   #dirty = false;
+  /** Ops applied for answers still being journaled, in the order applied. */
+  readonly #pending = new Set<PendingOps>();
+  readonly #maxOfflineLoyaltyDeduction: number;
 
   constructor(deps: { store: SnapshotStore; clock: Clock; log: Logger; maxOfflineLoyaltyDeduction: number; lastSeq: () => number }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#lastSeq = deps.lastSeq;
+    this.#maxOfflineLoyaltyDeduction = deps.maxOfflineLoyaltyDeduction;
     this.loyalty = new LoyaltyLimits(deps.maxOfflineLoyaltyDeduction);
+  }
+
+  /**
+   * A local answer's ops, applied before its record is journaled so concurrent answers already see the code
+   * taken. They are not history until the record is committed (`settle`): a snapshot saved meanwhile leaves them
+   * out, because the record may never be journaled (a full disk, a power cut) and the snapshot is trusted up to
+   * its seq at the next start. A snapshot holding them would free, after a restart, a code a journaled answer
+   * still holds (the release that was never journaled) or keep one nobody took.
+   */
+  applyPending(ledgerOps: readonly LedgerOp[], loyaltyOps: readonly LoyaltyOp[]): PendingOps {
+    this.ledger.apply(ledgerOps);
+    this.loyalty.apply(loyaltyOps);
+    const p: PendingOps = { ledgerOps, loyaltyOps };
+    this.#pending.add(p);
+    return p;
+  }
+
+  /** The answer's record could not be journaled: its ops are undone. */
+  revertPending(p: PendingOps): void {
+    if (!this.#pending.delete(p)) return;
+    this.ledger.revert(p.ledgerOps);
+    this.loyalty.revert(p.loyaltyOps);
+  }
+
+  /** The answer's record is committed (call it as the committed seq moves past it): its ops are history now. */
+  settle(p: PendingOps): void {
+    this.#pending.delete(p);
+  }
+
+  /** What the snapshot holds: the ledger and loyalty spending without the ops of answers not yet journaled. */
+  #committed(): { ledger: LedgerExport; loyalty: LoyaltyExport } {
+    if (this.#pending.size === 0) return { ledger: this.ledger.export(), loyalty: this.loyalty.export() };
+    const ledger = new CouponLedger();
+    ledger.import(this.ledger.export());
+    const loyalty = new LoyaltyLimits(this.#maxOfflineLoyaltyDeduction);
+    loyalty.import(this.loyalty.export());
+    // Each answer's ops touch its own session only (answers of one session are serialised), so undoing them
+    // newest first on the copy gives the ledger as the journaled records left it.
+    for (const p of [...this.#pending].reverse()) {
+      ledger.revert(p.ledgerOps);
+      loyalty.revert(p.loyaltyOps);
+    }
+    return { ledger: ledger.export(), loyalty: loyalty.export() };
   }
 
   /** Loads the snapshot; returns the seq it reflects (0: none). */
@@ -83,7 +136,7 @@ export class StoreLedger {
       this.#saving ??= (async () => {
         this.#dirty = false; // the export below includes every change made so far
         const seq = this.#lastSeq();
-        const data: LedgerSnapshot = { lastSeq: seq, ledger: this.ledger.export(), loyalty: this.loyalty.export() };
+        const data: LedgerSnapshot = { lastSeq: seq, ...this.#committed() };
         try {
           await this.#store.save({ kind: 'ledger', version: seq, savedAt: this.#clock.now(), data });
         } catch (err) {
