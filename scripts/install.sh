@@ -14,6 +14,8 @@
 # `--uninstall` stops and removes the service, binary, unit and rules; config and data (the journal may hold
 # records Talon.One has not received yet) stay unless `--purge`.
 set -euo pipefail
+# useradd, userdel and modprobe live in sbin, which a plain user's PATH (and some sudo setups) leave out.
+PATH=$PATH:/usr/sbin:/sbin
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "storegate install: $*"; }
