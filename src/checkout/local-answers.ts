@@ -171,15 +171,7 @@ export class LocalAnswers {
     };
     const answer = respond();
     this.#stamp(req, record, rp, answer, now);
-    let seq: number;
-    try {
-      seq = (await this.#d.journal.append({ key: sessionKey(id), kind: record.kind, payload: record, id: idem })).seq;
-    } catch (err) {
-      state.revertPending(pending);
-      throw unavailable(err);
-    }
-    state.commit(seq, record, next, pending);
-    this.#remember(record, seq);
+    const seq = await this.#journal(sessionKey(id), record, idem, (s) => state.commit(s, record, next, pending), () => state.revertPending(pending));
     return { ...answer, journalSeq: seq };
   }
 
@@ -223,9 +215,7 @@ export class LocalAnswers {
     };
     const answer: TerminalAnswer = { status: 200, body: integrationState(effects, { session: next, ...rc(body), extra: { return: ret } }), source: 'local' };
     this.#stamp(req, record, rp, answer, now);
-    const seq = await this.#append(sessionKey(id), record, idem);
-    state.commit(seq, record, next);
-    this.#remember(record, seq);
+    const seq = await this.#journal(sessionKey(id), record, idem, (s) => state.commit(s, record, next));
     return { ...answer, journalSeq: seq };
   }
 
@@ -240,9 +230,7 @@ export class LocalAnswers {
     const record: JournalRecord = { kind: 'reopenSession', terminalId: req.terminalId, query: q.toString(), sessionId: id, local: outcome(effects) };
     const answer: TerminalAnswer = { status: 200, body: { effects }, source: 'local' };
     this.#stamp(req, record, rp, answer, now);
-    const seq = await this.#append(sessionKey(id), record, idem);
-    state.commit(seq, record, next);
-    this.#remember(record, seq);
+    const seq = await this.#journal(sessionKey(id), record, idem, (s) => state.commit(s, record, next));
     return { ...answer, journalSeq: seq };
   }
 
@@ -255,9 +243,7 @@ export class LocalAnswers {
     if (q.get('dry') === 'true') return answer;
     const record: JournalRecord = { kind: 'trackEvent', terminalId: req.terminalId, query: q.toString(), profileId, body: body as Record<string, unknown> };
     this.#stamp(req, record, rp, answer, now);
-    const seq = await this.#append(profileKey(profileId), record, idem);
-    this.#d.state.commit(seq, record);
-    this.#remember(record, seq);
+    const seq = await this.#journal(profileKey(profileId), record, idem, (s) => this.#d.state.commit(s, record));
     return { ...answer, journalSeq: seq };
   }
 
@@ -286,13 +272,13 @@ export class LocalAnswers {
       const record: JournalRecord = { kind: 'updateProfile', terminalId: req.terminalId, query: q.toString(), profileId: id, body: body as Record<string, unknown> };
       // A retry is answered with the profile as it is then (a profile update applied twice changes nothing more).
       this.#stamp(req, record, rp, null, now);
-      seq = await this.#append(profileKey(id), record, idem);
-      state.commit(seq, record);
-      this.#remember(record, seq);
-      const prev = state.profile(id)?.audienceMemberships ?? [];
-      const deletes = new Set(body.audiencesChanges?.deletes ?? []);
-      const audiences = [...prev.filter((a) => !deletes.has(a.id)), ...(body.audiencesChanges?.adds ?? []).map((a) => ({ id: a }))];
-      state.rememberProfile({ integrationId: id, audienceMemberships: audiences });
+      seq = await this.#journal(profileKey(id), record, idem, (s) => {
+        state.commit(s, record);
+        const prev = state.profile(id)?.audienceMemberships ?? [];
+        const deletes = new Set(body.audiencesChanges?.deletes ?? []);
+        const audiences = [...prev.filter((a) => !deletes.has(a.id)), ...(body.audiencesChanges?.adds ?? []).map((a) => ({ id: a }))];
+        state.rememberProfile({ integrationId: id, audienceMemberships: audiences }, s);
+      });
     }
     const profile = customerProfileJson(state.profile(id) ?? { integrationId: id, attributes: body.attributes ?? {} }, id, now);
     return {
@@ -358,12 +344,25 @@ export class LocalAnswers {
     return programs;
   }
 
-  async #append(key: string, record: JournalRecord, idem: string): Promise<number> {
+  /**
+   * Journals a record, then commits it to the local state (`commit`) and to the replay cache in the same turn
+   * its append resolves; `failed` undoes what the answer applied early. Every operation goes through here, at
+   * the same depth of awaits, because that is what keeps commits in seq order: the journal resolves a batch's
+   * appends in seq order, and one more `await` on one path let a later record (a session update) commit before
+   * an earlier one (a profile update, a return) — while the disk-backed stores must write their lines in seq
+   * order (src/state/keyed-store.ts: a power cut tearing their tail must lose only records newer than the rest).
+   */
+  async #journal(key: string, record: JournalRecord, idem: string, commit: (seq: number) => void, failed?: () => void): Promise<number> {
+    let seq: number;
     try {
-      return (await this.#d.journal.append({ key, kind: record.kind, payload: record, id: idem })).seq;
+      seq = (await this.#d.journal.append({ key, kind: record.kind, payload: record, id: idem })).seq;
     } catch (err) {
+      failed?.();
       throw unavailable(err);
     }
+    commit(seq);
+    this.#remember(record, seq);
+    return seq;
   }
 }
 
