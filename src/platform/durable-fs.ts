@@ -54,7 +54,7 @@ export interface DurableFs {
   readdir(dir: string): Promise<string[]>;
   /** Durable atomic replace: temp file, fsync, rename, fsync of the directory. */
   writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>;
-  /** Appends `data` at the end of `path` (created if missing) and fdatasyncs it. */
+  /** Appends `data` at the end of `path` and fdatasyncs it; a file it creates has its name made durable too. */
   appendDurable(path: string, data: string | Uint8Array): Promise<void>;
   /** `mkdir -p`, with every created level made durable in its parent. */
   ensureDir(dir: string): Promise<void>;
@@ -135,14 +135,30 @@ async function atomicReplace(p: FsPrimitives, path: string, data: string | Uint8
   await p.fsyncDir(dir);
 }
 
+/**
+ * Appends and fdatasyncs. A file this call creates is fsync'd (its inode) and so is its directory: fdatasync
+ * alone does not make a new name durable (fsync(2): "an explicit fsync() on a file descriptor for the directory
+ * is also needed"), and a log whose name was lost in a power cut loses the line it was created for (a dead
+ * letter whose journal record had already been let go).
+ */
 async function durableAppend(p: FsPrimitives, path: string, data: string | Uint8Array): Promise<void> {
-  const h = await p.open(path, 'a');
+  let created = true;
+  let h: PrimitiveFile;
+  try {
+    h = await p.open(path, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    created = false;
+    h = await p.open(path, 'a');
+  }
   try {
     await h.write(data);
-    await h.datasync();
+    if (created) await h.sync();
+    else await h.datasync();
   } finally {
     await h.close();
   }
+  if (created) await p.fsyncDir(dirname(path));
 }
 
 /**

@@ -16,6 +16,17 @@ let cleanup: () => Promise<void>;
 beforeEach(async () => ({ dir, cleanup } = await tempDir('sg-append-log-')));
 afterEach(async () => cleanup());
 
+describe('AppendLog on a power cut', () => {
+  it('keeps the first line of a new log: the new name is made durable with it', async () => {
+    // A crash that keeps no name change not made durable by an fsync of its directory.
+    const fs = new PowerCutFs(() => 0);
+    const file = '/data/state/dead-letters.log';
+    await new AppendLog<{ n: number }>(file, fs.port()).append([{ n: 1 }]);
+    fs.crash();
+    expect(await new AppendLog<{ n: number }>(file, fs.port()).read()).toEqual([{ n: 1 }]);
+  });
+});
+
 describe('AppendLog after a torn last line', () => {
   it('keeps the lines appended after the restart (real files)', async () => {
     const file = path.join(dir, 'dead-letters.log');
