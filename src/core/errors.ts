@@ -31,7 +31,17 @@ export type ErrorCode =
   | 'SG_ERR_DATADIR_LOCKED'
   | 'SG_ERR_IDEMPOTENCY_CONFLICT'
   | 'SG_ERR_DEAD_LETTER_SUPERSEDED'
-  | 'SG_ERR_DEAD_LETTER_RETRYING';
+  | 'SG_ERR_DEAD_LETTER_RETRYING'
+  | 'SG_ERR_CART_TOO_LARGE'
+  | 'SG_ERR_VALIDATION'
+  | 'SG_ERR_MALFORMED_JSON'
+  | 'SG_ERR_NO_ROUTE'
+  | 'SG_ERR_UNAUTHORIZED'
+  | 'SG_ERR_FORBIDDEN'
+  | 'SG_ERR_MEDIA_TYPE'
+  | 'SG_ERR_BODY_TOO_LARGE'
+  | 'SG_ERR_BAD_HTTP'
+  | 'SG_ERR_BAD_URL';
 
 export interface ErrorDetail {
   /** JSON pointer or JSON path of the offending value, when there is one. */

@@ -1,4 +1,5 @@
 import type { ItemView } from './context.js';
+import { StoregateError } from '../core/errors.js';
 import { EvalError } from './context.js';
 import { fromMinor, toMinor, type Currency } from './money.js';
 import type { PriceChoice, PriceBook } from './pricebook.js';
@@ -39,7 +40,10 @@ export function buildSessionView(args: {
 }): SessionView {
   const { session, cur } = args;
   const cart = session.cartItems ?? [];
-  if (cart.length > MAX_CART_ITEMS) throw new EvalError(`more than ${MAX_CART_ITEMS} cart items`);
+  if (cart.length > MAX_CART_ITEMS) {
+    const why = `a local answer takes at most ${MAX_CART_ITEMS.toLocaleString('en-US')} cart lines; this session has ${cart.length.toLocaleString('en-US')}`;
+    throw new StoregateError('SG_ERR_CART_TOO_LARGE', why, { statusCode: 400, details: [{ path: '/customerSession/cartItems', message: why }] });
+  }
   let qsum = 0;
   const items: ItemView[] = [];
   const answers: (PriceChoice | undefined)[] = [];

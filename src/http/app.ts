@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { StoregateError, isStoregateError } from '../core/errors.js';
+import { StoregateError, isStoregateError, type ErrorCode } from '../core/errors.js';
 import { PUSH_MAX_DEPTH, TERMINAL_MAX_DEPTH, jsonDepthExcess } from '../core/json-budget.js';
 import { talonError, validationErrors } from './talon-errors.js';
 import talonSchemas from './talon-request-schemas.json' with { type: 'json' };
@@ -47,7 +47,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       const r = reply as FastifyReply;
       r.header('x-storegate-source', 'gateway')
         .code(status)
-        .send(talonError(status, `Bad Request: ${what}`, [{ title: 'Bad Request', details: what, source: { parameter: 'path' } }]));
+        .send(talonError(status, 'SG_ERR_BAD_URL', `Bad Request: ${what}`, [{ title: 'SG_ERR_BAD_URL', details: what, source: { parameter: 'path' } }]));
     },
     clientErrorHandler: answerClientError,
     // fastify's default joins every validation message into the error's text; with `allErrors` a body of 100,000
@@ -110,7 +110,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, httpLog));
   app.setNotFoundHandler((req, reply) => {
-    reply.header('x-storegate-source', 'gateway').code(404).send(talonError(404, `no route ${req.method} ${req.url.split('?')[0]}`));
+    const what = `no route ${req.method} ${req.url.split('?')[0]}: storegate serves Talon.One's Integration API routes and its own (README "Terminal API", "Operations API")`;
+    reply.header('x-storegate-source', 'gateway').code(404).send(talonError(404, 'SG_ERR_NO_ROUTE', what));
   });
   return app;
 }
@@ -124,7 +125,7 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const what = status === 431 ? 'the request line and headers are larger than 16 KiB' : status === 408 ? 'the request did not arrive in time' : 'the request is not valid HTTP/1.1';
-  const body = JSON.stringify(talonError(status, `${STATUS_CODES[status] ?? 'Bad Request'}: ${what}`, [{ title: STATUS_CODES[status] ?? 'Bad Request', details: `${what} (${err.code ?? 'error'})`, source: { pointer: '/' } }]));
+  const body = JSON.stringify(talonError(status, 'SG_ERR_BAD_HTTP', `${STATUS_CODES[status] ?? 'Bad Request'}: ${what}`, [{ title: 'SG_ERR_BAD_HTTP', details: `${what} (${err.code ?? 'error'})`, source: { pointer: '/' } }]));
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
@@ -136,13 +137,13 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
 
 function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, log: Logger): void {
   reply.header('x-storegate-source', isStoregateError(err) ? err.source : 'gateway');
-  const shape = (status: number, message: string, errors: Parameters<typeof talonError>[2] = []) => {
-    const body = talonError(status, message, errors);
+  const shape = (status: number, code: ErrorCode, message: string, errors?: Parameters<typeof talonError>[3]) => {
+    const body = talonError(status, code, message, errors);
     if (req.plainErrorShape && status === 400) delete body.StatusCode;
     reply.code(status).send(body);
   };
   if (err.validation) {
-    return shape(400, 'The submitted data was invalid', validationErrors(err.validation as Parameters<typeof validationErrors>[0]));
+    return shape(400, 'SG_ERR_VALIDATION', 'The submitted data was invalid', validationErrors(err.validation as Parameters<typeof validationErrors>[0]));
   }
   if (isStoregateError(err)) {
     req.answerSource = err.source;
@@ -151,28 +152,27 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, 
     const details = err.details.length > 0 ? err.details : [{ path: '/', message: err.message }];
     return shape(
       err.statusCode,
+      err.code,
       err.message,
       details.map((d) => ({ title: err.code, details: d.message, source: { pointer: d.path ?? '/' } })),
     );
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return shape(413, `request body is larger than ${reply.server.initialConfig.bodyLimit ?? 0} bytes`, [
-        { title: 'Request Entity Too Large', details: 'body too large', source: { pointer: '/' } },
-      ]);
+      return shape(413, 'SG_ERR_BODY_TOO_LARGE', `request body is larger than ${reply.server.initialConfig.bodyLimit ?? 0} bytes (http.bodyLimitBytes)`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return shape(415, 'request body must be application/json');
+      return shape(415, 'SG_ERR_MEDIA_TYPE', `request body must be sent as application/json, not ${String(req.headers['content-type'] ?? 'without a Content-Type')}`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return shape(400, 'Content-Length does not match the body');
+      return shape(400, 'SG_ERR_BAD_HTTP', 'the Content-Length header does not match the body');
     default:
       break;
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     // Malformed JSON (FST_ERR_CTP_INVALID_JSON_BODY / SyntaxError) and poisoned prototypes land here.
-    return shape(400, 'The submitted data was invalid', [
-      { title: 'Malformed JSON', details: err.message, source: { pointer: '/' } },
+    return shape(400, 'SG_ERR_MALFORMED_JSON', 'The submitted data was invalid', [
+      { title: 'SG_ERR_MALFORMED_JSON', details: `the body is not valid JSON: ${err.message}`, source: { pointer: '/' } },
     ]);
   }
   log.error({ err }, 'unexpected error');
-  shape(500, 'internal error in storegate');
+  shape(500, 'SG_ERR_INTERNAL', 'internal error in storegate (logged with its stack)');
 }

@@ -25,7 +25,13 @@ export function requireAdmin(source: AdminTokenSource) {
     reply
       .header('x-storegate-source', 'gateway')
       .code(401)
-      .send(talonError(401, adminToken ? 'Unauthorized: send Authorization: Bearer <adminToken>' : 'Unauthorized: no adminToken is configured'));
+      .send(
+        talonError(
+          401,
+          'SG_ERR_UNAUTHORIZED',
+          adminToken ? 'Unauthorized: send Authorization: Bearer <adminToken> (the adminToken of the config)' : 'Unauthorized: no adminToken is configured, so the operations routes are closed',
+        ),
+      );
     return reply;
   };
 }

@@ -35,11 +35,11 @@ export async function scanRoutes(app: FastifyInstance, deps: ScanRouteDeps): Pro
       const status = id === null ? 401 : 403;
       const body =
         status === 401
-          ? talonError(401, 'Unauthorized: missing or unknown terminal token', [
-              { title: 'Unauthorized', details: 'send Authorization: ApiKey-v1 <terminal token>', source: { parameter: 'Authorization' } },
+          ? talonError(401, 'SG_ERR_UNAUTHORIZED', 'Unauthorized: missing or unknown terminal token', [
+              { title: 'SG_ERR_UNAUTHORIZED', details: 'send Authorization: ApiKey-v1 <terminal token> with a token configured in terminals[]', source: { parameter: 'Authorization' } },
             ])
-          : talonError(403, "Forbidden: a terminal may only read its own scans", [
-              { title: 'Forbidden', details: 'this token belongs to another terminal', source: { parameter: 'terminalId' } },
+          : talonError(403, 'SG_ERR_FORBIDDEN', "Forbidden: a terminal may only read its own scans", [
+              { title: 'SG_ERR_FORBIDDEN', details: 'this token belongs to another terminal', source: { parameter: 'terminalId' } },
             ]);
       reply.header('x-storegate-source', 'gateway').code(status).send(body);
     },

@@ -30,8 +30,8 @@ export async function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDe
         if (terminalId === null) {
           // Answering from the hook ends the request here; `done` is deliberately not called.
           reply.header('x-storegate-source', 'gateway').code(401).send(
-            talonError(401, 'Unauthorized: missing or unknown terminal token', [
-              { title: 'Unauthorized', details: 'send Authorization: ApiKey-v1 <terminal token>', source: { parameter: 'Authorization' } },
+            talonError(401, 'SG_ERR_UNAUTHORIZED', 'Unauthorized: missing or unknown terminal token', [
+              { title: 'SG_ERR_UNAUTHORIZED', details: 'send Authorization: ApiKey-v1 <terminal token> with a token configured in terminals[]', source: { parameter: 'Authorization' } },
             ]),
           );
           return;

@@ -1,4 +1,5 @@
 import { talonError } from '../http/talon-errors.js';
+import type { ErrorCode } from '../core/errors.js';
 import { TERMINAL_MAX_DEPTH, jsonDepthExcess } from '../core/json-budget.js';
 import { OPERATIONS } from '../checkout/operations.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -104,12 +105,12 @@ export class RpcServer {
     let req: unknown;
     const text = m.payload.toString('utf8');
     if (jsonDepthExcess(text, TERMINAL_MAX_DEPTH)) {
-      return Promise.resolve(gatewayError(400, 'The submitted data was invalid', 'Too deep', `arrays and objects nest deeper than ${TERMINAL_MAX_DEPTH} levels`));
+      return Promise.resolve(gatewayError(400, 'The submitted data was invalid', 'SG_ERR_BAD_REQUEST', `the request nests arrays and objects deeper than ${TERMINAL_MAX_DEPTH} levels`));
     }
     try {
       req = JSON.parse(text);
     } catch (err) {
-      return Promise.resolve(gatewayError(400, 'The submitted data was invalid', 'Malformed JSON', (err as Error).message));
+      return Promise.resolve(gatewayError(400, 'The submitted data was invalid', 'SG_ERR_MALFORMED_JSON', `the request is not valid JSON: ${(err as Error).message}`));
     }
     const built = buildCall(method as RpcMethod, req, m.correlationData, this.#d.identify);
     if ('error' in built) return Promise.resolve(built.error);
@@ -155,11 +156,11 @@ function buildCall(
     const key = name.slice(1);
     const v = r[key];
     if (typeof v !== 'string' || v.length === 0 || v.length > 1000) {
-      return { error: gatewayError(400, `RPC ${method} needs "${key}" (a non-empty string)`, 'Bad Request', `missing ${key}`, `/${key}`) };
+      return { error: gatewayError(400, `RPC ${method} needs "${key}" (a non-empty string)`, 'SG_ERR_BAD_REQUEST', `the request has no ${key}`, `/${key}`) };
     }
     const encoded = encodeParam(v);
     if (encoded === null) {
-      return { error: gatewayError(400, `RPC ${method}: "${key}" is not valid Unicode (a lone surrogate)`, 'Bad Request', `${key} does not encode as UTF-8`, `/${key}`) };
+      return { error: gatewayError(400, `RPC ${method}: "${key}" is not valid Unicode (a lone surrogate)`, 'SG_ERR_BAD_REQUEST', `${key} does not encode as UTF-8`, `/${key}`) };
     }
     params[key] = encoded;
   }
@@ -169,18 +170,18 @@ function buildCall(
     const pairs: [string, string][] = [];
     for (const [k, v] of Object.entries(r.query as Record<string, unknown>)) {
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-        return { error: gatewayError(400, `RPC ${method}: query parameter "${k.slice(0, 100)}" must be a string, number or boolean`, 'Bad Request', 'query values are scalars', '/query') };
+        return { error: gatewayError(400, `RPC ${method}: query parameter "${k.slice(0, 100)}" must be a string, number or boolean`, 'SG_ERR_BAD_REQUEST', 'query values must be scalars', '/query') };
       }
       pairs.push([k, String(v)]);
     }
     query = new URLSearchParams(pairs).toString();
   } else if (r.query !== undefined && r.query !== null) {
-    return { error: gatewayError(400, `RPC ${method}: "query" must be a string or an object of scalars`, 'Bad Request', 'query is neither a string nor an object', '/query') };
+    return { error: gatewayError(400, `RPC ${method}: "query" must be a string or an object of scalars`, 'SG_ERR_BAD_REQUEST', 'the query is neither a string nor an object', '/query') };
   }
   // The same bound a URL has over HTTP (the request head is capped at 16 KiB): a query built from JSON is not
   // forwarded upstream at a length no HTTP client of ours could send.
   if (query.length > MAX_RPC_QUERY_CHARS) {
-    return { error: gatewayError(414, `RPC ${method}: the query is longer than ${MAX_RPC_QUERY_CHARS} characters`, 'URI Too Long', `query of ${query.length} characters`, '/query') };
+    return { error: gatewayError(414, `RPC ${method}: the query is longer than ${MAX_RPC_QUERY_CHARS} characters`, 'SG_ERR_BAD_URL', `the query has ${query.length} characters`, '/query') };
   }
   const path = spec.url.replace(/:([A-Za-z]+)/g, (_, n: string) => params[n] ?? '');
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -194,7 +195,22 @@ function buildCall(
   return { call, dedupeKey: terminal !== null && corr !== null ? `${terminal}\u0000${corr}` : null };
 }
 
-function gatewayError(status: number, message: string, title = 'Bad Request', details = message, pointer = '/'): RpcAnswer {
-  const errors = status === 500 ? [] : [{ title, details, source: { pointer } }];
-  return { status, headers: { 'X-Storegate-Source': 'gateway' }, body: talonError(status, message, errors) };
+/** An RPC refused by the gateway itself, in Talon.One's error shape with its storegate code (README "Error codes"). */
+function gatewayError(status: number, message: string, code: ErrorCode = codeFor(status), details = message, pointer = '/'): RpcAnswer {
+  return { status, headers: { 'X-Storegate-Source': 'gateway' }, body: talonError(status, code, message, [{ title: code, details, source: { pointer } }]) };
+}
+
+function codeFor(status: number): ErrorCode {
+  switch (status) {
+    case 404:
+      return 'SG_ERR_NO_ROUTE';
+    case 413:
+      return 'SG_ERR_BODY_TOO_LARGE';
+    case 414:
+      return 'SG_ERR_BAD_URL';
+    case 500:
+      return 'SG_ERR_INTERNAL';
+    default:
+      return 'SG_ERR_BAD_REQUEST';
+  }
 }

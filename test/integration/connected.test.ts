@@ -158,7 +158,7 @@ describe('what the gateway refuses', () => {
   it('malformed JSON, wrong types and unknown top-level fields get 400 with a pointer', async () => {
     const bad = await raw('PUT', '/v2/customer_sessions/S-5', '{"customerSession": {');
     expect(bad.status).toBe(400);
-    expect(bad.json).toMatchObject({ message: 'The submitted data was invalid', errors: [{ title: 'Malformed JSON' }] });
+    expect(bad.json).toMatchObject({ message: 'The submitted data was invalid', errors: [{ title: 'SG_ERR_MALFORMED_JSON' }] });
     const types = await raw('PUT', '/v2/customer_sessions/S-5', JSON.stringify({ customerSession: { cartItems: [{ sku: 'A', quantity: 'two' }] } }));
     expect(types.status).toBe(400);
     expect(types.json?.errors).toContainEqual(expect.objectContaining({ source: { pointer: '/customerSession/cartItems/0/quantity' } }));

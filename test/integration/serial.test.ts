@@ -180,7 +180,7 @@ describe('scans to the terminal over HTTP (server-sent events)', () => {
     expect(s1.res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const other = await openStream('T1', TERMINAL_TOKENS.T2);
     expect(other.res.status).toBe(403);
-    expect(await other.res.json()).toMatchObject({ message: expect.stringMatching(/Forbidden/), errors: [{ title: 'Forbidden' }], StatusCode: 403 });
+    expect(await other.res.json()).toMatchObject({ message: expect.stringMatching(/Forbidden/), errors: [{ title: 'SG_ERR_FORBIDDEN' }], StatusCode: 403 });
     const none = await openStream('T1', null);
     expect(none.res.status).toBe(401);
     const wrong = await openStream('T1', 'not-a-token');
