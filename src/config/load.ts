@@ -142,7 +142,14 @@ export async function validateConfig(
   const doc = structuredClone(raw) as Record<string, unknown>;
   const details: ErrorDetail[] = [];
   applyEnv(doc, ctx.env ?? {}, details);
-  const withDefaults = Value.Default(ConfigSchema, doc) as Record<string, unknown>;
+  let withDefaults: Record<string, unknown>;
+  try {
+    withDefaults = Value.Default(ConfigSchema, doc) as Record<string, unknown>;
+  } catch {
+    // TypeBox's Default throws on some wrong shapes (an object with a `length` where an array belongs: "Invalid
+    // array length"); the schema errors below name the field either way (found by the fuzz suite, via a push).
+    withDefaults = doc;
+  }
   for (const e of Value.Errors(ConfigSchema, withDefaults)) {
     details.push({ path: e.path || '/', message: e.message });
   }

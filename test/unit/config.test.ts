@@ -170,3 +170,15 @@ describe('generated files', () => {
     expect(readFileSync(path.join(root, 'config', 'default.json'), 'utf8')).toBe(renderDefaults());
   });
 });
+
+describe('config shapes TypeBox cannot fill in', () => {
+  it('an object where an array belongs (with a "length" key) is a config error naming the field, not a crash', async () => {
+    const { validateConfig } = await import('../../src/config/load.js');
+    const err = await validateConfig({ store: { integrationId: 's' }, terminals: { length: '\u0000' } }, { source: 'push', baseDir: '/tmp' }).then(
+      () => null,
+      (e: unknown) => e as { code?: string; details?: { path: string }[] },
+    );
+    expect(err?.code).toBe('SG_ERR_CONFIG_INVALID');
+    expect(err?.details?.map((d) => d.path)).toContain('/terminals');
+  });
+});
