@@ -99,6 +99,11 @@ export class PowerCutFs {
     this.#budget = n;
   }
 
+  /** The power goes now: every operation from here on fails, until `crash()`. */
+  powerOff(): void {
+    this.#dead = true;
+  }
+
   get dead(): boolean {
     return this.#dead;
   }

@@ -13,6 +13,7 @@ import type { LocalSession } from '../../src/checkout/local-sessions.js';
 import { LocalState } from '../../src/checkout/local-state.js';
 import { REPLAY_TTL_MS, ReplayCache, type ReplayEntry } from '../../src/checkout/replay-cache.js';
 import { reconcileDeadLetters } from '../../src/delivery/dead-letter-recovery.js';
+import { APP_DIR } from '../../src/config/load.js';
 import { DeadLetterStore } from '../../src/delivery/dead-letter-store.js';
 import { DeliveryMarker, type MarkItem } from '../../src/delivery/flush-marks.js';
 import { LocalData, type ProfileInput } from '../../src/engine/index.js';
@@ -28,7 +29,6 @@ export const STORE_ID = 'store-042';
 export const CODES = Array.from({ length: 10 }, (_, i) => `PC-${i}`);
 
 const silent = pino({ level: 'silent' });
-const repo = path.resolve(import.meta.dirname, '..', '..');
 
 let localData: Promise<LocalData> | undefined;
 
@@ -39,7 +39,7 @@ let localData: Promise<LocalData> | undefined;
 export function sharedLocalData(): Promise<LocalData> {
   localData ??= (async () => {
     const ld = new LocalData({ store: new MemorySnapshotStore(), clock: new ManualClock(), storeIntegrationId: STORE_ID, log: silent });
-    await ld.ingest('rules', JSON.parse(readFileSync(path.join(repo, 'config', 'sample-rules.json'), 'utf8')));
+    await ld.ingest('rules', JSON.parse(readFileSync(path.join(APP_DIR, 'config', 'sample-rules.json'), 'utf8')));
     await ld.ingest('coupons', { version: 1, full: true, coupons: CODES.map((value, i) => ({ id: 8000 + i, value, campaignId: 102, usageLimit: 1, usageCounter: 0, attributes: {} })) });
     return ld;
   })();
