@@ -15,14 +15,16 @@ import { statusCommand } from './cli/status.js';
 import { journalCommand } from './cli/journal.js';
 import { daemonUrl } from './cli/daemon-client.js';
 import { pushCommand } from './cli/push.js';
+import { doctorCommand } from './cli/doctor.js';
 import { runtimeChecks } from './cli/runtime-info.js';
 import { SystemdNotifier } from './platform/sd-notify.js';
 import { setNativeCacheDir } from './platform/native-addon.js';
 
 const USAGE = `usage: storegate [command] [options]
   run [--config FILE]                 start the daemon (default command)
+  doctor [--json]                     check config, data dir, disk, daemon, Talon.One, clock, broker, scanners
   status [--url URL] [--json]         print the running daemon's /status
-  journal stats|list|dead|flush       journal depth, entries, dead letters; flush now (asks the daemon)
+  journal stats|list|dead|flush       journal depth, entries (list --limit N), dead letters; flush now (asks the daemon)
   journal retry [SEQ...] [--force]    send dead letters again (all, or those named)
   journal discard SEQ --reason TEXT [--by NAME]
                                       give one dead letter up (audited)
@@ -32,7 +34,8 @@ const USAGE = `usage: storegate [command] [options]
                                       sign a config/rules/prices/coupons/loyalty push, publish it, wait for the acks
   version [--verbose]                 version, git commit, Node.js version (--verbose: runtime checks)
   schema                              the config file's JSON Schema
-config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults`;
+config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults
+(status, journal and doctor read it as run does: give them the same --config as the daemon); --json: JSON out`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -56,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       by: { type: 'string' },
       force: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      limit: { type: 'string' },
     },
   });
   const [command = 'run', ...rest] = positionals;
@@ -68,21 +72,33 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return run(values.config);
-    case 'version':
-      console.log(`storegate ${VERSION} (commit ${gitCommit()}) on Node.js ${process.version}`);
-      if (values.verbose) {
-        const checks = await runtimeChecks();
-        for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
-        return checks.every((c) => c.ok) ? 0 : 1;
+    case 'version': {
+      const checks = values.verbose ? await runtimeChecks() : [];
+      const ok = checks.every((c) => c.ok);
+      if (values.json) {
+        console.log(JSON.stringify({ version: VERSION, commit: gitCommit(), node: process.version, ...(values.verbose ? { checks } : {}) }, null, 2));
+        return ok ? 0 : 1;
       }
-      return 0;
+      console.log(`storegate ${VERSION} (commit ${gitCommit()}) on Node.js ${process.version}`);
+      for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+      return ok ? 0 : 1;
+    }
+    case 'doctor':
+      return doctorCommand({ configPath: values.config, json: values.json });
     case 'schema': {
       const schema = await import('../config/schema.json', { with: { type: 'json' } });
       console.log(JSON.stringify(schema.default, null, 2));
       return 0;
     }
     case 'keys':
-      if (rest[0] === 'terminal' && rest[1]) return print(terminalKey(rest[1]));
+      if (rest[0] === 'terminal' && rest[1]) {
+        try {
+          return print(terminalKey(rest[1], values.json));
+        } catch (err) {
+          console.error((err as Error).message);
+          return 2;
+        }
+      }
       if (rest[0] === 'signing') {
         try {
           return print(signingKeys(values.out ?? 'storegate-signing.pem'));
@@ -109,15 +125,17 @@ async function main(argv: string[]): Promise<number> {
         err: (l) => console.error(l),
       });
     case 'status': {
-      const { config } = await loadConfig({ configPath: values.config });
-      return statusCommand({ url: daemonUrl(config, values.url), adminToken: config.adminToken, json: values.json });
+      const { config, source } = await loadConfig({ configPath: values.config });
+      return statusCommand({ url: daemonUrl(config, values.url), adminToken: config.adminToken, json: values.json, configSource: source });
     }
     case 'journal': {
-      const { config } = await loadConfig({ configPath: values.config });
+      const { config, source } = await loadConfig({ configPath: values.config });
       return journalCommand(rest[0], {
         url: daemonUrl(config, values.url),
         adminToken: config.adminToken,
         json: values.json,
+        configSource: source,
+        ...(values.limit !== undefined ? { limit: Number(values.limit) } : {}),
         args: rest.slice(1),
         force: values.force,
         ...(values.reason !== undefined ? { reason: values.reason } : {}),
@@ -129,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const COMMANDS = new Set(['run', 'version', 'schema', 'keys', 'push', 'status', 'journal']);
+const COMMANDS = new Set(['run', 'doctor', 'version', 'schema', 'keys', 'push', 'status', 'journal']);
 
 function unknownCommand(command: string): number {
   console.error(`unknown command "${command}"\n${USAGE}`);

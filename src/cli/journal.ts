@@ -13,10 +13,14 @@ export interface JournalCommandOptions {
   reason?: string;
   /** `discard`, `retry`: who (default: user@host). */
   by?: string;
+  /** `list`: at most this many records (default 100). */
+  limit?: number;
+  /** Where the config came from (named when the daemon refuses its admin token). */
+  configSource?: string;
 }
 
 const USAGE =
-  'usage: storegate journal stats|list|dead|flush [--config FILE] [--url URL] [--json]\n' +
+  'usage: storegate journal stats|list|dead|flush [--config FILE] [--url URL] [--json] [--limit N]\n' +
   '       storegate journal retry [SEQ...] [--force]\n' +
   '       storegate journal discard SEQ --reason TEXT [--by NAME]';
 
@@ -41,7 +45,8 @@ export async function journalCommand(sub: string | undefined, opts: JournalComma
       route = ['GET', '/admin/journal/stats'];
       break;
     case 'list':
-      route = ['GET', '/admin/journal/list?limit=1000'];
+      if (opts.limit !== undefined && !(Number.isSafeInteger(opts.limit) && opts.limit > 0)) break;
+      route = ['GET', `/admin/journal/list?limit=${opts.limit ?? 100}`];
       break;
     case 'dead':
       route = ['GET', '/admin/journal/dead'];
@@ -68,14 +73,14 @@ export async function journalCommand(sub: string | undefined, opts: JournalComma
   }
   let data: unknown;
   try {
-    data = await adminCall(opts.url, opts.adminToken, route[0], route[1], sub === 'flush' || sub === 'retry' ? 120_000 : 10_000, route[2]);
+    data = await adminCall(opts.url, opts.adminToken, route[0], route[1], sub === 'flush' || sub === 'retry' ? 120_000 : 10_000, route[2], opts.configSource);
   } catch (err) {
     console.error((err as Error).message);
     return 1;
   }
   if (opts.json) {
     console.log(JSON.stringify(data, null, 2));
-    return 0;
+    return sub === 'flush' ? flushExit(data) : 0;
   }
   if (sub === 'stats') {
     const s = data as Record<string, number>;
@@ -96,8 +101,31 @@ export async function journalCommand(sub: string | undefined, opts: JournalComma
   } else if (sub === 'discard') {
     const d = (data as { discarded: Record<string, unknown> }).discarded;
     console.log(`discarded #${String(d.seq)} ${String(d.kind)} ${String(d.key)} id=${String(d.id)} by ${String(d.by)}: ${String(d.reason)}`);
-  } else {
-    console.log(JSON.stringify(data));
+  } else if (sub === 'flush') {
+    const f = data as FlushAnswer;
+    if (!f.ok) console.log(`nothing flushed: ${f.reason ?? 'no upstream'}`);
+    else {
+      const left = f.journal ? `; ${f.journal.depth} still undelivered, ${f.journal.dead} dead letter(s)` : '';
+      console.log(`delivered ${f.delivered ?? 0}, dead-lettered ${f.deadLettered ?? 0}${f.timedOut ? ', stopped at the time limit' : ''}${left}`);
+      if ((f.journal?.depth ?? 0) > 0 && (f.delivered ?? 0) === 0) console.log('Talon.One took nothing: is it reachable? (storegate doctor)');
+    }
+    return flushExit(data);
   }
   return 0;
+}
+
+interface FlushAnswer {
+  ok: boolean;
+  reason?: string;
+  delivered?: number;
+  deadLettered?: number;
+  timedOut?: boolean;
+  journal?: { depth: number; dead: number };
+}
+
+/** A flush succeeded when the journal is empty afterwards (or it delivered something and only new records wait). */
+function flushExit(data: unknown): number {
+  const f = data as FlushAnswer;
+  if (!f.ok) return 1;
+  return (f.journal?.depth ?? 0) === 0 || (f.delivered ?? 0) > 0 ? 0 : 1;
 }

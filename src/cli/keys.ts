@@ -4,9 +4,10 @@ import { sha256Hex } from '../http/auth.js';
 import { keyIdOf } from '../trust/keys.js';
 
 /** `storegate keys terminal ID`: a new random terminal token and the config line holding only its hash. */
-export function terminalKey(id: string): string {
+export function terminalKey(id: string, json = false): string {
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id)) throw new Error(`terminal id "${id}" must match [A-Za-z0-9._-]{1,100}`);
   const token = randomBytes(32).toString('base64url');
+  if (json) return `${JSON.stringify({ id, token, terminal: { id, tokenSha256: sha256Hex(token) } }, null, 2)}\n`;
   return [
     `terminal token (give it to terminal ${id}; it is not stored anywhere):`,
     `  ${token}`,

@@ -1,10 +1,10 @@
 import { adminCall } from './daemon-client.js';
 
 /** `storegate status [--url URL] [--json]`: the running daemon's /status, in words or JSON. */
-export async function statusCommand(opts: { url: string; adminToken: string | null; json: boolean }): Promise<number> {
+export async function statusCommand(opts: { url: string; adminToken: string | null; json: boolean; configSource?: string }): Promise<number> {
   let data: unknown;
   try {
-    data = await adminCall(opts.url, opts.adminToken, 'GET', '/status', 3000);
+    data = await adminCall(opts.url, opts.adminToken, 'GET', '/status', 3000, undefined, opts.configSource);
   } catch (err) {
     console.error((err as Error).message);
     return 1;

@@ -76,3 +76,44 @@ async function connectOnce(o: PublishAndWaitOptions): Promise<MqttClient> {
     return mqtt.connectAsync(o.url, { ...base, protocolVersion: 4 }, false);
   }
 }
+
+/**
+ * `storegate doctor`'s broker check: connects (MQTT 5, else 3.1.1) under a client id of its own — never the
+ * daemon's, which would take over its session — and leaves at once. Rejects with the reason.
+ */
+export async function probeBroker(o: {
+  url: string;
+  clientId: string;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  username?: string;
+  password?: string;
+  timeoutMs: number;
+}): Promise<{ protocolVersion: 4 | 5; ms: number }> {
+  const t0 = performance.now();
+  const base: IClientOptions = {
+    clientId: o.clientId,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: o.timeoutMs,
+    ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.cert ? { cert: o.cert } : {}),
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.username ? { username: o.username } : {}),
+    ...(o.password ? { password: o.password } : {}),
+  };
+  let client: MqttClient;
+  let protocolVersion: 4 | 5 = 5;
+  try {
+    client = await mqtt.connectAsync(o.url, { ...base, protocolVersion: 5 }, false);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== 1 && code !== 0x84) throw err;
+    protocolVersion = 4;
+    client = await mqtt.connectAsync(o.url, { ...base, protocolVersion: 4 }, false);
+  }
+  const ms = performance.now() - t0;
+  await new Promise<void>((r) => client.end(false, {}, () => r()));
+  return { protocolVersion, ms };
+}

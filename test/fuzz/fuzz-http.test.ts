@@ -8,9 +8,9 @@
  * `npm run fuzz -- --seed <seed>`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TERMINAL_TOKENS } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, TERMINAL_TOKENS } from '../helpers/gateway.js';
 import { Stats, fuzz, normalSessionUpdate, startWorld, stopWorld, type World } from './harness.js';
-import type { FuzzInput } from './inputs.js';
+import { NEXT_VERSION, type FuzzInput } from './inputs.js';
 
 const RUNS = process.env.FUZZ_RUNS !== undefined ? Number(process.env.FUZZ_RUNS) : 10_000;
 /** Inputs the fuzzer once found answered wrongly, run first on every run. */
@@ -43,6 +43,21 @@ const REGRESSIONS: FuzzInput[] = [
       ['content-type', 'application/json'],
     ],
     body: JSON.stringify({ responseContent: new Array(100_000).fill([]) }),
+    fault: 'none',
+  },
+  // A pushed config with an object where an array belongs (TypeBox's Default threw "Invalid array length"): 500.
+  {
+    type: 'http',
+    target: 'office',
+    transport: 'inject',
+    route: 'PUT /admin/config',
+    method: 'PUT',
+    url: '/admin/config',
+    headers: [
+      ['authorization', `Bearer ${ADMIN_TOKEN}`],
+      ['content-type', 'application/json; charset=utf-8'],
+    ],
+    body: `{"version":"${NEXT_VERSION}","config":{"terminals":{"length":"\\u0000"}}}`,
     fault: 'none',
   },
 ];
