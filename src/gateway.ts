@@ -5,6 +5,7 @@ import type { Clock } from './platform/clock.js';
 import { systemClock } from './platform/clock.js';
 import type { Logger } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
+import { StoregateError } from './core/errors.js';
 import { UpstreamClient } from './upstream/client.js';
 import { UpstreamProbe } from './upstream/probe.js';
 import { Checkout } from './checkout/checkout.js';
@@ -381,7 +382,7 @@ export class Gateway {
     // What a pushed config changes at once (the rest waits for a restart: ConfigRuntime reports it).
     runtime.onChange(liveConfigApplier({ log, checkout, upstream: this.#upstream, auth, state, setTrustedKeys: (k) => (trustedKeys = k) }));
 
-    this.#url = await app.listen({ host: config.http.host, port: config.http.port });
+    this.#url = await listenOrExplain(app, config.http.host, config.http.port);
 
     if (config.mqtt.url) {
       const mqttLog = log.child({ mod: 'mqtt' });
@@ -543,4 +544,23 @@ export class Gateway {
     log.info({ mod: 'gateway' }, 'storegate stopped');
   }
 
+}
+
+/** Listens, or says why not in words a technician acts on (a port in use, a privileged port, an unknown address). */
+async function listenOrExplain(app: FastifyInstance, host: string, port: number): Promise<string> {
+  try {
+    return await app.listen({ host, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = `${host}:${port}`;
+    const why =
+      code === 'EADDRINUSE'
+        ? `${where} is already in use by another process (another storegate?): stop it, or set http.port`
+        : code === 'EACCES'
+          ? `${where}: ports below 1024 need privileges this user lacks; use a port of 1024 or more (http.port)`
+          : code === 'EADDRNOTAVAIL'
+            ? `${where}: this machine has no such address; set http.host to one of its addresses, or 0.0.0.0`
+            : `cannot listen on ${where}: ${code ?? (err as Error).message}`;
+    throw new StoregateError('SG_ERR_LISTEN', why, { statusCode: 500, cause: err });
+  }
 }

@@ -9,6 +9,8 @@ import { ConfigError, type ErrorDetail } from '../core/errors.js';
 import { loadTrustedKeys } from '../trust/keys.js';
 import { safeRegex } from '../engine/regex-guard.js';
 import builtInDefaults from '../../config/default.json' with { type: 'json' };
+import { explainSchemaError } from './explain.js';
+import { jsonErrorOffset, lineColumn } from './json-error.js';
 
 /** The sample local data a checkout's built-in defaults answer from (files in its `config/` folder). */
 export const SAMPLE_DATA_FILES = {
@@ -125,7 +127,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     }
     raw = defaults;
   } else {
-    raw = await readJson(file);
+    raw = await readJson(file, opts.configPath ? '--config' : env.STOREGATE_CONFIG ? '$STOREGATE_CONFIG' : 'the default location');
     baseDir = path.dirname(file);
   }
   return validateConfig(raw, { env, source: file ?? 'built-in defaults', baseDir });
@@ -141,7 +143,8 @@ export async function validateConfig(
   }
   const doc = structuredClone(raw) as Record<string, unknown>;
   const details: ErrorDetail[] = [];
-  applyEnv(doc, ctx.env ?? {}, details);
+  const fromEnv = applyEnv(doc, ctx.env ?? {}, details);
+  const envOf = (p: string): string | undefined => [...fromEnv].find(([key]) => p === key || p.startsWith(`${key}/`))?.[1];
   let withDefaults: Record<string, unknown>;
   try {
     withDefaults = Value.Default(ConfigSchema, doc) as Record<string, unknown>;
@@ -150,9 +153,7 @@ export async function validateConfig(
     // array length"); the schema errors below name the field either way (found by the fuzz suite, via a push).
     withDefaults = doc;
   }
-  for (const e of Value.Errors(ConfigSchema, withDefaults)) {
-    details.push({ path: e.path || '/', message: e.message });
-  }
+  for (const e of Value.Errors(ConfigSchema, withDefaults)) details.push(explainSchemaError(e, envOf));
   if (details.length > 0) throw invalid(ctx.source, details);
 
   const config = withDefaults as Config;
@@ -179,35 +180,44 @@ export async function validateConfig(
   };
 }
 
-async function readJson(file: string): Promise<unknown> {
+async function readJson(file: string, origin: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new ConfigError(`cannot read config file ${file}: ${code}`, [{ path: '/', message: code }], err);
+    const why =
+      code === 'ENOENT'
+        ? `config file ${file} (from ${origin}) does not exist: check the path, or run without --config for the built-in defaults`
+        : code === 'EACCES'
+          ? `config file ${file} (from ${origin}) cannot be read by this user (EACCES): run as the service's user, or with sudo`
+          : `cannot read config file ${file} (from ${origin}): ${code}`;
+    throw new ConfigError(why, [{ path: '/', message: why }], err);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`, [
-      { path: '/', message: (err as Error).message },
-    ]);
+    const { line, column } = lineColumn(text, Math.max(0, jsonErrorOffset(text)));
+    const why = `config file ${file} is not valid JSON at line ${line}, column ${column} (a missing or extra comma, quote or bracket)`;
+    throw new ConfigError(why, [{ path: '/', message: `line ${line}, column ${column}: ${(err as Error).message.split('\n')[0]}` }]);
   }
 }
 
-function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, details: ErrorDetail[]): void {
+/** Applies the environment overrides; returns which config paths they set (JSON pointer → variable name). */
+function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, details: ErrorDetail[]): Map<string, string> {
+  const set = new Map<string, string>();
   for (const rule of ENV_OVERRIDES) {
     const v = env[rule.env];
     if (v === undefined || v === '') continue;
     let value: unknown = v;
     if (rule.type === 'integer') {
       if (!/^\d+$/.test(v)) {
-        details.push({ path: `/${rule.path.join('/')}`, message: `${rule.env}="${v}" is not an integer` });
+        details.push({ path: `/${rule.path.join('/')}`, message: `must be an integer, not "${v}" (from environment variable ${rule.env})` });
         continue;
       }
       value = Number(v);
     }
+    set.set(`/${rule.path.join('/')}`, rule.env);
     let node = doc;
     for (const key of rule.path.slice(0, -1)) {
       const next = node[key];
@@ -216,6 +226,7 @@ function applyEnv(doc: Record<string, unknown>, env: NodeJS.ProcessEnv, details:
     }
     node[rule.path[rule.path.length - 1] as string] = value;
   }
+  return set;
 }
 
 async function resolveApiKey(config: Config, baseDir: string, details: ErrorDetail[], warnings: string[]): Promise<string | null> {

@@ -41,7 +41,8 @@ export type ErrorCode =
   | 'SG_ERR_MEDIA_TYPE'
   | 'SG_ERR_BODY_TOO_LARGE'
   | 'SG_ERR_BAD_HTTP'
-  | 'SG_ERR_BAD_URL';
+  | 'SG_ERR_BAD_URL'
+  | 'SG_ERR_LISTEN';
 
 export interface ErrorDetail {
   /** JSON pointer or JSON path of the offending value, when there is one. */

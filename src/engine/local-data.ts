@@ -235,7 +235,14 @@ export class LocalData {
     try {
       payload = JSON.parse(await readFile(path, 'utf8'));
     } catch (e) {
-      throw new DataError(`cannot read ${kind} file ${path}: ${(e as Error).message}`, [{ path: '/', message: 'unreadable JSON file' }]);
+      const code = (e as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT'
+          ? `the ${kind} file ${path} (dataFiles.${kind}) does not exist: fix the path in the config, or remove dataFiles.${kind}`
+          : code
+            ? `cannot read the ${kind} file ${path} (dataFiles.${kind}): ${code}`
+            : `the ${kind} file ${path} (dataFiles.${kind}) is not valid JSON: ${(e as Error).message.split('\n')[0]}`;
+      throw new DataError(why, [{ path: '/', message: why }]);
     }
     try {
       return await this.ingest(kind, payload);

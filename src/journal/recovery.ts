@@ -157,7 +157,8 @@ function reportCorruption(path: string, regions: BadRegion[], policy: 'fail' | '
     throw new StoregateError(
       'SG_ERR_JOURNAL_CORRUPT',
       `journal segment ${path} is corrupt at offset ${regions[0]?.offset} (${regions[0]?.reason}); ` +
-        'move the file aside after inspection, or open with onCorrupt=skip to drop the damaged bytes',
+        'its records were acknowledged, so nothing is dropped silently: stop here, copy the journal folder for inspection, ' +
+        'then move that one file out of it and start again (its undelivered records will be missing: reconcile them with Talon.One)',
       { statusCode: 500, details },
     );
   }

@@ -98,9 +98,32 @@ describe('config errors carry the JSON path of each problem', () => {
     expect((err as Error).message).toMatch(/not valid JSON/);
   });
 
-  it('a missing file', async () => {
+  it('a missing file names the file and where it came from', async () => {
     const err = await loadConfig({ configPath: path.join(dir, 'missing.json'), env: {} }).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/ENOENT/);
+    expect((err as Error).message).toBe(`config file ${path.join(dir, 'missing.json')} (from --config) does not exist: check the path, or run without --config for the built-in defaults`);
+    const viaEnv = await loadConfig({ env: { STOREGATE_CONFIG: path.join(dir, 'gone.json') } }).catch((e: unknown) => e);
+    expect((viaEnv as Error).message).toContain('(from $STOREGATE_CONFIG)');
+  });
+
+  it('a JSON syntax error names its line and column', async () => {
+    const f = path.join(dir, 'syntax.json');
+    writeFileSync(f, '{\n  "mode": "offline",\n  "http": { "port": 8080, },\n}\n');
+    const err = await loadConfig({ configPath: f, env: {} }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`config file ${f} is not valid JSON at line 3, column 27 (a missing or extra comma, quote or bracket)`);
+  });
+
+  it('says the rule a value breaks, and which environment variable set it', async () => {
+    const errs = await errorsOf(loadConfig({ configPath: file('rules.json', { adminToken: 'short', log: { level: 'loud' } }), env: { STOREGATE_MODE: 'sometimes' } }));
+    expect(errs).toEqual(
+      expect.arrayContaining([
+        { path: '/mode', message: 'must be one of "connected", "hybrid", "offline", not "sometimes" (from environment variable STOREGATE_MODE)' },
+        { path: '/adminToken', message: 'must be a string of at least 16 characters or null, not the value given' },
+        { path: '/log/level', message: expect.stringMatching(/^must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", not "loud"$/) },
+      ]),
+    );
+    expect(JSON.stringify(errs)).not.toContain('short'); // a token's value is never echoed
+    const port = await errorsOf(loadConfig({ configPath: file('port.json', { http: { port: 70000 } }), env: {} }));
+    expect(port).toEqual([{ path: '/http/port', message: 'must be an integer from 0 to 65535, not 70000' }]);
   });
 
   it('a config that is not an object', async () => {
@@ -110,7 +133,7 @@ describe('config errors carry the JSON path of each problem', () => {
 
   it('a non-numeric port from the environment', async () => {
     const errs = await errorsOf(loadConfig({ configPath: file('e.json', {}), env: { STOREGATE_HTTP_PORT: '80a' } }));
-    expect(errs).toEqual([{ path: '/http/port', message: expect.stringContaining('not an integer') }]);
+    expect(errs).toEqual([{ path: '/http/port', message: 'must be an integer, not "80a" (from environment variable STOREGATE_HTTP_PORT)' }]);
   });
 
   it('connected mode without an upstream', async () => {
