@@ -27,49 +27,13 @@
 import path from 'node:path';
 import { type DurableFs, type SyncFile, nodeDurableFs } from '../platform/durable-fs.js';
 import { Slots, lineOf, scanLines } from './keyed-lines.js';
+import { copyLive } from './keyed-compact.js';
+import type { KeyedStore, KeyedStoreStats } from './keyed.js';
 
-export interface KeyedStoreStats {
-  /** Live keys. */
-  entries: number;
-  /** Parsed values held in memory. */
-  cached: number;
-  /** Bytes of the file, and of its live lines. */
-  fileBytes: number;
-  liveBytes: number;
-}
-
-/** What the state modules need of a keyed store; {@link MemoryKeyedStore} stands in for it in unit tests. */
-export interface KeyedStore<V> {
-  readonly size: number;
-  /** Every journal record up to this seq is reflected in the store (see the module comment). */
-  readonly hw: number;
-  start(): Promise<void>;
-  get(key: string): V | undefined;
-  has(key: string): boolean;
-  /** Seq and wall time (ms) of a key's last put. */
-  meta(key: string): { seq: number; at: number } | undefined;
-  /** Stores `value` as the state of `key` after journal record `seq`, at wall time `at`. */
-  put(key: string, value: V, seq: number, at: number): void;
-  delete(key: string, seq: number): void;
-  /** Keys, least recently put first. */
-  keys(): IterableIterator<string>;
-  /**
-   * Records that every journal record up to `seq` is reflected (records that changed nothing here included), so a
-   * restart replays none of them into this store. Call it only once every record up to `seq` was put.
-   */
-  mark(seq: number): void;
-  /** Makes every put so far durable. */
-  sync(): Promise<void>;
-  /** Background upkeep (compaction), called now and then by the owner. */
-  maintain(): Promise<void>;
-  stop(): Promise<void>;
-  stats(): KeyedStoreStats;
-}
+export type { KeyedStore, KeyedStoreStats } from './keyed.js';
 
 /** Pending lines past this many characters are written at once rather than at the next loop turn. */
 const WRITE_THROUGH_BYTES = 1024 * 1024;
-/** The input window and output buffer of a compaction. */
-const COPY_BUFFER_BYTES = 1024 * 1024;
 /** A file smaller than this is never compacted (rewriting it would save little). */
 const COMPACT_MIN_BYTES = 4 * 1024 * 1024;
 
@@ -368,62 +332,21 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       const tmp = path.join(dir, `.${path.basename(this.#o.file)}.${process.pid}.compact.tmp`);
       const fs = this.#fs;
       const out = fs.openSync(tmp, 'w');
-      /** Where each copied value now is, with the key and old offset it was copied for. */
-      const moved: { slot: number; key: string; from: number; to: number }[] = [];
-      // One input window and one output buffer, reused: a compaction copies the whole live file, and fresh
-      // buffers per window would leave that much garbage behind.
-      const inBuf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
-      const outBuf = Buffer.allocUnsafe(COPY_BUFFER_BYTES);
-      let win: Buffer = inBuf.subarray(0, 0);
-      let winStart = 0;
-      let pos = 0;
-      let used = 0;
-      const flush = (): void => {
-        out.write(outBuf.subarray(0, used), pos);
-        pos += used;
-        used = 0;
-      };
-      /** Appends a line; returns the file offset where it starts. */
-      const emit = (line: string): number => {
-        const n = Buffer.byteLength(line);
-        if (used + n > outBuf.length) flush();
-        if (n > outBuf.length) {
-          const at = pos;
-          const b = Buffer.from(line, 'utf8');
-          out.write(b, pos);
-          pos += b.length;
-          return at;
-        }
-        outBuf.write(line, used, 'utf8');
-        used += n;
-        return pos + used - n;
-      };
+      let copy: Awaited<ReturnType<typeof copyLive>>;
       try {
-        emit(lineOf(this.#hw, 0, 'null', ''));
-        // Live slots in file order, read through the window (sequential reads of the old file).
-        const live = [...this.#index].sort((a, b) => (this.#slots.off[a[1]] as number) - (this.#slots.off[b[1]] as number));
-        let copied = 0;
-        for (const [key, slot] of live) {
-          if (this.#index.get(key) !== slot) continue; // deleted or put again while this ran: its new line follows
-          const off = this.#slots.off[slot] as number;
-          const len = this.#slots.len[slot] as number;
-          if (off < 0) continue;
-          let valueJson: string;
-          if (off >= winStart && off + len <= winStart + win.length) valueJson = win.toString('utf8', off - winStart, off - winStart + len);
-          else if (len > inBuf.length) valueJson = this.#read(off, len).toString('utf8');
-          else {
-            const n = this.#readInto(inBuf, off, Math.min(inBuf.length, this.#fileBytes - off));
-            win = inBuf.subarray(0, n);
-            winStart = off;
-            valueJson = win.toString('utf8', 0, len);
-          }
-          const line = lineOf(this.#slots.seq[slot] as number, this.#slots.at[slot] as number, JSON.stringify(key), valueJson);
-          const at = emit(line);
-          moved.push({ slot, key, from: off, to: at + Buffer.byteLength(line) - 1 - len });
-          // Let terminals be answered meanwhile (a big store takes a while to copy); puts wait in memory.
-          if (++copied % 2_000 === 0) await new Promise((r) => setImmediate(r));
-        }
-        flush();
+        // Live values in file order (sequential reads of the old file).
+        const live = [...this.#index]
+          .map(([key, slot]) => ({ key, slot, seq: this.#slots.seq[slot] as number, at: this.#slots.at[slot] as number, off: this.#slots.off[slot] as number, len: this.#slots.len[slot] as number }))
+          .filter((v) => v.off >= 0)
+          .sort((a, b) => a.off - b.off);
+        copy = await copyLive({
+          out,
+          hw: this.#hw,
+          live,
+          stillLive: (v) => this.#index.get(v.key) === v.slot && this.#slots.off[v.slot] === v.off,
+          readInto: (buf, pos, len) => this.#readInto(buf, pos, len),
+          fileBytes: this.#fileBytes,
+        });
         out.sync();
       } catch (err) {
         out.close();
@@ -435,8 +358,9 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
       await fs.fsyncDir(dir);
       this.#file?.close();
       this.#file = fs.openSync(this.#o.file, 'r+');
-      for (const m of moved) if (this.#index.get(m.key) === m.slot && this.#slots.off[m.slot] === m.from) this.#slots.off[m.slot] = m.to;
-      this.#fileBytes = pos;
+      // A value put again or deleted while the copy ran keeps its new line (written after this, in the new file).
+      for (const m of copy.moved) if (this.#index.get(m.key) === m.slot && this.#slots.off[m.slot] === m.from) this.#slots.off[m.slot] = m.to;
+      this.#fileBytes = copy.bytes;
       this.#liveBytes = 0;
       for (const slot of this.#index.values()) if ((this.#slots.off[slot] as number) >= 0) this.#liveBytes += this.#lineBytesAt(slot);
       this.#dirty = false;

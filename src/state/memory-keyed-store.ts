@@ -1,4 +1,4 @@
-import type { KeyedStore, KeyedStoreStats } from './keyed-store.js';
+import type { KeyedStore, KeyedStoreStats } from './keyed.js';
 
 /** The same contract in memory (unit tests that need no files). */
 export class MemoryKeyedStore<V> implements KeyedStore<V> {
