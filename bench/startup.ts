@@ -9,8 +9,10 @@
  *
  * The backlog is made the way a shop makes it: the bundle runs offline, terminals send session updates over
  * HTTP (4 per session, growing carts, the sample rules evaluated), then the daemon is killed with SIGKILL.
- * Before each measured start the sessions and ledger snapshots are removed, so the whole journal is replayed
- * into local state (the worst case: a crash before the first snapshot), and each start ends with SIGKILL again.
+ * Two restarts with that backlog: after a `kill -9` (the data dir as the daemon left it: its state stores say how
+ * far they reflect the journal, so little is replayed), and with the state files lost (`state/*.kv` and the ledger
+ * snapshot removed: the whole journal is parsed and replayed into local state, the worst case). Each start ends
+ * with SIGKILL again.
  * Starts alternate between the forms so both see the same machine. `--keep` leaves the data dirs in place and
  * prints where they are (to profile a start by hand).
  */
@@ -163,8 +165,9 @@ async function makeBacklog(configFile: string, port: number, records: number): P
   }
 }
 
-function forgetSnapshots(dir: string): void {
-  for (const f of ['sessions.json', 'ledger.json']) rmSync(path.join(dir, 'var', 'state', f), { force: true });
+/** The state derived from the journal (src/checkout/local-state.ts): without it a start replays the whole journal. */
+function forgetState(dir: string): void {
+  for (const f of ['sessions.kv', 'profiles.kv', 'replay.kv', 'ledger.json']) rmSync(path.join(dir, 'var', 'state', f), { force: true });
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -185,14 +188,16 @@ export async function run(args: string[]): Promise<void> {
     await makeBacklog(configFile, port, records);
     console.log(`backlog: ${records.toLocaleString('en-US')} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const full = `${records.toLocaleString('en-US')} undelivered records, no snapshots`;
+    const full = `${records.toLocaleString('en-US')} undelivered records, after kill -9`;
+    const lost = `${records.toLocaleString('en-US')} undelivered records, state files lost`;
     const rows: { form: Form; name: string; readyMs: number; peakMiB: number; rssMiB: number }[] = [];
     for (let i = 0; i < starts; i++) {
       for (const form of forms) {
         rmSync(path.join(empty, 'var'), { recursive: true, force: true });
         rows.push({ form, name: 'empty data dir', ...(await measuredStart(form, emptyConfig, port)) });
-        forgetSnapshots(dir);
         rows.push({ form, name: full, ...(await measuredStart(form, configFile, port)) });
+        forgetState(dir);
+        rows.push({ form, name: lost, ...(await measuredStart(form, configFile, port)) });
       }
     }
     const med = (form: Form, name: string, k: 'readyMs' | 'peakMiB' | 'rssMiB') => {
@@ -203,7 +208,7 @@ export async function run(args: string[]): Promise<void> {
     printTable(
       `Start to /readyz 200, median of ${starts} starts each`,
       ['form', 'data dir', 'spawn → ready, ms', 'peak RSS, MiB', 'RSS when ready, MiB'],
-      forms.flatMap((f) => ['empty data dir', full].map((n) => [label[f], n, med(f, n, 'readyMs'), med(f, n, 'peakMiB'), med(f, n, 'rssMiB')])),
+      forms.flatMap((f) => ['empty data dir', full, lost].map((n) => [label[f], n, med(f, n, 'readyMs'), med(f, n, 'peakMiB'), med(f, n, 'rssMiB')])),
     );
 
     console.log(`idle RSS: waiting ${idleSec} s…`);
@@ -217,14 +222,15 @@ export async function run(args: string[]): Promise<void> {
     ]);
 
     const targets: (string | number)[][] = [
-      [`bundle: spawn → /readyz with ${records.toLocaleString('en-US')} undelivered ≤ 2 s`, `${Math.round(med('bundle', full, 'readyMs'))} ms`, verdict(med('bundle', full, 'readyMs') <= 2000)],
-      ['bundle: peak RSS of that restart ≤ 120 MiB', `${med('bundle', full, 'peakMiB').toFixed(1)} MiB`, verdict(med('bundle', full, 'peakMiB') <= 120)],
+      [`bundle: spawn → /readyz with ${records.toLocaleString('en-US')} undelivered, after kill -9 ≤ 2 s`, `${Math.round(med('bundle', full, 'readyMs'))} ms`, verdict(med('bundle', full, 'readyMs') <= 2000)],
+      [`bundle: the same with the state files lost (the whole journal replayed) ≤ 2 s`, `${Math.round(med('bundle', lost, 'readyMs'))} ms`, verdict(med('bundle', lost, 'readyMs') <= 2000)],
+      ['bundle: peak RSS of either restart ≤ 120 MiB', `${Math.max(med('bundle', full, 'peakMiB'), med('bundle', lost, 'peakMiB')).toFixed(1)} MiB`, verdict(Math.max(med('bundle', full, 'peakMiB'), med('bundle', lost, 'peakMiB')) <= 120)],
     ];
     if (forms.includes('binary')) {
       const idleMB = (idle.binary * 1048576) / 1e6;
       targets.push(
         ['binary: cold start to /readyz, empty journal ≤ 400 ms', `${Math.round(med('binary', 'empty data dir', 'readyMs'))} ms`, verdict(med('binary', 'empty data dir', 'readyMs') <= 400)],
-        [`binary: cold start to /readyz, ${records.toLocaleString('en-US')} undelivered ≤ 1 s`, `${Math.round(med('binary', full, 'readyMs'))} ms`, verdict(med('binary', full, 'readyMs') <= 1000)],
+        [`binary: cold start to /readyz, ${records.toLocaleString('en-US')} undelivered (after kill -9) ≤ 1 s`, `${Math.round(med('binary', full, 'readyMs'))} ms`, verdict(med('binary', full, 'readyMs') <= 1000)],
         [`binary: idle RSS after ${idleSec} s ≤ 70 MB`, `${idleMB.toFixed(1)} MB (${idle.binary.toFixed(1)} MiB)`, verdict(idleMB <= 70)],
       );
     }

@@ -9,7 +9,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { CURSOR_FILE, type CursorState, type LegacyDeadInfo, EMPTY_CURSOR, RangeSet, decodeCursor } from './cursor.js';
 import type { JournalFileOps, SegmentHandle } from './file-ops.js';
 import { type BadRegion, type ScanResult, type ScannedRecord, parseSegmentFileName } from './segment.js';
-import { scanSegmentFile } from './scan-file.js';
+import { visitSegmentFile } from './scan-file.js';
 import { type PayloadSource, StoredEntry } from './types.js';
 
 /** A segment file as the journal tracks it. `live` counts its undelivered (and set-aside) records. */
@@ -92,29 +92,18 @@ export async function recover(
     // A bounded window at a time (scan-file.ts): a restart must not hold whole segments in memory.
     const reader = ops.openReader(path);
     let fileBytes: number;
+    const seg: SegmentState = { firstSeq: first, path, size: 0, live: 0 };
+    const src = sourceFor(seg);
     let scan: ScanResult;
-    try {
-      fileBytes = reader.size();
-      scan = scanSegmentFile(reader, fileBytes, isLast);
-    } finally {
-      reader.close();
-    }
-    if (scan.corrupt.length > 0) reportCorruption(path, scan.corrupt, onCorrupt, log);
-    const seg: SegmentState = { firstSeq: first, path, size: scan.end, live: 0 };
-    segments.push(seg);
-    lastSeq = Math.max(lastSeq, first - 1);
-    const live: ScannedRecord[] = [];
-    for (const r of scan.records) {
+    // Each good record goes straight into the index (no array of every record of the segment is held).
+    const visit = (r: ScannedRecord): void => {
       if (r.seq <= prevSeq || r.seq < first || !Number.isSafeInteger(r.seq)) {
         reportCorruption(path, [{ offset: r.offset, end: r.offset + r.size, reason: `seq ${r.seq} out of order` }], onCorrupt, log);
-        continue;
+        return;
       }
       prevSeq = r.seq;
       lastSeq = Math.max(lastSeq, r.seq);
-      if (!isDelivered(r.seq)) live.push(r);
-    }
-    const src = sourceFor(seg);
-    for (const r of live) {
+      if (isDelivered(r.seq)) return;
       // Keys and kinds repeat (a session's records share its key): one string each for the whole index.
       const entry = new StoredEntry({ seq: r.seq, id: r.id, key: intern(r.key), kind: intern(r.kind), at: r.at, mono: r.mono }, undefined);
       entry.locate(src, r.payloadStart, r.payloadEnd - r.payloadStart);
@@ -123,7 +112,17 @@ export async function recover(
       const info = deadInfo.get(r.seq);
       if (info) setAside.set(r.seq, { slot, info });
       else undelivered.set(r.seq, slot);
+    };
+    try {
+      fileBytes = reader.size();
+      scan = visitSegmentFile(reader, fileBytes, isLast, visit);
+    } finally {
+      reader.close();
     }
+    if (scan.corrupt.length > 0) reportCorruption(path, scan.corrupt, onCorrupt, log);
+    seg.size = scan.end;
+    segments.push(seg);
+    lastSeq = Math.max(lastSeq, first - 1);
     if (isLast) {
       active = await ops.openSegment(path);
       activeFileBytes = fileBytes;

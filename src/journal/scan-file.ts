@@ -27,6 +27,21 @@ export function scanSegmentFile(
   windowBytes = SCAN_WINDOW_BYTES,
 ): ScanResult {
   const records: ScannedRecord[] = [];
+  const rest = visitSegmentFile(file, size, isLast, (r) => records.push(r), windowBytes);
+  return { ...rest, records };
+}
+
+/**
+ * The same scan, handing each good record to `visit` in file order instead of collecting them (a restart with a
+ * big backlog then holds no array of every record of a segment). The result's `records` is empty.
+ */
+export function visitSegmentFile(
+  file: { read(position: number, length: number): Buffer; readInto(target: Buffer, position: number, length: number): void },
+  size: number,
+  isLast: boolean,
+  visit: (r: ScannedRecord) => void,
+  windowBytes = SCAN_WINDOW_BYTES,
+): ScanResult {
   let buf = Buffer.allocUnsafe(Math.min(windowBytes, size));
   let win: Buffer = buf.subarray(0, 0);
   let winStart = 0;
@@ -50,11 +65,12 @@ export function scanSegmentFile(
     if (len < BODY_FIXED_BYTES || !cover(off, HEADER_BYTES + len)) break;
     const r = decodeAt(win, off - winStart, winStart);
     if (typeof r === 'string') break;
-    records.push(r);
+    visit(r);
     off += r.size;
   }
-  if (off >= size) return { records, end: off, corrupt: [], droppedRecords: 0 };
+  if (off >= size) return { records: [], end: off, corrupt: [], droppedRecords: 0 };
   buf = win = Buffer.alloc(0); // the rest is read on its own: do not hold both
   const rest = scanSegment(file.read(off, size - off), isLast, off);
-  return { ...rest, records: records.concat(rest.records) };
+  for (const r of rest.records) visit(r);
+  return { ...rest, records: [] };
 }
