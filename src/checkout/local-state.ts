@@ -100,15 +100,23 @@ export class LocalState {
     await this.#profiles.start();
     const sessionsHw = this.#sessions.hw;
     const profilesHw = this.#profiles.hw;
-    const from = Math.min(ledgerHw, sessionsHw, profilesHw, ...others.map((o) => o.hw));
+    const othersHw = Math.min(Infinity, ...others.map((o) => o.hw));
+    // The newest session update of each session among the records to replay holds the whole session (README
+    // "Durability and the journal"): the updates before it need not be written to the store — only their ledger
+    // ops and replay answers count, when those stores are behind too.
+    const newestUpdate = new Map<string, number>();
+    for (const e of records) if (e.seq > sessionsHw && e.kind === 'updateSession') newestUpdate.set(e.key, e.seq);
     let replayed = 0;
     for (const e of records) {
       this.#lastSeq = Math.max(this.#lastSeq, e.seq);
-      if (e.seq <= from) continue; // reflected everywhere: not even parsed
+      const superseded = e.kind === 'updateSession' && (newestUpdate.get(e.key) ?? 0) > e.seq;
+      const forSessions = e.seq > sessionsHw && !superseded;
+      // Reflected wherever it matters: not even parsed.
+      if (e.seq <= ledgerHw && !forSessions && e.seq <= profilesHw && e.seq <= othersHw) continue;
       const r = e.payload as JournalRecord;
       replayed++;
       if (e.seq > ledgerHw) this.#applyOps(r);
-      if (e.seq > sessionsHw && 'sessionId' in r) this.#applySession(r, e.seq, e.at);
+      if (forSessions && 'sessionId' in r) this.#applySession(r, e.seq, e.at);
       if (e.seq > profilesHw && r.kind === 'updateProfile') this.#applyProfile(r, e.seq);
       for (const o of others) if (e.seq > o.hw) o.take(e.seq, r);
     }
