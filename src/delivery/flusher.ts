@@ -30,7 +30,7 @@ import { DEAD_LETTERED, DeliveryMarker } from './flush-marks.js';
 import { DeadLetter } from './dead-letter-store.js';
 import { type Outcome, type SendContext, deliverGroup } from './flush-send.js';
 import { DueTimer } from './flush-timer.js';
-import { diffOutcome } from './reconciliation.js';
+import { reconcileDelivered } from './reconciliation.js';
 import type { JournalEntry } from '../journal/index.js';
 import type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
 
@@ -124,7 +124,7 @@ export class Flusher {
       onIdle: () => this.#checkIdle(),
       sleep: (ms, signal) => deps.clock.sleep(ms, signal),
     });
-    this.#send = { upstream: deps.upstream, clock: deps.clock, oldRecordMs: this.#oldMs, reconcile: (r, l, e) => this.#reconcile(r, l, e) };
+    this.#send = { upstream: deps.upstream, clock: deps.clock, oldRecordMs: this.#oldMs, reconcile: (r, l, e) => reconcileDelivered(this.#d, r, l, e, (a) => this.#alert(a)) };
     if (this.#oldMs >= DAY_MS) deps.log.warn({ oldRecordMs: this.#oldMs }, 'flusher: oldRecordMs ≥ 24 h: idempotency keys may have expired upstream');
   }
 
@@ -372,23 +372,6 @@ export class Flusher {
     const busy = this.#d.liveBusy;
     if (!busy) return;
     for (let i = 0; i < LIVE_MAX_WAITS && busy(); i++) await this.#d.clock.sleep(5 + Math.floor(this.#random() * 15));
-  }
-
-  async #reconcile(rec: JournalRecord, last: JournalEntry, upstream: Effect[]): Promise<void> {
-    if (rec.kind !== 'updateSession' || !rec.local) return;
-    try {
-      this.#d.onUpstreamEffects?.(rec, upstream);
-    } catch (err) {
-      this.#d.log.error({ err }, 'flusher: onUpstreamEffects threw');
-    }
-    const at = new Date(this.#d.clock.now()).toISOString();
-    const diffs = diffOutcome({ sessionId: rec.sessionId, terminalId: rec.terminalId, seq: last.seq, at }, rec.local, upstream);
-    for (const e of diffs) {
-      await this.#d.reconciliation.add(e); // a failure retries the send: the replayed answer is the same
-      this.#d.metrics?.reconciliations.inc({ kind: e.kind });
-      this.#d.log.warn({ sessionId: e.sessionId, terminalId: e.terminalId, kind: e.kind, coupon: e.coupon, reason: e.reason }, 'flusher: upstream answer differs from the local one');
-      this.#alert({ ...e, kind: 'reconciliation', entryKind: e.kind });
-    }
   }
 
   #scheduleRetry(ks: KeyState, reason: string): void {

@@ -9,7 +9,9 @@
  * up to 10,000 entries on every add). Entries of the former snapshot (kind `reconciliation`) are carried over
  * once, on the first start that finds no log.
  */
-import type { LocalOutcome } from '../checkout/records.js';
+import type { JournalRecord, LocalOutcome } from '../checkout/records.js';
+import type { JournalEntry } from '../journal/index.js';
+import type { FlusherDeps } from './flush-types.js';
 import type { Effect } from '../engine/index.js';
 import type { DurableFs } from '../platform/durable-fs.js';
 import { AppendLog } from '../state/append-log.js';
@@ -209,4 +211,31 @@ function normalise(p: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(p)) if (typeof v === 'number' && Number.isFinite(v) && v !== 0) out[k] = v;
   return out;
+}
+
+/**
+ * A delivered session update whose upstream answer is known: Talon.One's own codes are confirmed in the ledger
+ * (`onUpstreamEffects`), and every difference from what the shop told the terminal is recorded, logged, counted
+ * and alerted. A failed `add` rejects: the flusher sends the record again (the replayed answer is the same).
+ */
+export async function reconcileDelivered(
+  d: Pick<FlusherDeps, 'onUpstreamEffects' | 'clock' | 'reconciliation' | 'metrics' | 'log'>,
+  rec: JournalRecord,
+  last: JournalEntry,
+  upstream: Effect[],
+  alert: (a: { kind: 'reconciliation'; [k: string]: unknown }) => void,
+): Promise<void> {
+  if (rec.kind !== 'updateSession' || !rec.local) return;
+  try {
+    d.onUpstreamEffects?.(rec, upstream);
+  } catch (err) {
+    d.log.error({ err }, 'flusher: onUpstreamEffects threw');
+  }
+  const at = new Date(d.clock.now()).toISOString();
+  for (const e of diffOutcome({ sessionId: rec.sessionId, terminalId: rec.terminalId, seq: last.seq, at }, rec.local, upstream)) {
+    await d.reconciliation.add(e);
+    d.metrics?.reconciliations.inc({ kind: e.kind });
+    d.log.warn({ sessionId: e.sessionId, terminalId: e.terminalId, kind: e.kind, coupon: e.coupon, reason: e.reason }, 'flusher: upstream answer differs from the local one');
+    alert({ ...e, kind: 'reconciliation', entryKind: e.kind });
+  }
 }
