@@ -97,6 +97,8 @@ export class Journal {
   #closing: Promise<void> | undefined;
   /** Set when a failed batch could not be truncated away: the tail is unknown, so no more appends. */
   #broken: StoregateError | undefined;
+  /** The last append that failed to reach the disk, until one succeeds (what a technician is shown). */
+  #lastWriteFailure: { code: string; at: number } | null = null;
   readonly #listeners = new Set<(e: JournalEntry) => void>();
   readonly #appender = new GroupCommit<Pending>((b) => this.#commitBatch(b));
   readonly #pacer: SyncPacer;
@@ -208,8 +210,23 @@ export class Journal {
     rec.mono = this.#clock.monotonic();
     this.#pendingBytes += rec.size;
     const entry = new StoredEntry<P>(rec, rec.payloadJson);
-    await this.#appender.submit({ rec, entry });
+    try {
+      await this.#appender.submit({ rec, entry });
+    } catch (err) {
+      this.#lastWriteFailure = { code: (err as StoregateError).code ?? 'SG_ERR_JOURNAL_WRITE', at: this.#clock.now() };
+      throw err;
+    }
+    this.#lastWriteFailure = null;
     return entry;
+  }
+
+  /**
+   * Whether appends reach the disk now: false after an append failed (a full disk, an I/O error) until one
+   * succeeds, and for good once the journal is broken (README "Status page": the red verdict).
+   */
+  writeHealth(): { writable: boolean; lastFailure: { code: string; at: number } | null } {
+    const failure = this.#broken ? { code: this.#broken.code, at: this.#lastWriteFailure?.at ?? this.#clock.now() } : this.#lastWriteFailure;
+    return { writable: failure === null, lastFailure: failure };
   }
 
   /**
