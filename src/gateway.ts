@@ -45,6 +45,10 @@ import { ReplayCache } from './checkout/replay-cache.js';
 import { FileKeyedStore } from './state/keyed-store.js';
 import { SerialService } from './serial/service.js';
 import { scanRoutes } from './http/scan-routes.js';
+import { statusUiRoutes, trackTerminalActivity } from './http/status-ui.js';
+import { TerminalActivity } from './status/activity.js';
+import { StatusHistory } from './status/history.js';
+import { judge } from './status/verdict.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -94,6 +98,8 @@ export class Gateway {
   #lock: DataDirLock | null = null;
   #replay: ReplayCache | null = null;
   #serial: SerialService | null = null;
+  #activity: TerminalActivity | null = null;
+  #history: StatusHistory | null = null;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -360,6 +366,15 @@ export class Gateway {
 
     const auth = new TerminalAuth(config.terminals);
     const app = buildApp({ bodyLimitBytes: config.http.bodyLimitBytes, log, metrics });
+    // The status page (README "Status page"): terminals seen, and the last hour's plots.
+    const activity = new TerminalActivity({ configured: () => runtime.config.terminals.map((t) => t.id), now: () => clock.now() });
+    this.#activity = activity;
+    trackTerminalActivity(app, activity);
+    const history = new StatusHistory({
+      clock,
+      readings: { upstreamP50Ms: () => this.#upstream?.health.snapshot().latencyMsP50 ?? null, journalDepth: () => journal.stats().depth, answers: () => activity.answers() },
+    });
+    this.#history = history;
     this.#inFlight = new InFlight(app.server);
     await app.register(terminalRoutes, { auth, checkout });
     await app.register(scanRoutes, { auth, scans: serial.scans });
@@ -369,6 +384,7 @@ export class Gateway {
       status: () => this.status(),
       ready: () => ({ ready: this.#journal !== null, reasons: this.#journal ? [] : ['journal not open'] }),
     });
+    await app.register(statusUiRoutes, { status: () => this.status(), history: () => history.snapshot(), now: () => clock.now(), monotonic: () => clock.monotonic(), version: VERSION });
     await app.register(adminRoutes, {
       adminToken: () => runtime.config.adminToken,
       pushes,
@@ -423,6 +439,7 @@ export class Gateway {
       log: log.child({ mod: 'alerts' }),
     });
     this.#watch.start();
+    history.start();
     log.info({ mod: 'gateway', url: this.#url, mode: config.mode, store: config.store.integrationId, config: loaded.source, mqtt: config.mqtt.url !== null }, 'storegate listening');
     return this.#url;
   }
@@ -475,16 +492,16 @@ export class Gateway {
     const j = this.#journal?.stats();
     const cache = this.#localData?.status();
     const mq = this.#mqtt?.stats();
-    return {
+    const doc: StatusDoc = {
       version: VERSION,
       mode: this.#checkout?.mode ?? config.mode,
       store: config.store.integrationId,
       uptimeSec: Math.round((this.#clock.now() - this.#startedAt) / 1000),
       upstream: up
-        ? { state: up.state, lastOkAt: up.lastOkAt, latencyMsP50: up.latencyMsP50, latencyMsP95: up.latencyMsP95, lastError: up.lastError }
-        : { state: 'down', lastOkAt: null, latencyMsP50: null, latencyMsP95: null, lastError: 'no upstream configured' },
+        ? { configured: true, state: up.state, lastOkAt: up.lastOkAt, latencyMsP50: up.latencyMsP50, latencyMsP95: up.latencyMsP95, lastError: up.lastError }
+        : { configured: false, state: 'down', lastOkAt: null, latencyMsP50: null, latencyMsP95: null, lastError: 'no upstream configured' },
       journal: j
-        ? { depth: j.depth, bytes: j.bytes, oldestAgeSec: j.oldestAgeSec, dead: this.#deadLetters?.count ?? 0, segments: j.segments, lastSeq: j.lastSeq, diskReserve: this.#reserve?.present ?? false }
+        ? { depth: j.depth, bytes: j.bytes, maxBytes: config.journal.maxBytes, oldestAgeSec: j.oldestAgeSec, dead: this.#deadLetters?.count ?? 0, segments: j.segments, lastSeq: j.lastSeq, diskReserve: this.#reserve?.present ?? false, ...this.#journalWrites() }
         : null,
       flush: this.#flusher?.stats() ?? null,
       cache: cache
@@ -502,14 +519,23 @@ export class Gateway {
       reconciliation: this.#reconciliation?.count ?? 0,
       config: { version: this.#runtime?.version ?? 0, pendingRestart: this.#runtime?.pendingRestart ?? [] },
       mqtt: mq
-        ? { connected: mq.connected, since: mq.since, reconnects: mq.reconnects, queued: mq.queued, dropped: mq.dropped, protocolVersion: mq.protocolVersion, broker: mq.broker, lastError: mq.lastError }
+        ? { configured: true, connected: mq.connected, since: mq.since, reconnects: mq.reconnects, queued: mq.queued, dropped: mq.dropped, protocolVersion: mq.protocolVersion, broker: mq.broker, lastError: mq.lastError }
         : { connected: false, configured: false },
       pushes: this.#pushes?.lastPushes() ?? {},
       alerts: this.#alerts?.counts() ?? {},
       serial: this.#serial?.status() ?? [],
       clockSkewMs: up?.clockSkewMs ?? null,
+      terminals: this.#activity?.terminals() ?? [],
       process: processFigures(),
     };
+    return { verdict: judge(doc, this.#clock.now()), ...doc };
+  }
+
+  /** Whether sales reach the disk (the status page's red verdict when not). */
+  #journalWrites(): { writable: boolean; lastWriteError: { code: string; at: string } | null } {
+    const w = this.#journal?.writeHealth();
+    const f = w?.lastFailure;
+    return { writable: w?.writable ?? true, lastWriteError: f ? { code: f.code, at: new Date(f.at).toISOString() } : null };
   }
 
   /**
@@ -527,6 +553,7 @@ export class Gateway {
       }
     };
     await step('probe', () => this.#probe?.stop());
+    await step('status history', () => this.#history?.stop());
     await step('alerts', () => this.#watch?.stop());
     await step('serial', () => this.#serial?.stop());
     // A clean `{"online":false}` first (no Last Will), and no more RPC or pushes taken in.

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../telemetry/metrics.js';
 import { checkAdminToken } from './auth.js';
 import { talonError } from './talon-errors.js';
-import { renderStatusPage } from './status-page.js';
 
 /** What `/status` reports (CONTRACT §4); sections appear as their capabilities exist. */
 export type StatusDoc = Record<string, unknown> & { version: string; mode: string };
@@ -36,7 +35,7 @@ export function requireAdmin(source: AdminTokenSource) {
   };
 }
 
-/** Operations routes (CONTRACT §4): liveness, readiness, status, metrics, and the technicians' page. */
+/** Operations routes (CONTRACT §4): liveness, readiness, status, metrics. */
 export async function opsRoutes(app: FastifyInstance, deps: OpsRouteDeps): Promise<void> {
   const admin = requireAdmin(deps.adminToken);
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -58,6 +57,5 @@ export async function opsRoutes(app: FastifyInstance, deps: OpsRouteDeps): Promi
     return reply.header('content-type', deps.metrics.registry.contentType).send(text);
   });
 
-  // The technicians' page: no token needed, so it shows nothing secret (no keys, tokens, terminals' hashes).
-  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(renderStatusPage(deps.status())));
+  // The technicians' page `GET /` is public and lives in status-ui.ts, built from the public summary only.
 }
