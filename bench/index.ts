@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   soak: () => import('./soak.js'),
   startup: () => import('./startup.js'),
   serial: () => import('./serial.js'),
+  statuspage: () => import('./statuspage.js'),
 };
 
 async function main(): Promise<void> {
