@@ -12,7 +12,7 @@ import { Gateway } from '../src/gateway.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { sha256Hex } from '../src/http/auth.js';
-import type { Clock } from '../src/platform/clock.js';
+import { systemClock, type Clock } from '../src/platform/clock.js';
 import { printTable, verdict, type Cell } from './report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,18 +69,7 @@ class SoakClock implements Clock {
     return performance.now();
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return systemClock.sleep(ms, signal);
   }
 }
 
