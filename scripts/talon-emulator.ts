@@ -3,6 +3,7 @@
  *
  *   npm run emulator -- --port 9000 --api-key KEY [--campaigns FILE] [--host 127.0.0.1]
  *                       [--admin-port N] [--no-record] [--max-recorded N]
+ *                       [--management-key KEY] [--management-rate N]
  *
  * Programmatic use: `import { startEmulator } from './talon-emulator/server.js'` (also re-exported here).
  * Details: scripts/talon-emulator/README.md.
@@ -14,7 +15,7 @@ import type { StartOptions } from './talon-emulator/types.js';
 export { startEmulator, DEFAULT_CAMPAIGNS_FILE } from './talon-emulator/server.js';
 export type { Emulator, Faults, RecordedRequest, StartOptions } from './talon-emulator/types.js';
 
-const USAGE = 'usage: talon-emulator --port N --api-key KEY [--campaigns FILE] [--host 127.0.0.1] [--admin-port N] [--no-record] [--max-recorded N]';
+const USAGE = 'usage: talon-emulator --port N --api-key KEY [--campaigns FILE] [--host 127.0.0.1] [--admin-port N] [--no-record] [--max-recorded N] [--management-key KEY] [--management-rate N]';
 
 export function parseArgs(argv: string[]): StartOptions {
   const opts: Partial<StartOptions> = {};
@@ -36,6 +37,8 @@ export function parseArgs(argv: string[]): StartOptions {
       case '--admin-port': opts.adminPort = int(flag, value()); break;
       case '--no-record': opts.record = false; break;
       case '--max-recorded': opts.maxRecorded = int(flag, value(), 10_000_000); break;
+      case '--management-key': { const v = value(); if (v !== undefined) opts.managementKey = v; break; }
+      case '--management-rate': opts.managementRatePerSec = int(flag, value(), 10_000); break;
       case '--help': case '-h': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown argument "${a}"`);
     }

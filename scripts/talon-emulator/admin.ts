@@ -11,6 +11,8 @@
  *   GET    /_emulator/sessions/:id      → {customerSession, effects, redeemedCoupons} or 404
  *   GET    /_emulator/coupons/:code     → Coupon or 404
  *   GET    /_emulator/profiles/:id      → CustomerProfile or 404
+ * The Management API's admin routes (`/_emulator/management/*`, `/_emulator/notifications`, `/_emulator/notify`,
+ * `/_emulator/ratelimit`) are in management-http.ts.
  */
 import type { IncomingMessage } from 'node:http';
 import { ApiError, invalid, notFound, problem } from './errors.js';
@@ -32,7 +34,7 @@ export interface AdminOps {
 
 export interface AdminReply { status: number; body?: unknown; after?: () => Promise<void> }
 
-function isLoopback(req: IncomingMessage): boolean {
+export function isLoopback(req: IncomingMessage): boolean {
   const a = req.socket.remoteAddress ?? '';
   return a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
 }

@@ -8,10 +8,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { handleAdmin, type AdminOps } from './admin.js';
+import { handleAdmin, isLoopback, type AdminOps } from './admin.js';
 import { loadConfigFile, parseConfig, type EmulatorConfig } from './campaigns.js';
 import { ApiError, invalid, notFound, problem, tooManyProfile, tooManySession, unauthorized } from './errors.js';
 import { FaultController } from './faults.js';
+import { createManagement } from './management-http.js';
+import { matchManagement } from './management-routes.js';
 import { balances, inventory, trackEvent, updateProfile } from './profiles.js';
 import { KeyedQueue } from './queue.js';
 import { getSession, reopenSession, returnItems, sessionJson, updateSession, type Reply } from './sessions.js';
@@ -125,6 +127,8 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
   let st = new State(loadCfg(), now);
   const faults = new FaultController();
   const queue = new KeyedQueue(3);
+  // The Management API (head office's pulls): its own key, data and per-endpoint rate limit (management-http.ts).
+  const management = createManagement({ key: opts.managementKey, perSecond: opts.managementRatePerSec ?? 3, now, ...(opts.management ? { seed: opts.management } : {}) });
   const maxRecorded = Math.max(1, opts.maxRecorded ?? 100_000);
   let recording = opts.record ?? true;
   // Bodies are kept as the raw text (flat strings are cheap for the GC) and parsed when read.
@@ -227,6 +231,14 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
       record(req, raw, 0, stalled);
       return;
     }
+    if (matchManagement(req.method ?? '', pathname)) {
+      const delay = faults.active ? faults.delayMs(pathname) : 0;
+      if (delay > 0) await sleep(delay);
+      const inj = faults.active ? faults.injected(pathname) : undefined;
+      if (inj) return finish({ status: inj.status, payload: JSON.stringify(inj.body) });
+      management.handle(req, res, pathname, q, (status) => record(req, raw, status, stalled));
+      return;
+    }
     if (req.headers.authorization !== authHeader) return finish(errorAnswer(unauthorized()));
     let route: Route | undefined;
     let m: string[] = [];
@@ -255,7 +267,7 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
   const ops: AdminOps = {
     requests: () => recorded.map(toRecorded),
     clearRequests: () => { recorded = []; highWater = new Map(); },
-    reset: () => { st = new State(loadCfg(), now); recorded = []; highWater = new Map(); queue.clear(); void setFaults({}); },
+    reset: () => { st = new State(loadCfg(), now); recorded = []; highWater = new Map(); queue.clear(); management.reset(); void setFaults({}); },
     inFlightHighWater: () => Object.fromEntries(highWater),
     getFaults: () => faults.get(),
     setFaults: (f) => setFaults(f),
@@ -274,6 +286,13 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
       const raw = await readBody(req);
       if (raw.length) {
         try { body = JSON.parse(raw); } catch { throw invalid([problem('/', 'Invalid JSON', 'the request body is not valid JSON')]); }
+      }
+      const [head = '', ...tail] = pathname.slice('/_emulator/'.length).split('/');
+      const mg = isLoopback(req) ? management.admin(req.method ?? 'GET', head, tail.map((t) => decodeURIComponent(t)), body) : undefined;
+      if (mg) {
+        const r = await mg;
+        send(res, { status: r.status, payload: r.body === undefined ? undefined : JSON.stringify(r.body) });
+        return;
       }
       const r = handleAdmin(ops, req, pathname, body);
       send(res, { status: r.status, payload: r.body === undefined ? undefined : JSON.stringify(r.body) });
@@ -369,6 +388,7 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
     getSession: ops.getSession,
     getCoupon: ops.getCoupon,
     getProfile: ops.getProfile,
+    management: management.api,
     getBalance: (programId, profileId) => {
       const b = st.balance(programId, profileId, false);
       return b ? { ...b } : undefined;

@@ -4,6 +4,9 @@
  * they are kept loose (`Json`) where the emulator only echoes what it was given.
  */
 
+import type { ManagementData } from './management.js';
+import type { ManagementApi } from './management-http.js';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
@@ -79,6 +82,12 @@ export interface StartOptions {
   maxRecorded?: number;
   /** Optional second port serving only `/_emulator/*` (reachable while `refuse` is on). */
   adminPort?: number;
+  /** Management API key (`Authorization: ManagementKey-v1 <key>`); absent = the Management API answers 401. */
+  managementKey?: string;
+  /** Requests per second per Management API endpoint before 429 (default 3, Talon.One's limit). */
+  managementRatePerSec?: number;
+  /** The Management API's initial data (reloaded by `reset`). */
+  management?: ManagementData;
 }
 
 export interface Emulator {
@@ -107,5 +116,7 @@ export interface Emulator {
   getCoupon(code: string): JsonObject | undefined;
   getProfile(integrationId: string): JsonObject | undefined;
   getBalance(programId: number, profileId: string): JsonObject | undefined;
+  /** The Management API's data, rate-limit counters and notifications (management-http.ts). */
+  readonly management: ManagementApi;
   close(): Promise<void>;
 }
