@@ -3,7 +3,7 @@
  * EdDSA over Ed25519 (RFC 8037). Lives next to `verify.ts` so the two can never drift apart; a store
  * gateway never calls it (it holds no private key).
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { ed25519PrivateKey, thumbprint } from './keys.js';
 
@@ -20,9 +20,15 @@ export interface UnsignedPush {
 }
 
 export async function signPush(envelope: UnsignedPush, privateKeyPem: string): Promise<string> {
-  const privateKey = ed25519PrivateKey(privateKeyPem);
+  return signPushJson(JSON.stringify(envelope), ed25519PrivateKey(privateKeyPem));
+}
+
+/**
+ * Signs an envelope already serialised (head office assembles a shop's payload from pieces it serialised once,
+ * and signs hundreds of them: it passes the key object, imported once). The text must be an envelope as above.
+ */
+export async function signPushJson(envelopeJson: string, privateKey: KeyObject): Promise<string> {
   // kid = RFC 7638 thumbprint of the public half, the same id `loadTrustedKeys` gives the store's copy.
   const kid = thumbprint(createPublicKey(privateKey));
-  const payload = new TextEncoder().encode(JSON.stringify(envelope));
-  return new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', kid, typ: PUSH_JWS_TYPE }).sign(privateKey);
+  return new CompactSign(Buffer.from(envelopeJson, 'utf8')).setProtectedHeader({ alg: 'EdDSA', kid, typ: PUSH_JWS_TYPE }).sign(privateKey);
 }

@@ -1,0 +1,165 @@
+/**
+ * What each shop gets, from the pull cache, in the shapes a shop accepts (README "Local data"; the shop checks
+ * them in src/engine/ingest/*): the rules payload `{application, evaluationTree, campaigns: [{campaign, ruleset}],
+ * stores, cartItemFilters}`, the coupons `{full, coupons}`, the loyalty `{programs, balances}` (the push adds
+ * `version`).
+ *
+ * - Rules are per shop: the campaigns linked to its store or to none, and its own `Store` object (from which
+ *   it learns its numeric store id). Each campaign is serialised once and the shops' payloads are put together
+ *   from those pieces; a shop's content key hashes the pieces' keys, so a change to one campaign reaches only
+ *   the shops that hold it, and an unchanged shop is not pushed again.
+ * - Coupons are those of the shop's campaigns; when every shop holds the same coupon campaigns (the usual
+ *   case: store-specific campaigns without coupons) one set serves all (`*`).
+ * - Loyalty balances are the chain's (a customer may shop anywhere): one set for all.
+ */
+import { createHash } from 'node:crypto';
+import type { CampaignCoupons, PullCache } from './cache.js';
+import { appSettings, hasCoupons, linkedStores, type Obj } from './shapes.js';
+
+export const FLEET = '*';
+
+export interface RulesTarget {
+  /** The store's integration id (the push's `storeIntegrationId`). */
+  target: string;
+  key: string;
+  /** The data JSON without `version` (the push sets it). */
+  text: () => string;
+  campaigns: number;
+}
+
+export interface CouponsTarget {
+  target: string;
+  key: string;
+  /** Oldest read time of the coupons it holds: the push version claims no fresher counters. */
+  readAt: number;
+  coupons: () => Map<string, Obj>;
+}
+
+export interface LoyaltyTarget {
+  target: string;
+  key: string;
+  readAt: number;
+  text: () => string;
+}
+
+const hash = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 22);
+
+interface Piece {
+  campaign: Obj;
+  ruleset: Obj;
+  text: string;
+  key: string;
+}
+
+export class Builder {
+  /** Serialised `{campaign, ruleset}` per campaign object (the cache replaces the object when it changes). */
+  #pieces = new WeakMap<Obj, Piece>();
+  #couponKeys = new WeakMap<CampaignCoupons, string>();
+
+  /** Rules per store; empty until the listing has run (no stores, no application). */
+  rules(cache: PullCache): RulesTarget[] {
+    if (!cache.application || !cache.stores) return [];
+    const app = JSON.stringify(appSettings(cache.application));
+    const filters = JSON.stringify(cache.filters ?? []);
+    const pieces: { piece: Piece; linked: number[] }[] = [];
+    for (const c of [...cache.campaigns.values()].sort((a, b) => (a['id'] as number) - (b['id'] as number))) {
+      const rs = cache.rulesets.get(c['id'] as number);
+      if (!rs || rs.rulesetId !== c['activeRulesetId']) continue; // its ruleset is still being read
+      pieces.push({ piece: this.#piece(c, rs.ruleset), linked: linkedStores(c) });
+    }
+    const tree = JSON.stringify(withAllCampaigns(cache.tree, pieces.map((p) => p.piece.campaign['id'] as number)));
+    const head = hash(`${app}\n${filters}\n${tree}`);
+    return cache.stores.map((store) => {
+      const sid = store['id'] as number;
+      const mine = pieces.filter((p) => p.linked.length === 0 || p.linked.includes(sid)).map((p) => p.piece);
+      const storeText = JSON.stringify(store);
+      return {
+        target: String(store['integrationId']),
+        key: hash(`${head}\n${storeText}\n${mine.map((p) => p.key).join(',')}`),
+        campaigns: mine.length,
+        text: () => `{"application":${app},"evaluationTree":${tree},"campaigns":[${mine.map((p) => p.text).join(',')}],"stores":[${storeText}],"cartItemFilters":${filters}}`,
+      };
+    });
+  }
+
+  /** Coupons: one target `*` when every store holds the same coupon campaigns, else one per store. */
+  coupons(cache: PullCache): CouponsTarget[] {
+    if (!cache.stores) return [];
+    const global: number[] = [];
+    const byStore = new Map<number, number[]>();
+    for (const c of cache.campaigns.values()) {
+      const id = c['id'] as number;
+      if (!hasCoupons(c) || !cache.coupons.has(id)) continue;
+      const linked = linkedStores(c);
+      if (linked.length === 0) global.push(id);
+      for (const s of linked) byStore.set(s, [...(byStore.get(s) ?? []), id]);
+    }
+    const everyone = cache.stores.every((s) => byStore.has(s['id'] as number));
+    // Identical for all: no store-specific coupon campaign, or (rare) the same ones linked to every store.
+    const sameForAll = byStore.size === 0 || (everyone && new Set([...byStore.values()].map((l) => l.sort().join(','))).size === 1);
+    if (sameForAll) return [this.#couponTarget(cache, FLEET, [...global, ...(byStore.values().next().value ?? [])])];
+    return cache.stores.map((s) => this.#couponTarget(cache, String(s['integrationId']), [...global, ...(byStore.get(s['id'] as number) ?? [])]));
+  }
+
+  loyalty(cache: PullCache): LoyaltyTarget[] {
+    const l = cache.loyalty;
+    if (!l) return [];
+    const text = JSON.stringify({ programs: l.programs, balances: l.balances });
+    return [{ target: FLEET, key: hash(text), readAt: l.readAt, text: () => text }];
+  }
+
+  #piece(c: Obj, ruleset: Obj): Piece {
+    const had = this.#pieces.get(c);
+    if (had && had.ruleset === ruleset) return had;
+    const text = JSON.stringify({ campaign: c, ruleset });
+    const p = { campaign: c, ruleset, text, key: hash(text) };
+    this.#pieces.set(c, p);
+    return p;
+  }
+
+  #couponTarget(cache: PullCache, target: string, ids: number[]): CouponsTarget {
+    ids = [...new Set(ids)].sort((a, b) => a - b);
+    const sets = ids.map((id) => [id, cache.coupons.get(id) as CampaignCoupons] as const);
+    const key = hash(sets.map(([id, s]) => `${id}:${this.#couponKey(s)}`).join(','));
+    const readAt = sets.length === 0 ? 0 : Math.min(...sets.map(([, s]) => s.readAt));
+    return {
+      target,
+      key,
+      readAt,
+      coupons: () => {
+        const m = new Map<string, Obj>();
+        for (const [, s] of sets) for (const k of s.coupons) m.set(k['value'] as string, k);
+        return m;
+      },
+    };
+  }
+
+  #couponKey(s: CampaignCoupons): string {
+    let k = this.#couponKeys.get(s);
+    if (k === undefined) {
+      k = hash(JSON.stringify(s.coupons));
+      this.#couponKeys.set(s, k);
+    }
+    return k;
+  }
+}
+
+/**
+ * The evaluation tree with every campaign the shops get. Talon.One puts a new campaign into the tree and says
+ * so by notification; until that notification has arrived (or if it was lost) the campaign would be in no set,
+ * and a shop evaluates only the campaigns its tree names. It is appended to the root set, where Talon.One's
+ * default evaluation group puts new campaigns.
+ */
+export function withAllCampaigns(tree: Obj | null, ids: number[]): Obj | null {
+  if (!tree || typeof tree['set'] !== 'object' || tree['set'] === null) return tree;
+  const seen = new Set<number>();
+  const walk = (n: Obj): void => {
+    if (n['type'] === 'CAMPAIGN' && typeof n['campaignId'] === 'number') seen.add(n['campaignId']);
+    if (Array.isArray(n['elements'])) for (const e of n['elements'] as Obj[]) walk(e);
+  };
+  const set = tree['set'] as Obj;
+  walk(set);
+  const missing = ids.filter((id) => !seen.has(id));
+  if (missing.length === 0) return tree;
+  return { ...tree, set: { ...set, elements: [...((set['elements'] as Obj[] | undefined) ?? []), ...missing.map((campaignId) => ({ type: 'CAMPAIGN', campaignId }))] } };
+}

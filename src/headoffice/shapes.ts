@@ -1,0 +1,43 @@
+/**
+ * What head office keeps of Talon.One's Management API objects: the fields the shops' payloads carry (README
+ * "Local data"), nothing volatile. A `Campaign` as listed carries counters that change with every redemption
+ * (`couponRedemptionCount`, `discountCount`, `lastActivity`…) and a `frontendState` that moves with the clock;
+ * kept, they would change the shops' rules payload all day long and re-push it for nothing.
+ */
+export type Obj = Record<string, unknown>;
+
+/** Campaign fields of the rules payload (README "Local data": `id`, `name`, `state`, times, `linkedStoreIds`, `features`, `limits`) and what rules may read. */
+const CAMPAIGN_FIELDS = ['id', 'name', 'description', 'state', 'startTime', 'endTime', 'linkedStoreIds', 'features', 'limits', 'activeRulesetId', 'attributes', 'type', 'tags', 'campaignGroups', 'couponAttributes', 'reevaluateOnReturn'] as const;
+const STORE_FIELDS = ['id', 'integrationId', 'name', 'attributes'] as const;
+/** Talon.One `Coupon` fields the shop's coupons payload reads (src/engine/ingest/coupons.ts). */
+const COUPON_FIELDS = ['id', 'value', 'campaignId', 'usageLimit', 'usageCounter', 'startDate', 'expiryDate', 'recipientIntegrationId', 'attributes', 'discountLimit'] as const;
+const PROGRAM_FIELDS = ['id', 'name', 'title', 'description', 'cardBased', 'timezone', 'tiers', 'subscribedApplications', 'allowSubledger'] as const;
+const APP_FIELDS = ['currency', 'timezone', 'caseSensitivity', 'defaultDiscountScope', 'enableCascadingDiscounts', 'enablePartialDiscounts', 'attributes'] as const;
+
+function pick(o: Obj, keys: readonly string[]): Obj {
+  const out: Obj = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+export const trimCampaign = (c: Obj): Obj => pick(c, CAMPAIGN_FIELDS);
+export const trimStore = (s: Obj): Obj => pick(s, STORE_FIELDS);
+export const trimCoupon = (k: Obj): Obj => pick(k, COUPON_FIELDS);
+export const trimProgram = (p: Obj): Obj => pick(p, PROGRAM_FIELDS);
+/** The Application settings a shop evaluates with (README "Local data": `application`). */
+export const appSettings = (a: Obj): Obj => pick(a, APP_FIELDS);
+
+/** A campaign the shops should hold: enabled and not over (running, or scheduled to start). */
+export function wanted(c: Obj, now: number): boolean {
+  if (c['state'] !== 'enabled') return false;
+  const end = typeof c['endTime'] === 'string' ? Date.parse(c['endTime']) : Infinity;
+  return !(end <= now);
+}
+
+export function hasCoupons(c: Obj): boolean {
+  return Array.isArray(c['features']) && (c['features'] as unknown[]).includes('coupons');
+}
+
+export function linkedStores(c: Obj): number[] {
+  return Array.isArray(c['linkedStoreIds']) ? (c['linkedStoreIds'] as unknown[]).filter((x): x is number => typeof x === 'number') : [];
+}
