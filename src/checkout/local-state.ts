@@ -17,6 +17,7 @@ const FOLLOW_MAX = 1000;
 /** The ledger snapshot is saved this often when records were committed since (it bounds what a start replays). */
 const LEDGER_SAVE_MS = 5_000;
 const UPKEEP_MS = 60_000;
+const FIRST_UPKEEP_MS = 3_000;
 
 /** Someone else who rebuilds state from the same journal records at start (the replay cache). */
 export interface RecordConsumer {
@@ -126,7 +127,10 @@ export class LocalState {
     this.#markAll();
     if (replayed > 0) await this.ensureLedgerSaved();
     this.#log.info({ sessions: this.#sessions.size, profiles: this.#profiles.size, records: records.length, replayed, lastSeq: this.#lastSeq }, 'local state restored');
-    this.#housekeptAt = { checkpoint: this.#clock.now(), upkeep: this.#clock.now(), mono: this.#clock.monotonic() };
+    // The first upkeep (retention, compaction) comes a few seconds after the start, not a minute: a daemon that
+    // restarts often (a crash loop, a flaky power supply) must still get its stores compacted, or every start scans
+    // a longer file than the last.
+    this.#housekeptAt = { checkpoint: this.#clock.now(), upkeep: this.#clock.now() - UPKEEP_MS + FIRST_UPKEEP_MS, mono: this.#clock.monotonic() };
     this.#timer = setInterval(() => this.#housekeep(), 1_000);
     this.#timer.unref();
     return { replayed };

@@ -100,7 +100,11 @@ export class FileKeyedStore<V> implements KeyedStore<V> {
 
   async start(): Promise<void> {
     const fs = this.#fs;
-    await fs.ensureDir(path.dirname(this.#o.file));
+    const dir = path.dirname(this.#o.file);
+    await fs.ensureDir(dir);
+    // A compaction cut short by a crash leaves its temp file (the store itself is whole): remove it.
+    const stale = `.${path.basename(this.#o.file)}.`;
+    for (const n of await fs.readdir(dir)) if (n.startsWith(stale) && n.endsWith('.compact.tmp')) await fs.unlink(path.join(dir, n)).catch(() => undefined);
     let created = false;
     let file: SyncFile;
     try {

@@ -4,7 +4,7 @@
  * live values, and values that left the in-memory cache are read back from disk. A model (a plain Map) is
  * compared with the store after random operations, restarts and compactions.
  */
-import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -189,6 +189,26 @@ describe('FileKeyedStore', () => {
       const r = await open(file);
       check(r);
       expect(r.hw).toBe(seq);
+      await r.stop();
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('FileKeyedStore after a crash mid-compaction', () => {
+  it('removes the temp file a compaction cut short left, and keeps the store whole', async () => {
+    const { dir, cleanup } = await tempDir('sg-keyed-');
+    try {
+      const file = path.join(dir, 'sessions.kv');
+      const s = await open(file);
+      s.put('a', { n: 1, text: 'x', list: [] }, 1, 1);
+      await s.stop();
+      const tmp = path.join(dir, '.sessions.kv.4242.compact.tmp');
+      writeFileSync(tmp, 'half a compaction');
+      const r = await open(file);
+      expect(existsSync(tmp)).toBe(false);
+      expect(r.get('a')?.n).toBe(1);
       await r.stop();
     } finally {
       await cleanup();
