@@ -49,6 +49,7 @@ import { statusUiRoutes, trackTerminalActivity } from './http/status-ui.js';
 import { TerminalActivity } from './status/activity.js';
 import { StatusHistory } from './status/history.js';
 import { judge } from './status/verdict.js';
+import { HttpsFront } from './tls/server.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -100,6 +101,7 @@ export class Gateway {
   #serial: SerialService | null = null;
   #activity: TerminalActivity | null = null;
   #history: StatusHistory | null = null;
+  #https: HttpsFront | null = null;
 
   constructor(opts: GatewayOptions) {
     this.#opts = opts;
@@ -150,6 +152,11 @@ export class Gateway {
   /** The HTTP app, for calls in process (`inject`: the same hooks, routes and bodies as over the LAN). */
   get app(): FastifyInstance | null {
     return this.#app;
+  }
+
+  /** HTTPS for terminals (null without http.tls): its status and the loopback health port. */
+  get https(): HttpsFront | null {
+    return this.#https;
   }
 
   /** The push gate (signature, version floor, apply) that MQTT and HTTP pushes go through. */
@@ -365,7 +372,10 @@ export class Gateway {
     this.#pushes = pushes;
 
     const auth = new TerminalAuth(config.terminals);
-    const app = buildApp({ bodyLimitBytes: config.http.bodyLimitBytes, log, metrics });
+    // HTTPS for terminals when http.tls names a certificate (src/tls/: reload, plain HTTP refused, mutual TLS).
+    this.#https = config.http.tls.certFile ? await HttpsFront.open({ http: config.http, log: log.child({ mod: 'tls' }), now: () => clock.now() }) : null;
+    const app = buildApp({ bodyLimitBytes: config.http.bodyLimitBytes, log, metrics, https: this.#https?.serverOptions() });
+    this.#https?.attach(app);
     // The status page (README "Status page"): terminals seen, and the last hour's plots.
     const activity = new TerminalActivity({ configured: () => runtime.config.terminals.map((t) => t.id), now: () => clock.now() });
     this.#activity = activity;
@@ -399,6 +409,7 @@ export class Gateway {
     runtime.onChange(liveConfigApplier({ log, checkout, upstream: this.#upstream, auth, state, setTrustedKeys: (k) => (trustedKeys = k) }));
 
     this.#url = await listenOrExplain(app, config.http.host, config.http.port);
+    await this.#https?.afterListen(app, this.#url);
 
     if (config.mqtt.url) {
       const mqttLog = log.child({ mod: 'mqtt' });
@@ -526,6 +537,7 @@ export class Gateway {
       serial: this.#serial?.status() ?? [],
       clockSkewMs: up?.clockSkewMs ?? null,
       terminals: this.#activity?.terminals() ?? [],
+      tls: this.#https?.status() ?? { enabled: false },
       process: processFigures(),
     };
     return { verdict: judge(doc, this.#clock.now()), ...doc };
@@ -559,6 +571,7 @@ export class Gateway {
     // A clean `{"online":false}` first (no Last Will), and no more RPC or pushes taken in.
     await step('mqtt', () => this.#mqtt?.stop());
     await step('http', () => this.#app && this.#inFlight && closeDraining(this.#app, this.#inFlight, opts.drainMs ?? 2 ** 31 - 1, log));
+    await step('https', () => this.#https?.stop());
     await step('flusher', () => this.#flusher?.stop());
     await step('dead letters', () => this.#deadStore?.idle());
     await step('state', () => this.#state?.stop());

@@ -13,7 +13,8 @@ import { VERSION, gitCommit } from './version.js';
 import { signingKeys, terminalKey } from './cli/keys.js';
 import { statusCommand } from './cli/status.js';
 import { journalCommand } from './cli/journal.js';
-import { daemonUrl } from './cli/daemon-client.js';
+import { daemonTarget } from './cli/daemon-client.js';
+import { keysTlsCommand, UsageError } from './cli/keys-tls.js';
 import { pushCommand } from './cli/push.js';
 import { doctorCommand } from './cli/doctor.js';
 import { runtimeChecks } from './cli/runtime-info.js';
@@ -30,6 +31,8 @@ const USAGE = `usage: storegate [command] [options]
                                       give one dead letter up (audited)
   keys terminal ID                    new terminal token (and the config line with its hash)
   keys signing [--out FILE]           new Ed25519 key pair for head office: private key to FILE (0600), public key printed
+  keys tls --names NAME,ADDR,… [--client ID] [--out DIR] [--days N]
+                                      HTTPS files: store CA (made once), server certificate for these names, client certificates
   push KIND FILE --key PEM --store ID|* [--mqtt URL] [--version N] [--timeout SEC]
                                       sign a config/rules/prices/coupons/loyalty push, publish it, wait for the acks
   version [--verbose]                 version, git commit, Node.js version (--verbose: runtime checks)
@@ -60,6 +63,9 @@ async function main(argv: string[]): Promise<number> {
       force: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       limit: { type: 'string' },
+      names: { type: 'string' },
+      client: { type: 'string' },
+      days: { type: 'string' },
     },
   });
   const [command = 'run', ...rest] = positionals;
@@ -107,7 +113,15 @@ async function main(argv: string[]): Promise<number> {
           return 1;
         }
       }
-      console.error('usage: storegate keys terminal ID | storegate keys signing');
+      if (rest[0] === 'tls') {
+        try {
+          return await keysTlsCommand({ names: values.names, client: values.client, out: values.out, days: values.days, json: values.json }, (t) => process.stdout.write(t));
+        } catch (err) {
+          console.error((err as Error).message);
+          return err instanceof UsageError ? 2 : 1;
+        }
+      }
+      console.error('usage: storegate keys terminal ID | storegate keys signing | storegate keys tls --names NAME,…');
       return 2;
     case 'push':
       return pushCommand({
@@ -126,12 +140,12 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'status': {
       const { config, source } = await loadConfig({ configPath: values.config });
-      return statusCommand({ url: daemonUrl(config, values.url), adminToken: config.adminToken, json: values.json, configSource: source });
+      return statusCommand({ url: daemonTarget(config, values.url), adminToken: config.adminToken, json: values.json, configSource: source });
     }
     case 'journal': {
       const { config, source } = await loadConfig({ configPath: values.config });
       return journalCommand(rest[0], {
-        url: daemonUrl(config, values.url),
+        url: daemonTarget(config, values.url),
         adminToken: config.adminToken,
         json: values.json,
         configSource: source,

@@ -14,7 +14,8 @@ import { isStoregateError } from '../core/errors.js';
 import { checkUpstream } from '../upstream/check.js';
 import { probeBroker } from '../mqtt/client-once.js';
 import { checkSerialPort } from '../serial/doctor.js';
-import { daemonUrl } from './daemon-client.js';
+import { daemonRequest, daemonTarget, type DaemonTarget } from './daemon-client.js';
+import { checkTlsFiles } from '../tls/doctor.js';
 import { serviceUserGroups } from './users.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -53,7 +54,9 @@ export async function runChecks(configPath: string | undefined, timeoutMs: numbe
   for (const w of loaded.warnings) checks.push({ name: 'config', status: 'warn', reason: w });
   checks.push(checkDataDir(config.dataDir));
   checks.push(checkDiskSpace(config.dataDir, config.journal.reserveBytes, config.journal.diskLowBytes, config.journal.maxBytes));
-  const daemon = await checkDaemon(loaded, timeoutMs);
+  const tls = await checkTlsFiles(config.http, Date.now());
+  checks.push({ name: tls.name, status: tls.status, reason: tls.reason });
+  const daemon = await checkDaemon(loaded, timeoutMs, tls.sha256);
   checks.push(...daemon.checks);
   checks.push(...(await checkTalonOne(loaded, timeoutMs)));
   checks.push(await checkBroker(loaded, timeoutMs));
@@ -97,16 +100,17 @@ function checkDiskSpace(dir: string, reserve: number, low: number, maxJournal: n
   return { name, status: 'ok', reason: f };
 }
 
-async function getJson(url: string, token: string | null, timeoutMs: number): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
+/** GET on the daemon, over HTTPS with the config's trust when it has http.tls (src/cli/daemon-client.ts). */
+async function getJson(target: DaemonTarget, path: string, token: string | null, timeoutMs: number): Promise<{ status: number; body: unknown; peerSha256?: string }> {
+  const res = await daemonRequest(target, 'GET', path, token ? { authorization: `Bearer ${token}` } : {}, undefined, timeoutMs);
+  const text = res.text;
   let body: unknown = null;
   try {
     body = text ? (JSON.parse(text) as unknown) : null;
   } catch {
     // not JSON: only the status matters then
   }
-  return { status: res.status, body };
+  return { status: res.status, body, ...(res.peerSha256 ? { peerSha256: res.peerSha256 } : {}) };
 }
 
 /** A serial port as the running daemon's `/status` shows it. */
@@ -117,22 +121,27 @@ interface DaemonPort {
   lastScanAt?: string | null;
 }
 
-async function checkDaemon(loaded: LoadedConfig, timeoutMs: number): Promise<{ checks: Check[]; serial: DaemonPort[] }> {
-  const base = daemonUrl(loaded.config);
+async function checkDaemon(loaded: LoadedConfig, timeoutMs: number, certSha256?: string): Promise<{ checks: Check[]; serial: DaemonPort[] }> {
+  const target = daemonTarget(loaded.config);
+  const base = target.url;
   const none = (c: Check) => ({ checks: [c], serial: [] });
-  let ready: { status: number; body: unknown };
+  let ready: { status: number; body: unknown; peerSha256?: string };
   try {
-    ready = await getJson(`${base}/readyz`, null, timeoutMs);
+    ready = await getJson(target, '/readyz', null, timeoutMs);
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-    return none({ name: 'daemon', status: 'warn', reason: `not answering at ${base} (${cause}): is storegate running? (systemctl status storegate)` });
+    // Refused, a timeout, or a TLS disagreement, each in words (src/cli/daemon-client.ts).
+    return none({ name: 'daemon', status: 'warn', reason: `${(err as Error).message}` });
   }
   if (ready.status !== 200) return none({ name: 'daemon', status: 'fail', reason: `${base}/readyz answers ${ready.status}: the daemon runs but is not ready (journalctl -u storegate)` });
   const out: Check[] = [{ name: 'daemon', status: 'ok', reason: `running and ready at ${base}` }];
+  // A replaced certificate is picked up within http.tls.checkIntervalSec; one still not served was refused (the log says why).
+  if (certSha256 && ready.peerSha256 && ready.peerSha256 !== certSha256) {
+    out.push({ name: 'https', status: 'warn', reason: `the daemon presents another certificate (SHA-256 ${ready.peerSha256.slice(0, 16)}…) than certFile (${certSha256.slice(0, 16)}…): it reloads changed files within http.tls.checkIntervalSec; if this stays, journalctl -u storegate says why the new files were refused` });
+  }
   if (!loaded.config.adminToken) return { checks: out, serial: [] };
   let s: { status: number; body: unknown };
   try {
-    s = await getJson(`${base}/status`, loaded.config.adminToken, timeoutMs);
+    s = await getJson(target, '/status', loaded.config.adminToken, timeoutMs);
   } catch {
     return { checks: out, serial: [] };
   }

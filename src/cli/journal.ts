@@ -1,8 +1,9 @@
 import { hostname, userInfo } from 'node:os';
-import { adminCall } from './daemon-client.js';
+import { adminCall, type DaemonTarget } from './daemon-client.js';
 
 export interface JournalCommandOptions {
-  url: string;
+  /** The daemon (src/cli/daemon-client.ts: HTTPS with the config's trust when it has http.tls). */
+  url: string | DaemonTarget;
   adminToken: string | null;
   json: boolean;
   /** `retry`, `discard`: the seqs named after the subcommand. */

@@ -1,7 +1,7 @@
-import { adminCall } from './daemon-client.js';
+import { adminCall, type DaemonTarget } from './daemon-client.js';
 
 /** `storegate status [--url URL] [--json]`: the running daemon's /status, in words or JSON. */
-export async function statusCommand(opts: { url: string; adminToken: string | null; json: boolean; configSource?: string }): Promise<number> {
+export async function statusCommand(opts: { url: string | DaemonTarget; adminToken: string | null; json: boolean; configSource?: string }): Promise<number> {
   let data: unknown;
   try {
     data = await adminCall(opts.url, opts.adminToken, 'GET', '/status', 3000, undefined, opts.configSource);

@@ -11,6 +11,7 @@ import { safeRegex } from '../engine/regex-guard.js';
 import builtInDefaults from '../../config/default.json' with { type: 'json' };
 import { explainSchemaError } from './explain.js';
 import { jsonErrorOffset, lineColumn } from './json-error.js';
+import { checkTlsConfig, resolveTlsPaths } from '../tls/config-check.js';
 
 /** The sample local data a checkout's built-in defaults answer from (files in its `config/` folder). */
 export const SAMPLE_DATA_FILES = {
@@ -160,6 +161,9 @@ export async function validateConfig(
   const warnings: string[] = [];
   const apiKey = await resolveApiKey(config, ctx.baseDir, details, warnings);
   checkCrossField(config, apiKey, details);
+  // HTTPS files are read and checked here, so a bad certificate stops the start with its path (src/tls/).
+  resolveTlsPaths(config.http, ctx.baseDir);
+  await checkTlsConfig(config, Date.now(), details, warnings);
   if (details.length > 0) throw invalid(ctx.source, details);
 
   // Relative paths are relative to the config file, not to wherever the daemon was started.
@@ -263,6 +267,7 @@ function checkCrossField(config: Config, apiKey: string | null, details: ErrorDe
   const ids = new Set<string>();
   config.terminals.forEach((t, i) => {
     if (ids.has(t.id)) details.push({ path: `/terminals/${i}/id`, message: `duplicate terminal id "${t.id}"` });
+    if (!t.tokenSha256 && !t.certSha256) details.push({ path: `/terminals/${i}`, message: 'needs tokenSha256 (a token) or certSha256 (a client certificate), or both' });
     ids.add(t.id);
   });
   const serialIds = new Set<string>();

@@ -23,6 +23,38 @@ const Store = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** HTTPS for terminals (README "HTTPS on the shop's LAN"); src/tls/ does the work. */
+const Tls = Type.Object(
+  {
+    certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description:
+        'Server certificate (PEM), followed by its chain (`storegate keys tls` writes server.pem with the store CA after it). Set with keyFile: the terminal API is then HTTPS only, and plain HTTP is refused.',
+    }),
+    keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: "Private key (PEM, unencrypted) of certFile; readable by the service's user only. Never logged or shown.",
+    }),
+    caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description:
+        'CA certificate(s) (PEM) that terminals\' client certificates must be signed by; set = the gateway asks for a client certificate, and one whose SHA-256 is a terminal\'s `certSha256` authenticates that terminal. null = no client certificates.',
+    }),
+    requireClientCert: Type.Boolean({
+      default: false,
+      description: 'Mutual TLS: a TLS handshake without a client certificate signed by caFile is refused. Needs caFile.',
+    }),
+    checkIntervalSec: Type.Integer({
+      minimum: 1,
+      maximum: 3600,
+      default: 10,
+      description:
+        'The certificate, key and CA files are reloaded without a restart when they change: on a file event at once, and by comparing their content this often (events miss some replacements). Invalid new files are refused and the loaded ones kept.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Http = Type.Object(
   {
     host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listen address.' }),
@@ -35,6 +67,12 @@ const Http = Type.Object(
       description:
         'At shutdown (SIGTERM/SIGINT) requests in flight get this long to finish; one still running then is cut: its connection closes unanswered, the terminal sees a network error and retries (README "Shutdown").',
     }),
+    tls: Tls,
+    plainPort: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()], {
+      default: null,
+      description:
+        'With http.tls: a plain-HTTP port on 127.0.0.1 that serves only /healthz and /readyz (for health checks that cannot speak TLS); every other request there is refused. null = none; 0 = any free port.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -42,7 +80,16 @@ const Http = Type.Object(
 const Terminal = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._-]+$', description: 'Terminal id (appears in logs and the journal).' }),
-    tokenSha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: "Hex SHA-256 of the terminal's token (`storegate keys terminal ID` prints both)." }),
+    tokenSha256: Type.Optional(
+      Type.String({ pattern: '^[0-9a-f]{64}$', description: "Hex SHA-256 of the terminal's token (`storegate keys terminal ID` prints both). A terminal needs tokenSha256, certSha256 or both." }),
+    ),
+    certSha256: Type.Optional(
+      Type.String({
+        pattern: '^([0-9a-fA-F]{64}|([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2})$',
+        description:
+          "SHA-256 fingerprint of the terminal's client certificate (hex, colons allowed; `storegate keys tls --client ID` prints it). With http.tls.caFile, a terminal presenting it needs no token; with both, they must name the same terminal.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

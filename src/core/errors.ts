@@ -42,7 +42,8 @@ export type ErrorCode =
   | 'SG_ERR_BODY_TOO_LARGE'
   | 'SG_ERR_BAD_HTTP'
   | 'SG_ERR_BAD_URL'
-  | 'SG_ERR_LISTEN';
+  | 'SG_ERR_LISTEN'
+  | 'SG_ERR_TLS_REQUIRED';
 
 export interface ErrorDetail {
   /** JSON pointer or JSON path of the offending value, when there is one. */

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../telemetry/logger.js';
@@ -23,6 +24,8 @@ export interface AppDeps {
   bodyLimitBytes: number;
   log: Logger;
   metrics: Metrics;
+  /** HTTPS server options (src/tls/server.ts); absent = plain HTTP. */
+  https?: HttpsServerOptions | undefined;
 }
 
 export const TALON_SCHEMA_ID = 'talon';
@@ -32,7 +35,9 @@ export const TALON_SCHEMA_ID = 'talon';
  * Errors of every kind leave in Talon.One's error shape, with `X-Storegate-Source`.
  */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  // With `https` fastify builds an https.Server; the app's types stay those of the plain one (same request API).
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     logger: false,
     bodyLimit: deps.bodyLimitBytes,
     return503OnClosing: true,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ScanHub, ScanSubscriber } from '../serial/scan-hub.js';
 import type { TerminalAuth } from './auth.js';
 import { talonError } from './talon-errors.js';
+import { unauthorized } from './terminal-routes.js';
 
 export interface ScanRouteDeps {
   auth: TerminalAuth;
@@ -27,17 +28,15 @@ export async function scanRoutes(app: FastifyInstance, deps: ScanRouteDeps): Pro
   app.get('/v1/terminals/:terminalId/scans', {
     onRequest: (req, reply, done) => {
       const wanted = (req.params as { terminalId: string }).terminalId;
-      const id = deps.auth.authenticate(req.headers.authorization, req.raw.socket);
-      if (id === wanted) {
-        req.terminalId = id;
+      const who = deps.auth.identify(req.headers.authorization, req.raw.socket);
+      if (who.id === wanted) {
+        req.terminalId = who.id;
         return done();
       }
-      const status = id === null ? 401 : 403;
+      const status = who.id === undefined ? 401 : 403;
       const body =
-        status === 401
-          ? talonError(401, 'SG_ERR_UNAUTHORIZED', 'Unauthorized: missing or unknown terminal token', [
-              { title: 'SG_ERR_UNAUTHORIZED', details: 'send Authorization: ApiKey-v1 <terminal token> with a token configured in terminals[]', source: { parameter: 'Authorization' } },
-            ])
+        who.id === undefined
+          ? unauthorized(who.refused)
           : talonError(403, 'SG_ERR_FORBIDDEN', "Forbidden: a terminal may only read its own scans", [
               { title: 'SG_ERR_FORBIDDEN', details: 'this token belongs to another terminal', source: { parameter: 'terminalId' } },
             ]);

@@ -26,17 +26,14 @@ export async function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDe
       // Authentication first: an unknown caller's body is never parsed. Callback style: no promise per request.
       onRequest: (req, reply, done) => {
         req.plainErrorShape = spec.plainErrorShape === true;
-        const terminalId = deps.auth.authenticate(req.headers.authorization, req.raw.socket);
-        if (terminalId === null) {
+        // The token, the connection's client certificate, or both (src/http/auth.ts `identify`).
+        const who = deps.auth.identify(req.headers.authorization, req.raw.socket);
+        if (who.id === undefined) {
           // Answering from the hook ends the request here; `done` is deliberately not called.
-          reply.header('x-storegate-source', 'gateway').code(401).send(
-            talonError(401, 'SG_ERR_UNAUTHORIZED', 'Unauthorized: missing or unknown terminal token', [
-              { title: 'SG_ERR_UNAUTHORIZED', details: 'send Authorization: ApiKey-v1 <terminal token> with a token configured in terminals[]', source: { parameter: 'Authorization' } },
-            ]),
-          );
+          reply.header('x-storegate-source', 'gateway').code(401).send(unauthorized(who.refused));
           return;
         }
-        req.terminalId = terminalId;
+        req.terminalId = who.id;
         done();
       },
       handler: async (req, reply) => {
@@ -60,4 +57,11 @@ export async function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDe
       },
     });
   }
+}
+
+/** A terminal route's 401, in Talon.One's shape, with why in `details`. */
+export function unauthorized(why: string) {
+  return talonError(401, 'SG_ERR_UNAUTHORIZED', 'Unauthorized: missing or unknown terminal token or client certificate', [
+    { title: 'SG_ERR_UNAUTHORIZED', details: why, source: { parameter: 'Authorization' } },
+  ]);
 }
