@@ -6,6 +6,7 @@
  * general-purpose client. No pipelining: one request in flight per socket, as a POS terminal does.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 
 const HEADER_END = '\r\n\r\n';
 
@@ -27,6 +28,14 @@ export class LoadConnection {
   static open(port: number, host = '127.0.0.1'): Promise<LoadConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ port, host }, () => resolve(new LoadConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** The same over TLS (`tls`: ca, and cert/key for a client certificate); resolves once the handshake is done. */
+  static openTls(port: number, tls: ConnectionOptions, host = '127.0.0.1'): Promise<LoadConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connectTls({ port, host, ...tls }, () => resolve(new LoadConnection(socket)));
       socket.once('error', reject);
     });
   }

@@ -19,6 +19,7 @@ import { TestClient } from '../helpers/mqtt-client.js';
 import { FakeNotifySocket } from '../helpers/notify-socket.js';
 import { freePort } from '../helpers/procs.js';
 import { PtyPair } from '../helpers/pty.js';
+import { httpsRequest } from '../helpers/tls.js';
 
 const execFileP = promisify(execFile);
 const KEY = 'talon-key-e2e-binary-0123456789';
@@ -234,5 +235,43 @@ describe('the single binary', () => {
     expect(readdirSync(cwd)).toEqual([]);
     expect(readdirSync(path.dirname(bin))).toEqual(['storegate']);
     expect(readdirSync(state)).toEqual(expect.arrayContaining(['journal', 'state']));
+  });
+
+  it('makes HTTPS files with keys tls (its certificate library inside) and serves a terminal over HTTPS with them', async () => {
+    const tls = path.join(work, 'tls');
+    await execFileP(bin, ['keys', 'tls', '--names', 'storegate.local,127.0.0.1', '--out', tls]);
+    const [p, health] = [await freePort(), await freePort()];
+    const config = path.join(work, 'https.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        mode: 'offline',
+        dataDir: path.join(work, 'var-https'),
+        adminToken: ADMIN,
+        http: { host: '127.0.0.1', port: p, plainPort: health, tls: { certFile: path.join(tls, 'server.pem'), keyFile: path.join(tls, 'server.key') } },
+        terminals: [{ id: 'T1', tokenSha256: sha256Hex(TOKEN) }],
+      }),
+    );
+    const child = spawn(bin, ['run', '--config', config], { cwd: work, env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+    try {
+      const end = Date.now() + 20_000;
+      while (!(await fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status === 200, () => false))) {
+        if (child.exitCode !== null || Date.now() > end) throw new Error(`binary with HTTPS did not start (exit ${child.exitCode})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const r = await httpsRequest(`https://127.0.0.1:${p}/v2/customer_sessions/e2e-https`, {
+        method: 'PUT',
+        ca: readFileSync(path.join(tls, 'store-ca.pem'), 'utf8'),
+        headers: { authorization: `ApiKey-v1 ${TOKEN}` },
+        body: { customerSession: { cartItems: [{ sku: 'SKU-1', name: 'Pan', quantity: 1, price: 30 }] } },
+      });
+      expect(r.status).toBe(200);
+      const { stdout } = await execFileP(bin, ['status', '--json', '--config', config]);
+      expect(JSON.parse(stdout).tls).toMatchObject({ enabled: true });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(child.exitCode).toBe(0);
   });
 });
