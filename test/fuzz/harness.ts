@@ -632,7 +632,9 @@ export function violations(input: FuzzInput, o: Outcome): string[] {
     const text = `${JSON.stringify(a.headers)}${a.body.toString('latin1')}`;
     for (const s of SECRETS) if (text.includes(s)) v.push(`a secret appears in the answer (${s.slice(0, 6)}…)`);
   }
-  const refused = o.answers.length > 0 ? o.answers.every((a) => a.status >= 400) : true;
+  // An RPC with no response topic is fire and forget (README "Head office and MQTT"): done, not refused, when valid;
+  // with no answer there is nothing to hold its state change against.
+  const refused = o.answers.length > 0 ? o.answers.every((a) => a.status >= 400) : !o.silent;
   if (refused && o.before !== o.after) v.push(`refused, yet state changed: ${o.before} → ${o.after}`);
   for (const l of o.errorLogs) v.push(`logged: ${l}`);
   return v;

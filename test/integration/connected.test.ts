@@ -234,7 +234,7 @@ describe('operations routes', () => {
     expect(metrics).toMatch(/storegate_upstream_request_duration_seconds_bucket/);
     expect(metrics).toMatch(/storegate_upstream_retries_total\{op="updateSession",reason="http_5xx"\}/);
     const page = await (await fetch(`${gw.url}/`)).text();
-    expect(page).toContain('<h1>storegate</h1>');
+    expect(page).toContain('<h1>storegate');
   });
 
   it('no secret appears in logs, status, metrics or the status page', async () => {

@@ -77,7 +77,7 @@ describe('data dir lock', () => {
     await new Promise((r) => taken.once('listening', r));
     const port = (taken.address() as { port: number }).port;
     const gwDir = mkdtempSync(path.join(tmpdir(), 'sg-lock-fail-'));
-    await expect(startGateway({ http: { host: '127.0.0.1', port } }, { dir: gwDir })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startGateway({ http: { host: '127.0.0.1', port } }, { dir: gwDir })).rejects.toThrow(/already in use by another process/);
     taken.close();
     // Same data dir again: not locked, and the journal opens.
     const gw = await startGateway({}, { dir: gwDir });
