@@ -13,8 +13,13 @@
  * - Loyalty balances are the chain's (a customer may shop anywhere): one set for all.
  */
 import { createHash } from 'node:crypto';
+import { isStoregateError } from '../core/errors.js';
+import { parseCoupons } from '../engine/ingest/coupons.js';
+import { guardJson } from '../engine/ingest/guard.js';
+import { parseLoyalty } from '../engine/ingest/loyalty.js';
+import { parseRules } from '../engine/ingest/rules.js';
 import type { CampaignCoupons, PullCache } from './cache.js';
-import { appSettings, hasCoupons, linkedStores, type Obj } from './shapes.js';
+import { appSettings, hasCoupons, linkedStores, shopCampaign, shopRuleset, type Obj } from './shapes.js';
 
 export const FLEET = '*';
 
@@ -22,7 +27,13 @@ export interface RulesTarget {
   /** The store's integration id (the push's `storeIntegrationId`). */
   target: string;
   key: string;
-  /** The data JSON without `version` (the push sets it). */
+  /** Shops holding the same campaigns share `group` and `common`: the data before `"stores"`. */
+  group: string;
+  /** `{"application":…,"evaluationTree":…,"campaigns":[…],"cartItemFilters":…` (no closing brace). */
+  common: () => string;
+  /** The shop's own `Store` object (JSON). */
+  own: string;
+  /** The whole data JSON without `version` (the push sets it). */
   text: () => string;
   campaigns: number;
 }
@@ -49,47 +60,93 @@ interface Piece {
   ruleset: Obj;
   text: string;
   key: string;
+  /** Why a shop would refuse it (checked with the shop's own validation), or null. */
+  problem: string | null;
+}
+
+/** Data a shop would refuse, left out of what it is sent (and shown on /fleet). */
+export interface BuildProblem {
+  kind: 'rules' | 'coupons' | 'loyalty';
+  what: string;
+  error: string;
+}
+
+/** The shop's own check of a data set (src/engine/ingest): null when it would accept it, else why not. */
+function refusal(check: () => unknown, value: unknown): string | null {
+  const hostile = guardJson(value);
+  if (hostile.length > 0) return hostile.slice(0, 3).map((d) => `${d.path ?? '/'}: ${d.message}`).join('; ');
+  try {
+    check();
+    return null;
+  } catch (err) {
+    if (!isStoregateError(err)) throw err;
+    return `${err.message}${err.details.length > 0 ? `: ${err.details.slice(0, 3).map((d) => `${d.path ?? '/'} ${d.message}`).join('; ')}` : ''}`;
+  }
 }
 
 export class Builder {
   /** Serialised `{campaign, ruleset}` per campaign object (the cache replaces the object when it changes). */
   #pieces = new WeakMap<Obj, Piece>();
   #couponKeys = new WeakMap<CampaignCoupons, string>();
+  #couponProblems = new WeakMap<CampaignCoupons, string | null>();
+  #treeChecked: { tree: Obj | null; problem: string | null } = { tree: null, problem: null };
+  #loyaltyChecked: { data: object | null; problem: string | null } = { data: null, problem: null };
+  /** What the last build left out, per kind. */
+  readonly problems: BuildProblem[] = [];
 
   /** Rules per store; empty until the listing has run (no stores, no application). */
   rules(cache: PullCache): RulesTarget[] {
     if (!cache.application || !cache.stores) return [];
     const app = JSON.stringify(appSettings(cache.application));
     const filters = JSON.stringify(cache.filters ?? []);
+    this.#clear('rules');
     const pieces: { piece: Piece; linked: number[] }[] = [];
     for (const c of [...cache.campaigns.values()].sort((a, b) => (a['id'] as number) - (b['id'] as number))) {
+      // A campaign whose new ruleset is still being read keeps its previous one meanwhile; one never read is left out.
       const rs = cache.rulesets.get(c['id'] as number);
-      if (!rs || rs.rulesetId !== c['activeRulesetId']) continue; // its ruleset is still being read
-      pieces.push({ piece: this.#piece(c, rs.ruleset), linked: linkedStores(c) });
+      if (!rs) continue;
+      const piece = this.#piece(c, rs.ruleset);
+      if (piece.problem) {
+        this.problems.push({ kind: 'rules', what: `campaign ${String(c['id'])}`, error: piece.problem });
+        continue;
+      }
+      pieces.push({ piece, linked: linkedStores(c) });
     }
-    const tree = JSON.stringify(withAllCampaigns(cache.tree, pieces.map((p) => p.piece.campaign['id'] as number)));
+    const tree = JSON.stringify(this.#tree(withAllCampaigns(cache.tree, pieces.map((p) => p.piece.campaign['id'] as number))));
     const head = hash(`${app}\n${filters}\n${tree}`);
+    const groups = new Map<string, () => string>();
     return cache.stores.map((store) => {
       const sid = store['id'] as number;
       const mine = pieces.filter((p) => p.linked.length === 0 || p.linked.includes(sid)).map((p) => p.piece);
-      const storeText = JSON.stringify(store);
-      return {
-        target: String(store['integrationId']),
-        key: hash(`${head}\n${storeText}\n${mine.map((p) => p.key).join(',')}`),
-        campaigns: mine.length,
-        text: () => `{"application":${app},"evaluationTree":${tree},"campaigns":[${mine.map((p) => p.text).join(',')}],"stores":[${storeText}],"cartItemFilters":${filters}}`,
-      };
+      const own = JSON.stringify(store);
+      const group = hash(`${head}\n${mine.map((p) => p.key).join(',')}`);
+      let common = groups.get(group);
+      if (!common) {
+        let text: string | null = null;
+        common = () => (text ??= `{"application":${app},"evaluationTree":${tree},"campaigns":[${mine.map((p) => p.text).join(',')}],"cartItemFilters":${filters}`);
+        groups.set(group, common);
+      }
+      const shared = common;
+      return { target: String(store['integrationId']), key: hash(`${group}\n${own}`), group, common: shared, own, campaigns: mine.length, text: () => `${shared()},"stores":[${own}]}` };
     });
   }
 
   /** Coupons: one target `*` when every store holds the same coupon campaigns, else one per store. */
   coupons(cache: PullCache): CouponsTarget[] {
+    this.#clear('coupons');
     if (!cache.stores) return [];
     const global: number[] = [];
     const byStore = new Map<number, number[]>();
     for (const c of cache.campaigns.values()) {
       const id = c['id'] as number;
-      if (!hasCoupons(c) || !cache.coupons.has(id)) continue;
+      const set = cache.coupons.get(id);
+      if (!hasCoupons(c) || !set) continue;
+      if (!this.#couponProblems.has(set)) this.#couponProblems.set(set, refusal(() => parseCoupons({ version: 1, full: true, coupons: set.coupons }), set.coupons));
+      const problem = this.#couponProblems.get(set);
+      if (problem) {
+        this.problems.push({ kind: 'coupons', what: `coupons of campaign ${id}`, error: problem });
+        continue;
+      }
       const linked = linkedStores(c);
       if (linked.length === 0) global.push(id);
       for (const s of linked) byStore.set(s, [...(byStore.get(s) ?? []), id]);
@@ -102,19 +159,41 @@ export class Builder {
   }
 
   loyalty(cache: PullCache): LoyaltyTarget[] {
+    this.#clear('loyalty');
     const l = cache.loyalty;
     if (!l) return [];
-    const text = JSON.stringify({ programs: l.programs, balances: l.balances });
+    const data = { programs: l.programs, balances: l.balances };
+    if (this.#loyaltyChecked.data !== l) this.#loyaltyChecked = { data: l, problem: refusal(() => parseLoyalty({ version: 1, ...data }), data) };
+    if (this.#loyaltyChecked.problem) {
+      this.problems.push({ kind: 'loyalty', what: 'balances', error: this.#loyaltyChecked.problem });
+      return [];
+    }
+    const text = JSON.stringify(data);
     return [{ target: FLEET, key: hash(text), readAt: l.readAt, text: () => text }];
+  }
+
+  #clear(kind: BuildProblem['kind']): void {
+    for (let i = this.problems.length - 1; i >= 0; i--) if (this.problems[i]?.kind === kind) this.problems.splice(i, 1);
   }
 
   #piece(c: Obj, ruleset: Obj): Piece {
     const had = this.#pieces.get(c);
     if (had && had.ruleset === ruleset) return had;
-    const text = JSON.stringify({ campaign: c, ruleset });
-    const p = { campaign: c, ruleset, text, key: hash(text) };
+    const entry = { campaign: shopCampaign(c), ruleset: shopRuleset(ruleset) };
+    const text = JSON.stringify(entry);
+    const problem = refusal(() => parseRules({ version: 1, application: {}, evaluationTree: null, campaigns: [entry] }), entry);
+    const p = { campaign: c, ruleset, text, key: hash(text), problem };
     this.#pieces.set(c, p);
     return p;
+  }
+
+  /** A tree a shop would refuse is replaced by none (shops then run every campaign, in payload order). */
+  #tree(tree: Obj | null): Obj | null {
+    if (tree === null) return null;
+    if (this.#treeChecked.tree !== tree) this.#treeChecked = { tree, problem: refusal(() => parseRules({ version: 1, application: {}, evaluationTree: tree, campaigns: [] }), tree) };
+    if (!this.#treeChecked.problem) return tree;
+    this.problems.push({ kind: 'rules', what: 'evaluation tree', error: this.#treeChecked.problem });
+    return null;
   }
 
   #couponTarget(cache: PullCache, target: string, ids: number[]): CouponsTarget {

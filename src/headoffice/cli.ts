@@ -82,6 +82,7 @@ export function describe(doc: FleetDoc): string[] {
   lines.push(`Talon.One: first sync ${p.initialDone ? 'done' : 'running'}; listing ${p.lastListingAt ?? 'never'}; coupons ${p.lastCouponsAt ?? 'never'}; loyalty ${p.lastLoyaltyAt ?? 'never'}${p.lastError ? `; last error: ${p.lastError}` : ''}`);
   lines.push(`pushed: ${doc.pushed.map((k) => `${k.kind} v${k.latestVersion} (${k.fleetWide ? 'all shops' : `${k.streams} shops`})`).join(', ')}`);
   for (const e of doc.errors) lines.push(`push error: ${e.kind} → ${e.target}: ${e.error.code} ${e.error.message}`);
+  for (const p of doc.dataProblems ?? []) lines.push(`left out (a shop would refuse it): ${p.kind} ${p.what}: ${p.error}`);
   const shops = [...doc.shops].sort((a, b) => ORDER.indexOf(a.state) - ORDER.indexOf(b.state) || a.store.localeCompare(b.store));
   for (const s of shops) {
     const flag = s.state === 'refusing' || s.state === 'lagging' ? '!!' : s.state === 'ok' ? '  ' : ' -';

@@ -43,6 +43,8 @@ tr.refusing{background:#fde2e2}tr.lagging{background:#fff1d6}tr.silent,tr.offlin
 .pill{display:inline-block;padding:.15em .6em;border-radius:1em;background:#eee;margin-right:.3em}.pill.refusing{background:#fca5a5}.pill.lagging{background:#fcd34d}.pill.ok{background:#bbf7d0}</style></head>
 <body><h1>Fleet</h1><p>${counts}</p>
 <p>Talon.One: last listing ${esc(age(pull.lastListingAt, now))}, coupons ${esc(age(pull.lastCouponsAt, now))}, loyalty ${esc(age(pull.lastLoyaltyAt, now))}${pull.lastError ? `; <strong>last error:</strong> ${esc(pull.lastError)}` : ''}. Broker: ${doc.broker.connected ? 'connected' : '<strong>disconnected</strong>'}.</p>
+${doc.errors.map((e) => `<p><strong>push error</strong> ${esc(e.kind)} → ${esc(e.target)}: ${esc(e.error.code)} ${esc(e.error.message)}</p>`).join('')}
+${doc.dataProblems.map((p) => `<p><strong>left out</strong> (a shop would refuse it): ${esc(p.kind)} ${esc(p.what)}: ${esc(p.error)}</p>`).join('')}
 <table><thead><tr><th>shop</th><th>state</th><th>online</th><th>mode</th><th>upstream</th><th>journal</th><th>oldest undelivered</th><th>applied / latest pushed</th><th>last refusal</th><th>last seen</th></tr></thead>
 <tbody>
 ${rows}

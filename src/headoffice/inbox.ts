@@ -16,6 +16,7 @@
  */
 import path from 'node:path';
 import { StoregateError } from '../core/errors.js';
+import { parsePrices } from '../engine/ingest/prices.js';
 import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
 import type { Logger } from '../telemetry/logger.js';
 import { AppendLog } from '../state/append-log.js';
@@ -58,6 +59,8 @@ export function classify(body: unknown): NotificationKind {
   if (type === 'StrikethroughPrice' || (type === undefined && Array.isArray(b['changedItems']))) {
     if (!Array.isArray(b['changedItems'])) fail('a strikethrough batch needs changedItems (a list)', '/changedItems');
     if (typeof b['trigger'] !== 'object' || b['trigger'] === null) fail('a strikethrough batch needs trigger', '/trigger');
+    // The shops' own check (src/engine/ingest/prices.ts): a batch every shop would refuse is refused here, once.
+    parsePrices(b);
     return 'strikethrough';
   }
   if (type === 'CampaignNotification' || type === 'CampaignEvaluationTreeChanged') {

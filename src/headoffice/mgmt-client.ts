@@ -82,7 +82,7 @@ export class ManagementClient {
     let failures = 0;
     let limited = 0;
     for (;;) {
-      await bucket.take(signal);
+      const release = await bucket.take(signal);
       s.requests++;
       let answer: HttpAnswer | null = null;
       let netError: unknown = null;
@@ -92,6 +92,8 @@ export class ManagementClient {
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         netError = err;
+      } finally {
+        release(); // the endpoint's next request may leave 1000/rate ms from now (rate-limit.ts)
       }
       s.lastStatus = answer?.status ?? null;
       if (answer && answer.status >= 200 && answer.status < 300) return answer.text;

@@ -14,8 +14,8 @@ import type { KeyObject } from 'node:crypto';
 import type { FleetBroker } from '../mqtt/fleet-client.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../telemetry/logger.js';
-import { signPushJson } from '../trust/index.js';
-import { FLEET, type Builder, type CouponsTarget } from './build.js';
+import { alignBase64, PushSigner } from '../trust/index.js';
+import { FLEET, type Builder, type CouponsTarget, type RulesTarget } from './build.js';
 import type { PullCache } from './cache.js';
 import { planCoupons } from './coupon-plan.js';
 import type { Obj } from './shapes.js';
@@ -47,18 +47,23 @@ function dataBudget(maxMessageBytes: number): number {
 
 export class Publisher {
   readonly #d: PublisherDeps;
+  readonly #signer: PushSigner;
   #dirty = new Set<DataKind>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #stopped = false;
   /** Repairs published and not yet acknowledged: store\0kind → last version, and whether to clear the topic after. */
   readonly #repairs = new Map<string, { last: number; clear: boolean }>();
+  #firstAt: number | null = null;
   /** Bytes published since start (the benchmark reports them). */
   bytesPublished = 0;
   messagesPublished = 0;
+  /** The last round that published something: when it started, when its first and last push were acknowledged by the broker. */
+  lastRound: { kinds: string[]; startedAt: number; firstAt: number | null; doneAt: number; messages: number } | null = null;
 
   constructor(d: PublisherDeps) {
     this.#d = d;
+    this.#signer = new PushSigner(d.signingKey);
     d.broker.onConnect(() => this.schedule(['rules', 'coupons', 'loyalty']));
   }
 
@@ -105,12 +110,17 @@ export class Publisher {
 
   async #round(kinds: DataKind[]): Promise<void> {
     if (!this.#d.broker.connected) throw new Error('broker not connected');
+    const startedAt = performance.now();
+    const before = this.messagesPublished;
+    this.#firstAt = null;
     const c = this.#d.cache;
     const jobs: (() => Promise<void>)[] = [];
     if (kinds.includes('rules') && c.marks.fullDone > 0) {
+      // Shops holding the same campaigns share the base64url of everything before their own Store (encoded once).
+      const prefixes = new Map<string, string>();
       for (const t of this.#d.builder.rules(c)) {
         if (this.#d.streams.get('rules', t.target)?.key === t.key) continue;
-        jobs.push(() => this.#publishWhole('rules', t.target, t.key, t.text, this.#d.clock.now()));
+        jobs.push(() => this.#publishRules(t, prefixes));
       }
     }
     if (kinds.includes('loyalty') && c.marks.loyaltyDone > 0) {
@@ -128,6 +138,7 @@ export class Publisher {
       }
     }
     await this.#pool(jobs);
+    if (this.messagesPublished > before) this.lastRound = { kinds, startedAt, firstAt: this.#firstAt, doneAt: performance.now(), messages: this.messagesPublished - before };
   }
 
   /** Publishes a prices batch as it came (split when larger than one message). */
@@ -207,6 +218,23 @@ export class Publisher {
     });
   }
 
+  async #publishRules(t: RulesTarget, prefixes: Map<string, string>): Promise<void> {
+    let prefix = prefixes.get(t.group);
+    if (prefix === undefined) {
+      prefix = Buffer.from(alignBase64(`{"data":${t.common()},`), 'utf8').toString('base64url');
+      prefixes.set(t.group, prefix);
+    }
+    const v = this.#d.streams.issue('rules', this.#d.clock.now());
+    const suffix = Buffer.from(`"stores":[${t.own}]},"kind":"rules","version":${v},"storeIntegrationId":${JSON.stringify(t.target)}}`, 'utf8').toString('base64url');
+    try {
+      await this.#publishSigned('rules', t.target, v, this.#signer.sign([prefix, suffix]));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SG_ERR_PUSH_TOO_LARGE') return this.#tooLarge('rules', t.target, err as Error);
+      throw err;
+    }
+    this.#d.streams.published('rules', t.target, v, t.key, 0, this.#d.clock.now());
+  }
+
   async #publishWhole(kind: 'rules' | 'loyalty', target: string, key: string, text: () => string, claim: number): Promise<void> {
     const v = this.#d.streams.issue(kind, claim);
     try {
@@ -250,11 +278,15 @@ export class Publisher {
   /** Signs `{kind, version, storeIntegrationId, data}` around the data text and publishes it retained. */
   async #send(kind: PushKind, target: string, version: number, dataText: string): Promise<void> {
     const envelope = `{"kind":"${kind}","version":${version},"storeIntegrationId":${JSON.stringify(target)},"data":${dataText}}`;
-    const jws = await signPushJson(envelope, this.#d.signingKey);
+    await this.#publishSigned(kind, target, version, this.#signer.sign([Buffer.from(envelope, 'utf8').toString('base64url')]));
+  }
+
+  async #publishSigned(kind: PushKind, target: string, version: number, jws: Buffer): Promise<void> {
     if (jws.length > this.#d.maxMessageBytes) {
       throw Object.assign(new Error(`${kind} push for ${target} is ${jws.length} bytes, over mqtt.maxMessageBytes (${this.#d.maxMessageBytes})`), { code: 'SG_ERR_PUSH_TOO_LARGE' });
     }
     await this.#d.broker.publish(this.#topic(kind, target), jws, true);
+    this.#firstAt ??= performance.now();
     this.bytesPublished += jws.length;
     this.messagesPublished++;
     this.#d.onPublished?.(kind, target, version, jws.length);

@@ -50,6 +50,8 @@ export class Scheduler {
   #lastError: string | null = null;
   #lastErrorAt: number | null = null;
   #loop: Promise<void> | null = null;
+  /** Ends the current tick early (a notification named a campaign: no need to wait for the next tick). */
+  #wake: (() => void) | null = null;
 
   constructor(o: SchedulerOptions) {
     this.#o = o;
@@ -71,6 +73,7 @@ export class Scheduler {
   /** A campaign a notification named: read again soon (`deleted`: dropped without a request). */
   campaign(id: number, deleted: boolean): void {
     this.#campaigns.set(id, deleted || (this.#campaigns.get(id) ?? false));
+    this.#wake?.();
   }
 
   status(): PullStatus {
@@ -127,10 +130,13 @@ export class Scheduler {
         if (this.#free('coupons', now) && now - m.couponsDone >= this.#o.couponsEveryMin * 60_000) track(this.#go('coupons', 'coupons', () => p.coupons(signal)));
         if (this.#free('loyalty', now) && now - m.loyaltyDone >= this.#o.loyaltyEveryMin * 60_000) track(this.#go('loyalty', 'loyalty', () => p.loyalty(signal)));
       }
+      const woken = new Promise<void>((r) => (this.#wake = r));
       try {
-        await this.#o.clock.sleep(TICK_MS, signal);
+        await Promise.race([this.#o.clock.sleep(TICK_MS, signal), woken]);
       } catch {
         break;
+      } finally {
+        this.#wake = null;
       }
     }
     await Promise.allSettled([...lanes]);
@@ -146,6 +152,7 @@ export class Scheduler {
       () => {
         this.#failures.delete(lane);
         this.#busy.delete(lane);
+        this.#wake?.(); // work that waited for this lane starts now
       },
       (err: unknown) => {
         this.#busy.delete(lane);

@@ -13,7 +13,7 @@ import { DataDirLock } from '../platform/lock.js';
 import { FileSnapshotStore } from '../state/snapshot-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ed25519PrivateKey } from '../trust/index.js';
-import { Builder, FLEET } from './build.js';
+import { Builder, FLEET, type BuildProblem } from './build.js';
 import { PullCache } from './cache.js';
 import type { LoadedHeadOffice } from './config.js';
 import { Fleet, KINDS, type AckKind, type ShopView } from './fleet.js';
@@ -36,6 +36,8 @@ export interface FleetDoc {
   broker: { connected: boolean; since: string | null; reconnects: number; broker: string; lastError: string | null };
   pushed: { kind: string; streams: number; fleetWide: boolean; latestVersion: number }[];
   errors: { kind: string; target: string; error: StreamError }[];
+  /** Data from Talon.One a shop would refuse (checked with the shop's own validation), left out of the pushes. */
+  dataProblems: BuildProblem[];
   inbox: { received: number; pending: number; failed: number; priceItems: number };
 }
 
@@ -62,6 +64,7 @@ export class HeadOffice {
   #inbox: Inbox | null = null;
   #timer: NodeJS.Timeout | null = null;
   #url = '';
+  readonly #builder = new Builder();
 
   constructor(o: HeadOfficeOptions) {
     this.#o = o;
@@ -122,7 +125,7 @@ export class HeadOffice {
       const inbox: { items: () => ReturnType<Inbox['priceItems']> } = { items: () => this.#inbox?.priceItems() ?? [] };
       publisher = this.#publisher = new Publisher({
         broker,
-        builder: new Builder(),
+        builder: this.#builder,
         cache,
         streams,
         signingKey: ed25519PrivateKey(secrets.signingKeyPem),
@@ -237,6 +240,7 @@ export class HeadOffice {
       broker: (this.#broker as FleetClient).stats(),
       pushed,
       errors: all.filter((r) => r.error).map((r) => ({ kind: r.kind, target: r.target, error: r.error as StreamError })),
+      dataProblems: [...this.#builder.problems],
       inbox: (this.#inbox as Inbox).stats(),
     };
   }

@@ -40,6 +40,8 @@ describe('notification inbox', () => {
     expect(() => classify('x')).toThrow(/JSON object/);
     expect(() => classify({ NotificationType: 'CouponCreated' })).toThrow(/NotificationType "CouponCreated" is not handled/);
     expect(() => classify({ NotificationType: 'StrikethroughPrice', trigger: { id: 1 } })).toThrow(/changedItems/);
+    // What every shop would refuse (a negative price) is refused at the door, with the path.
+    expect(() => classify({ ...batch(1), changedItems: [{ sku: 'A', version: 1, price: -1 }] })).toThrow(expect.objectContaining({ code: 'SG_ERR_DATA_INVALID', details: [expect.objectContaining({ path: '/changedItems/0/price' })] }));
     expect(() => classify({ NotificationType: 'CampaignNotification', Data: [{ Event: 'campaign_created', campaign: {} }] })).toThrow(expect.objectContaining({ code: 'SG_ERR_VALIDATION', details: [{ path: '/Data/0/campaign/id', message: expect.any(String) }] }));
     expect(classify({ NotificationType: 'CampaignNotification', data: [{ event: 'campaign_evaluation_tree_changed', evaluationTree: { set: {} } }] })).toBe('tree');
     expect(classify({ NotificationType: 'CampaignNotification', Data: [{ Event: 'campaign_deleted', campaign: { id: 4 } }] })).toBe('campaign');
