@@ -78,18 +78,27 @@ export class FileSnapshotStore implements SnapshotStore {
     }
   }
 
+  // lowdb keeps what it last read or wrote in `db.data`; a snapshot is read once at start and written whole, so
+  // it is let go at once: held there, the 100,000 rows of a prices snapshot (or a catalog's arrays) stayed in
+  // memory for the life of the process beside the structures built from them.
   async load<T>(kind: string): Promise<Snapshot<T> | undefined> {
     await this.#mkdir();
     const db = this.#db(kind);
     await db.read();
-    return (db.data ?? undefined) as Snapshot<T> | undefined;
+    const data = db.data;
+    db.data = null;
+    return (data ?? undefined) as Snapshot<T> | undefined;
   }
 
   async save<T>(snapshot: Snapshot<T>): Promise<void> {
     await this.#mkdir();
     const db = this.#db(snapshot.kind);
     db.data = snapshot as Snapshot<unknown>;
-    await db.write();
+    try {
+      await db.write();
+    } finally {
+      db.data = null;
+    }
   }
 }
 
