@@ -49,6 +49,9 @@ import { statusUiRoutes, trackTerminalActivity } from './http/status-ui.js';
 import { TerminalActivity } from './status/activity.js';
 import { StatusHistory } from './status/history.js';
 import { judge } from './status/verdict.js';
+import { explainRoutes } from './http/explain-routes.js';
+import { explainSession } from './checkout/explain-session.js';
+import { fallbackOf } from './config/fallback.js';
 import { HttpsFront } from './tls/server.js';
 
 export interface GatewayOptions {
@@ -212,8 +215,9 @@ export class Gateway {
       log: log.child({ mod: 'engine' }),
     });
     this.#localData = localData;
+    localData.setFallback(fallbackOf(config));
     await localData.start();
-    for (const kind of ['rules', 'prices', 'coupons', 'loyalty'] as DataKind[]) {
+    for (const kind of ['rules', 'prices', 'coupons', 'loyalty', 'catalog'] as DataKind[]) {
       const file = config.dataFiles[kind];
       if (!file) continue;
       const r = await localData.ingestFile(kind, file);
@@ -403,10 +407,11 @@ export class Gateway {
       flush: () => this.flushNow(),
       reconciliation: () => reconciliation.list(),
     });
+    await app.register(explainRoutes, { adminToken: () => runtime.config.adminToken, explain: (id, at) => explainSession({ localData, state }, id, at) });
     this.#app = app;
 
     // What a pushed config changes at once (the rest waits for a restart: ConfigRuntime reports it).
-    runtime.onChange(liveConfigApplier({ log, checkout, upstream: this.#upstream, auth, state, setTrustedKeys: (k) => (trustedKeys = k) }));
+    runtime.onChange(liveConfigApplier({ log, checkout, upstream: this.#upstream, auth, state, setTrustedKeys: (k) => (trustedKeys = k), setFallback: (c) => localData.setFallback(fallbackOf(c)) }));
 
     this.#url = await listenOrExplain(app, config.http.host, config.http.port);
     await this.#https?.afterListen(app, this.#url);
@@ -469,6 +474,7 @@ export class Gateway {
       pricesVersion: v?.prices ?? 0,
       couponsVersion: v?.coupons ?? 0,
       loyaltyVersion: v?.loyalty ?? 0,
+      catalogVersion: v?.catalog ?? 0,
     };
   }
 
@@ -521,10 +527,13 @@ export class Gateway {
             pricesVersion: cache.pricesVersion,
             couponsVersion: cache.couponsVersion,
             loyaltyVersion: cache.loyaltyVersion,
+            catalogVersion: cache.catalogVersion,
             updatedAt: cache.updatedAt,
             pricedSkus: cache.pricedSkus,
             coupons: cache.coupons,
+            catalogItems: cache.catalogItems,
             campaigns: cache.campaigns,
+            fallback: cache.fallback,
           }
         : null,
       reconciliation: this.#reconciliation?.count ?? 0,

@@ -1,4 +1,5 @@
 import type { Checkout } from './checkout/checkout.js';
+import type { Config } from './config/schema.js';
 import type { LocalState } from './checkout/local-state.js';
 import { under } from './config/merge.js';
 import type { LiveApplier } from './config/runtime.js';
@@ -14,6 +15,8 @@ export interface LiveParts {
   auth: TerminalAuth;
   state: LocalState;
   setTrustedKeys: (keys: readonly TrustedKey[]) => void;
+  /** Fallback promotions of the config now in force (`offline.fallback`, checked when the config was validated). */
+  setFallback?: (config: Readonly<Config>) => void;
 }
 
 /**
@@ -34,7 +37,10 @@ export function liveConfigApplier(p: LiveParts): LiveApplier {
       p.checkout.setTimeoutMs(next.upstream.timeoutMs);
     }
     if (has('terminals')) p.auth.replace(next.terminals);
-    if (has('offline')) p.state.loyalty.maxOfflineDeduction = next.offline.maxOfflineLoyaltyDeduction;
+    if (has('offline')) {
+      p.state.loyalty.maxOfflineDeduction = next.offline.maxOfflineLoyaltyDeduction;
+      p.setFallback?.(next);
+    }
     if (has('trust.publicKeys')) p.setTrustedKeys(loadTrustedKeys(next.trust.publicKeys));
     return restart;
   };

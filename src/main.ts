@@ -16,6 +16,7 @@ import { journalCommand } from './cli/journal.js';
 import { daemonTarget } from './cli/daemon-client.js';
 import { keysTlsCommand, UsageError } from './cli/keys-tls.js';
 import { pushCommand } from './cli/push.js';
+import { explainCommand } from './cli/explain.js';
 import { doctorCommand } from './cli/doctor.js';
 import { runtimeChecks } from './cli/runtime-info.js';
 import { SystemdNotifier } from './platform/sd-notify.js';
@@ -34,7 +35,9 @@ const USAGE = `usage: storegate [command] [options]
   keys tls --names NAME,ADDR,… [--client ID] [--out DIR] [--days N]
                                       HTTPS files: store CA (made once), server certificate for these names, client certificates
   push KIND FILE --key PEM --store ID|* [--mqtt URL] [--version N] [--timeout SEC]
-                                      sign a config/rules/prices/coupons/loyalty push, publish it, wait for the acks
+                                      sign a config/rules/prices/coupons/loyalty/catalog push, publish it, wait for the acks
+  explain SESSION_ID [--now TIME] [--json]
+                                      why campaigns did or did not apply to a session's last evaluation (asks the daemon)
   version [--verbose]                 version, git commit, Node.js version (--verbose: runtime checks)
   schema                              the config file's JSON Schema
 config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults
@@ -63,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
       force: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       limit: { type: 'string' },
+      now: { type: 'string' },
       names: { type: 'string' },
       client: { type: 'string' },
       days: { type: 'string' },
@@ -142,6 +146,10 @@ async function main(argv: string[]): Promise<number> {
       const { config, source } = await loadConfig({ configPath: values.config });
       return statusCommand({ url: daemonTarget(config, values.url), adminToken: config.adminToken, json: values.json, configSource: source });
     }
+    case 'explain': {
+      const { config, source } = await loadConfig({ configPath: values.config });
+      return explainCommand({ url: daemonTarget(config, values.url), adminToken: config.adminToken, json: values.json, sessionId: rest[0], ...(values.now !== undefined ? { now: values.now } : {}), configSource: source, out: (l) => console.log(l), err: (l) => console.error(l) });
+    }
     case 'journal': {
       const { config, source } = await loadConfig({ configPath: values.config });
       return journalCommand(rest[0], {
@@ -161,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const COMMANDS = new Set(['run', 'doctor', 'version', 'schema', 'keys', 'push', 'status', 'journal']);
+const COMMANDS = new Set(['run', 'doctor', 'version', 'schema', 'keys', 'push', 'status', 'journal', 'explain']);
 
 function unknownCommand(command: string): number {
   console.error(`unknown command "${command}"\n${USAGE}`);

@@ -140,6 +140,8 @@ export class LocalAnswers {
       now: dry && q.get('now') ? Date.parse(q.get('now') as string) || now : now,
       ledger: state.ledger,
       loyalty: state.loyalty,
+      // Why campaigns did not apply is worked out only when the terminal asks for it.
+      explain: body.responseContent?.includes('ruleFailureReasons') === true,
     });
     next.effects = out.effects;
     const respond = (seq?: number): TerminalAnswer => ({
@@ -148,6 +150,7 @@ export class LocalAnswers {
         ...(body.responseContent ? { responseContent: body.responseContent } : {}),
         session: next,
         profile: customerProfileJson(profile, next.profileId, now),
+        ...(out.explanation ? { ruleFailureReasons: out.explanation.ruleFailureReasons } : {}),
       }),
       source: 'local',
       ...(seq === undefined ? {} : { journalSeq: seq }),
@@ -164,7 +167,7 @@ export class LocalAnswers {
       sessionId: id,
       body: { customerSession: toUpstreamSession(next), ...(body.responseContent ? { responseContent: body.responseContent } : {}) },
       state: next.state,
-      local: outcome(out.effects),
+      local: outcome(out.effects, out.fallback),
       meta: { created: next.created, updated: next.updated, updateCount: next.updateCount },
       ledgerOps: out.ledgerOps,
       loyaltyOps: out.loyaltyOps,
@@ -371,7 +374,7 @@ function rc(body: { responseContent?: string[] }): { responseContent?: string[] 
 }
 
 /** What the terminal was told, summarised for reconciliation after the flush. */
-function outcome(effects: readonly Effect[]): LocalOutcome {
+function outcome(effects: readonly Effect[], fallback?: string): LocalOutcome {
   const acceptedCoupons: string[] = [];
   const loyaltyPoints: Record<string, number> = {};
   for (const e of effects) {
@@ -382,7 +385,7 @@ function outcome(effects: readonly Effect[]): LocalOutcome {
       loyaltyPoints[k] = Math.round(((loyaltyPoints[k] ?? 0) + v) * 100) / 100;
     }
   }
-  return { effects: [...effects], acceptedCoupons, loyaltyPoints };
+  return { effects: [...effects], acceptedCoupons, loyaltyPoints, ...(fallback !== undefined ? { fallback } : {}) };
 }
 
 /** A journal that cannot take the record means no answer: 503 with the reason, never an unrecorded success. */

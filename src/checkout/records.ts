@@ -34,6 +34,8 @@ export interface LocalOutcome {
   acceptedCoupons: string[];
   /** Loyalty points the local answer added or deducted, by program id (deductions negative). */
   loyaltyPoints: Record<string, number>;
+  /** Fallback promotions were given, and why (`rulesEmpty`, `rulesStale`, `notOfflineCapable`; README "Fallback promotions"). */
+  fallback?: string;
 }
 
 export interface UpdateSessionRecord extends RecordBase {

@@ -76,7 +76,7 @@ export function customerProfileJson(p: ProfileInput | undefined, id: string, now
 /** `IntegrationStateV2`: `effects`, `createdCoupons` and `createdReferrals` always; the rest on request. */
 export function integrationState(
   effects: readonly Effect[],
-  parts: { responseContent?: readonly string[]; session?: LocalSession; profile?: Record<string, unknown>; loyalty?: Record<string, unknown>; extra?: Record<string, unknown> },
+  parts: { responseContent?: readonly string[]; session?: LocalSession; profile?: Record<string, unknown>; loyalty?: Record<string, unknown>; ruleFailureReasons?: readonly unknown[]; extra?: Record<string, unknown> },
 ): Record<string, unknown> {
   const want = new Set(parts.responseContent ?? []);
   const out: Record<string, unknown> = { effects, createdCoupons: [], createdReferrals: [] };
@@ -85,6 +85,8 @@ export function integrationState(
   if (parts.loyalty && want.has('loyalty')) out.loyalty = parts.loyalty;
   if (want.has('triggeredCampaigns')) out.triggeredCampaigns = [];
   if (want.has('coupons')) out.coupons = [];
+  // Talon.One's `RuleFailureReason`s, from an explained evaluation (src/engine/explain.ts).
+  if (want.has('ruleFailureReasons')) out.ruleFailureReasons = parts.ruleFailureReasons ?? [];
   return { ...out, ...parts.extra };
 }
 

@@ -11,6 +11,7 @@ import { safeRegex } from '../engine/regex-guard.js';
 import builtInDefaults from '../../config/default.json' with { type: 'json' };
 import { explainSchemaError } from './explain.js';
 import { jsonErrorOffset, lineColumn } from './json-error.js';
+import { checkFallbackConfig } from './fallback.js';
 import { checkTlsConfig, resolveTlsPaths } from '../tls/config-check.js';
 
 /** The sample local data a checkout's built-in defaults answer from (files in its `config/` folder). */
@@ -19,6 +20,7 @@ export const SAMPLE_DATA_FILES = {
   prices: 'sample-prices.json',
   coupons: 'sample-coupons.json',
   loyalty: 'sample-loyalty.json',
+  catalog: 'sample-catalog.json',
 } as const;
 
 /**
@@ -161,6 +163,7 @@ export async function validateConfig(
   const warnings: string[] = [];
   const apiKey = await resolveApiKey(config, ctx.baseDir, details, warnings);
   checkCrossField(config, apiKey, details);
+  await checkFallbackConfig(config, ctx.baseDir, details);
   // HTTPS files are read and checked here, so a bad certificate stops the start with its path (src/tls/).
   resolveTlsPaths(config.http, ctx.baseDir);
   await checkTlsConfig(config, Date.now(), details, warnings);
@@ -168,7 +171,7 @@ export async function validateConfig(
 
   // Relative paths are relative to the config file, not to wherever the daemon was started.
   config.dataDir = path.resolve(ctx.baseDir, config.dataDir);
-  for (const k of ['rules', 'prices', 'coupons', 'loyalty'] as const) {
+  for (const k of ['rules', 'prices', 'coupons', 'loyalty', 'catalog'] as const) {
     const f = config.dataFiles[k];
     if (f) config.dataFiles[k] = path.resolve(ctx.baseDir, f);
   }

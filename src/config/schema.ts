@@ -270,10 +270,37 @@ const Journal = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Fallback promotions (README "Fallback promotions"); src/engine/fallback.ts says when they apply. */
+const Fallback = Type.Object(
+  {
+    rules: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+      default: null,
+      description:
+        'The fallback promotions inline: `{application?, evaluationTree?, campaigns: [{campaign, ruleset, replaces?}]}` (Talon.One Campaign + RulesetV2; every campaign must be offline-capable). Their effects carry rule names starting with `[fallback] `. null = none (or see rulesFile).',
+    }),
+    rulesFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: 'The same as `rules`, in a JSON file (relative to the config file). Set rules or rulesFile, not both.',
+    }),
+    maxRulesAgeSec: Type.Union([Type.Integer({ minimum: 60 }), Type.Null()], {
+      default: null,
+      description:
+        'Rules data older than this (since it was pushed or loaded) is not used offline: the fallback promotions are, instead of it, as when there are no rules at all. null = the rules never get too old.',
+    }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      'Standard promotions given when the rules data is empty or older than maxRulesAgeSec (instead of it), and, for a fallback campaign listing `replaces: [ids]`, when one of those campaigns runs here but is not offline-capable (beside the rules). Off unless rules or rulesFile is set.',
+  },
+);
+
 const Offline = Type.Object(
   {
     couponPolicy: Type.Literal('store-ledger', { default: 'store-ledger', description: 'Offline coupon use goes through one store-wide ledger.' }),
     maxOfflineLoyaltyDeduction: Type.Integer({ minimum: 0, default: 500, description: 'Most loyalty points one profile may spend offline before reconciliation.' }),
+    fallback: Fallback,
   },
   { additionalProperties: false, default: {} },
 );
@@ -284,6 +311,10 @@ const DataFiles = Type.Object(
     prices: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Strikethrough notification batch(es) loaded at start.' }),
     coupons: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Coupons file loaded at start.' }),
     loyalty: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Loyalty file loaded at start.' }),
+    catalog: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: 'Cart item catalog file (`{version, full, items: [CatalogItem]}`) loaded at start: lines lacking attributes are completed from it.',
+    }),
   },
   {
     additionalProperties: false,

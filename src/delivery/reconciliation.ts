@@ -13,6 +13,7 @@ import type { JournalRecord, LocalOutcome } from '../checkout/records.js';
 import type { JournalEntry } from '../journal/index.js';
 import type { FlusherDeps } from './flush-types.js';
 import type { Effect } from '../engine/index.js';
+import { FALLBACK_PREFIX } from '../engine/index.js';
 import type { DurableFs } from '../platform/durable-fs.js';
 import { AppendLog } from '../state/append-log.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
@@ -20,11 +21,11 @@ import type { SnapshotStore } from '../state/snapshot-store.js';
 export interface ReconciliationEntry {
   /** ISO time the difference was found. */
   at: string;
-  kind: 'couponRejected' | 'loyaltyMismatch' | 'effectsDiffer';
+  kind: 'couponRejected' | 'loyaltyMismatch' | 'effectsDiffer' | 'fallbackApplied';
   sessionId: string;
   terminalId: string;
   coupon?: string;
-  /** Upstream `rejectionReason` (couponRejected), when upstream gave one. */
+  /** Upstream `rejectionReason` (couponRejected), when upstream gave one; why fallback promotions were given (fallbackApplied). */
   reason?: string;
   /** The local effects concerned (the coupon's effects, or the loyalty effects). */
   localEffects: unknown[];
@@ -163,6 +164,8 @@ export function loyaltyPointsOf(effects: readonly Effect[]): Record<string, numb
   return out;
 }
 
+/** Effects that give the customer something (what a fallback promotion is compared with). */
+const GIVEN = new Set(['setDiscount', 'setDiscountPerItem', 'addFreeItem', 'addLoyaltyPoints', 'deductLoyaltyPoints']);
 const isLoyalty = (e: Effect): boolean => e.effectType === 'addLoyaltyPoints' || e.effectType === 'deductLoyaltyPoints';
 const couponOf = (e: Effect): string | undefined => (typeof e.props['value'] === 'string' ? e.props['value'] : undefined);
 
@@ -190,6 +193,12 @@ export function diffOutcome(
       localEffects: localEffects.filter((e) => couponOf(e) === code || e.props['name'] === code),
       upstreamEffects: upstream.filter((e) => couponOf(e) === code),
     });
+  }
+  // Fallback promotions (README "Fallback promotions") are the shop's own: Talon.One computed the session's
+  // discounts from its campaigns instead, and head office sees both side by side.
+  const fallback = localEffects.filter((e) => typeof e.ruleName === 'string' && e.ruleName.startsWith(FALLBACK_PREFIX));
+  if (fallback.length > 0) {
+    out.push({ ...ctx, kind: 'fallbackApplied', reason: local.fallback ?? 'fallback', localEffects: fallback, upstreamEffects: upstream.filter((e) => GIVEN.has(e.effectType)) });
   }
   const mine = normalise(local.loyaltyPoints ?? {});
   const theirs = loyaltyPointsOf(upstream);

@@ -102,6 +102,14 @@ function withItem<T>(ctx: EvalCtx, item: unknown, f: () => T): T {
   try { return f(); } finally { ctx.item = saved; }
 }
 
+/**
+ * One block on its own, as the rule list runs it (an evaluation error is thrown, not turned into false, unless
+ * the block has `onFailure`): `explain.ts` runs a failed rule's blocks one by one to find the one that failed.
+ */
+export function compileOneBlock(raw: unknown, env: BlockEnv, where: string, depth = 0): Exec {
+  return compileBlock(raw, env, where, depth, false, true);
+}
+
 function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number, failureMode: boolean, callerCatches = false): Exec {
   if (depth > MAX_DEPTH) throw new Unsupported('blocks nested too deeply');
   const b = obj(raw, where);

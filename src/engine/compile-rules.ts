@@ -4,7 +4,7 @@ import { Invalid, Unsupported, type Getter } from './paths.js';
 import { currency, type Currency } from './money.js';
 import { PathSlots, precheck } from './precheck.js';
 import type { RuleEnvelope } from './rule-run.js';
-import type { ApplicationSettings, Campaign, CampaignSetNode, RulesPayload, StoreRecord } from './types.js';
+import type { ApplicationSettings, Campaign, CampaignSetNode, RulesPayload, RulesetV2, StoreRecord } from './types.js';
 
 export interface CompiledRule {
   readonly index: number;
@@ -30,6 +30,9 @@ export interface CompiledCampaign {
   readonly rules: readonly CompiledRule[];
   /** Title of the first rule (used in coupon rejection envelopes). */
   readonly firstRuleName: string;
+  /** The ruleset as pushed and the compile environment (selectors): `explain.ts` compiles its blocks one by one. */
+  readonly ruleset: RulesetV2;
+  readonly env: BlockEnv | undefined;
 }
 
 /** Evaluation plan node (from the evaluation tree, or one ALL/stackable set of all campaigns). */
@@ -48,6 +51,11 @@ export interface CompiledRules {
   readonly stores: readonly StoreRecord[];
   /** Cart-level paths used by the rules' prechecks. */
   readonly slots: PathSlots;
+  /**
+   * Some rule may read a cart item's `Attributes` or `ProductName` (what the catalog completes): when none can,
+   * evaluation skips the completion (it could change nothing) and asks the catalog for prices only.
+   */
+  readonly readsItemDetails: boolean;
 }
 
 const ts = (s: string | null | undefined, dflt: number) => (typeof s === 'string' ? Date.parse(s) : dflt);
@@ -64,6 +72,7 @@ function compileCampaign(entry: RulesPayload['campaigns'][number], filters: Read
     startMs: ts(c.startTime, -Infinity), endMs: ts(c.endTime, Infinity),
     linkedStoreIds: c.linkedStoreIds ?? [],
     firstRuleName: rs.promotionRules[0]?.title ?? '',
+    ruleset: rs,
   };
   try {
     if (setReason) throw new Unsupported(setReason);
@@ -87,9 +96,9 @@ function compileCampaign(entry: RulesPayload['campaigns'][number], filters: Read
     });
     // Prechecks only once every rule compiled (a campaign that is not offline-capable registers no paths).
     for (const r of rules) r.pre = precheck(r.blocks, env, slots);
-    return { ...base, offlineCapable: true, reason: null, rules: rules.map(({ blocks: _b, ...r }) => r) };
+    return { ...base, offlineCapable: true, reason: null, rules: rules.map(({ blocks: _b, ...r }) => r), env };
   } catch (e) {
-    if (e instanceof Unsupported) return { ...base, offlineCapable: false, reason: e.message, rules: [] };
+    if (e instanceof Unsupported) return { ...base, offlineCapable: false, reason: e.message, rules: [], env: undefined };
     throw e;
   }
 }
@@ -115,6 +124,38 @@ function planFromTree(node: CampaignSetNode, reasons: Map<number, string>, where
     children.forEach(mark);
   }
   return { kind: 'set', operator: op, mode, groupId: node.groupId, children };
+}
+
+const NOT_ITEM_ROOTS = new Set(['Session', 'Profile', 'Store', 'Application', 'Coupon']);
+const DETAIL = /^(Attributes|ProductName)$/;
+const DETAIL_IN_TEXT = /\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)/g;
+
+/**
+ * Whether `v` (a ruleset, a cart item filter) may read a cart item's `Attributes` or `ProductName`. Conservative:
+ * any path ending a segment so whose root is not `$Session`/`$Profile`/`$Store`/`$Application`/`$Coupon` (an item,
+ * a selector's items, a lambda's parameter) counts, in `{{…}}` text, attribute fields and Talang `.` paths alike.
+ */
+export function readsItemDetails(v: unknown, depth = 0): boolean {
+  if (depth > 200) return true;
+  if (typeof v === 'string') {
+    for (const m of v.matchAll(DETAIL_IN_TEXT)) {
+      if (NOT_ITEM_ROOTS.has(m[1] as string)) continue;
+      if ((m[2] ?? '').split('.').some((seg) => DETAIL.test(seg))) return true;
+    }
+    return false;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x === 'string' && DETAIL.test(x) && i > 0 && !(typeof v[i - 1] === 'string' && NOT_ITEM_ROOTS.has(v[i - 1] as string) && i === 2)) return true;
+      if (readsItemDetails(x, depth + 1)) return true;
+    }
+    return false;
+  }
+  if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v)) if (readsItemDetails(x, depth + 1)) return true;
+  }
+  return false;
 }
 
 /**
@@ -148,5 +189,6 @@ export function compileRules(p: RulesPayload): CompiledRules {
     plan,
     stores: p.stores ?? [],
     slots,
+    readsItemDetails: p.campaigns.some((c) => readsItemDetails(c.ruleset)) || (p.cartItemFilters ?? []).some((f) => readsItemDetails(f.expression)),
   };
 }

@@ -1,9 +1,12 @@
 import { EvalError, type EvalCtx } from './context.js';
 import type { CompiledCampaign, CompiledRules, PlanNode } from './compile-rules.js';
-import { LeafTable, Sweep, SweepState, type RNode } from './sweep.js';
+import { LeafTable, Sweep, SweepState, type Outcome, type RNode } from './sweep.js';
+import type { Catalog } from './catalog.js';
 import type { CouponIndex } from './coupons.js';
 import type { CouponLedger, LedgerOp } from './coupon-ledger.js';
 import { screenCoupons, ledgerOps, rejectCoupon } from './coupon-check.js';
+import { campaignReport, Explainer, ruleFailureReasons, type CampaignExplanation, type Explanation } from './explain.js';
+import { fallbackRunning, runStandIns, type FallbackReason, type FallbackRules } from './fallback.js';
 import type { LoyaltyIndex, LoyaltyLimits, LoyaltyOp } from './loyalty.js';
 import { fromMinor } from './money.js';
 import type { PriceBook, PriceEffect } from './pricebook.js';
@@ -18,6 +21,10 @@ export interface EngineData {
   prices: PriceBook;
   coupons: CouponIndex;
   loyalty: LoyaltyIndex;
+  /** The cart item catalog: lines lacking attributes are completed from it (absent: none). */
+  catalog?: Catalog;
+  /** Fallback promotions (README "Fallback promotions"): the rule set, an engine over it, the rules' ingestion time. */
+  fallback?: { set: FallbackRules; whole: Engine; rulesAt: number | null };
   store: { id: number | undefined; integrationId: string; name?: string; attributes: Record<string, unknown> };
 }
 
@@ -30,6 +37,11 @@ export interface EvaluateInput {
   now: number;
   ledger: CouponLedger;
   loyalty: LoyaltyLimits;
+  /**
+   * Say why campaigns did not apply (`responseContent: ["ruleFailureReasons"]`, `storegate explain`): the output
+   * gets `explanation`. Off, the evaluation does none of that work; on, its effects are the same.
+   */
+  explain?: boolean;
 }
 
 export interface EvaluateOutput {
@@ -41,6 +53,10 @@ export interface EvaluateOutput {
   totals: { total: number; cartItemTotal: number; additionalCostTotal: number; discounts: number };
   evaluatedCampaignIds: number[];
   skippedCampaigns: { id: number; reason: string }[];
+  /** Set when fallback promotions were evaluated, and why. */
+  fallback?: FallbackReason;
+  /** With `explain: true` only. */
+  explanation?: Explanation;
 }
 
 /** Work units one evaluation may spend (Talang nodes, selector item visits). */
@@ -59,6 +75,10 @@ export class Engine {
   /** Per leaf, in plan order: campaign id, time window, quick prechecks (the sweep reads them sequentially). */
   readonly #table = new LeafTable();
   readonly #sweep: SweepState;
+  /** A rule here (or a fallback campaign standing in) may read item attributes: the catalog completes lines. */
+  readonly #completeItems: boolean;
+  /** Fallback campaigns that stand in for campaigns of this store that are not offline-capable. */
+  readonly #standIns: { c: CompiledCampaign; replaced: CompiledCampaign[] }[] = [];
 
   constructor(data: EngineData, opts: { budget?: number } = {}) {
     this.data = data;
@@ -68,6 +88,35 @@ export class Engine {
     this.#plan = this.#resolve(data.rules.plan, undefined) ?? { kind: 'set', operator: 'ALL', mode: 'stackable', children: [], idx: new Int32Array(0) };
     this.#table.seal();
     this.#sweep = new SweepState(this.#table);
+    this.#completeItems = data.rules.readsItemDetails || (data.fallback?.set.rules.readsItemDetails ?? false);
+    for (const [fid, ids] of data.fallback?.set.replaces ?? []) {
+      const c = data.fallback?.set.rules.campaigns.get(fid);
+      const replaced = ids.map((id) => data.rules.campaigns.get(id)).filter((r): r is CompiledCampaign => r !== undefined && !r.offlineCapable && this.#linked.has(r.id));
+      if (c && replaced.length > 0) this.#standIns.push({ c, replaced });
+    }
+  }
+
+  /** Why the fallback promotions are evaluated instead of the rules at `now`, or undefined. */
+  #wholeFallback(now: number): FallbackReason | undefined {
+    const fb = this.data.fallback;
+    if (fb === undefined) return undefined;
+    if (this.data.rules.list.length === 0) return 'rulesEmpty';
+    const max = fb.set.maxRulesAgeMs;
+    return max !== null && (fb.rulesAt === null || now - fb.rulesAt > max) ? 'rulesStale' : undefined;
+  }
+
+  /** The evaluation by the fallback promotions alone, explained as such. */
+  #viaFallback(why: FallbackReason, input: EvaluateInput): EvaluateOutput {
+    const fb = this.data.fallback as NonNullable<EngineData['fallback']>;
+    const out = fb.whole.evaluate(input);
+    out.fallback = why;
+    if (out.explanation) {
+      const reason = why === 'rulesEmpty' ? 'the shop has no rules data: its fallback promotions were evaluated instead' : `the rules data is older than offline.fallback.maxRulesAgeSec (${Math.round((fb.set.maxRulesAgeMs ?? 0) / 1000)} s): the fallback promotions were evaluated instead`;
+      const main: CampaignExplanation[] = this.data.rules.list.map((c) => ({ id: c.id, name: c.name, rulesetId: c.rulesetId, outcome: 'replacedByFallback', reason, rules: [] }));
+      out.explanation.campaigns = [...main, ...out.explanation.campaigns.map((c) => ({ ...c, fallback: true as const }))];
+      out.explanation.fallback = reason;
+    }
+    return out;
   }
 
   /** The plan with campaigns resolved and per-rule envelopes (with evaluation group fields) precomputed. */
@@ -95,12 +144,16 @@ export class Engine {
   evaluate(input: EvaluateInput): EvaluateOutput {
     const { rules, loyalty } = this.data;
     const { session, now } = input;
+    if (this.data.fallback !== undefined) {
+      const why = this.#wholeFallback(now);
+      if (why !== undefined) return this.#viaFallback(why, input);
+    }
     const cur = rules.cur;
     const state = session.state ?? 'open';
     const audiences = new Set((input.profile?.audienceMemberships ?? []).map((a) => a.id));
     let view: ReturnType<typeof buildSessionView>;
     try {
-      view = buildSessionView({ customerSessionId: input.customerSessionId, session, profile: input.profile, store: this.data.store, app: rules.app, prices: this.data.prices, audiences, now, cur });
+      view = buildSessionView({ customerSessionId: input.customerSessionId, session, profile: input.profile, store: this.data.store, app: rules.app, prices: this.data.prices, catalog: this.data.catalog, completeItems: this.#completeItems, audiences, now, cur });
     } catch (e) {
       if (e instanceof EvalError || e instanceof RangeError) throw new StoregateError('SG_ERR_BAD_REQUEST', `cannot evaluate this session: ${e.message}`, { statusCode: 400 });
       throw e;
@@ -131,8 +184,11 @@ export class Engine {
     const skipped = new Map<number, string>();
 
     if (state === 'cancelled') {
-      return this.#finish(input, run, view, [], [], [], new Set());
+      const out = this.#finish(input, run, view, [], [], [], new Set());
+      if (input.explain === true) out.explanation = { campaigns: [], fallback: null, missingAttributes: [], ruleFailureReasons: [], note: 'the session is cancelled: no campaign is evaluated' };
+      return out;
     }
+    const x = input.explain === true ? new Explainer() : undefined;
 
     const screened = screenCoupons({
       codes: session.couponCodes ?? [], index: this.data.coupons, caseSensitivity: rules.app.caseSensitivity, campaigns: rules.campaigns,
@@ -158,9 +214,16 @@ export class Engine {
       }
     }
 
-    const sweep = new Sweep(this.#sweep, run, ctx, view.bind, now, screened.candidates, skipped, rules.slots.getters);
+    const sweep = new Sweep(this.#sweep, run, ctx, view.bind, now, screened.candidates, skipped, rules.slots.getters, x);
     sweep.node(this.#plan);
     const outcome = sweep.outcome, accepted = sweep.accepted;
+    const evaluated = sweep.evaluated();
+    // Fallback promotions standing in for campaigns of this store the shop cannot evaluate (none configured: skipped).
+    let standIns: CompiledCampaign[] | undefined;
+    if (this.#standIns.length > 0) {
+      standIns = this.#standIns.filter((s) => fallbackRunning(s.c, now) && s.replaced.some((c) => this.eligible(c, now))).map((s) => s.c);
+      if (standIns.length > 0) evaluated.push(...runStandIns(standIns, run, ctx, skipped, x ? (c, k, ok) => x.rule(c, k, ok, ctx, run, undefined) : undefined).evaluated);
+    }
 
     // Coupons whose campaign was excluded by the evaluation tree.
     for (const [id, cand] of screened.candidates) {
@@ -175,7 +238,30 @@ export class Engine {
     const limited = new Set<string>();
     for (const cand of screened.candidates.values()) if ((cand.coupon.usageLimit ?? 0) > 0) limited.add(cand.code);
     const redeemed = new Set(accepted.filter((a) => a.redeem && limited.has(a.code)).map((a) => a.code));
-    return this.#finish(input, run, view, sweep.evaluated(), [...skipped].map(([id, reason]) => ({ id, reason })), accepted, redeemed);
+    const out = this.#finish(input, run, view, evaluated, [...skipped].map(([id, reason]) => ({ id, reason })), accepted, redeemed);
+    if (standIns !== undefined && standIns.length > 0) out.fallback = 'notOfflineCapable';
+    if (x !== undefined) out.explanation = this.#explanation(x, now, outcome, skipped, evaluated, standIns ?? []);
+    return out;
+  }
+
+  /** The explanation of an evaluation (`explain: true`): every campaign of the rules and of the fallback set. */
+  #explanation(x: Explainer, now: number, outcome: ReadonlyMap<number, Outcome>, skipped: ReadonlyMap<number, string>, evaluated: readonly number[], standIns: readonly CompiledCampaign[]): Explanation {
+    const rules = this.data.rules;
+    const done = new Set(evaluated);
+    const campaigns = campaignReport({ rules, now, storeId: this.data.store.id, storeIntegrationId: this.data.store.integrationId, inPlan: (id) => this.#table.byCampaign.has(id), outcome, skipped, evaluated: done, recorder: x });
+    const reasons = ruleFailureReasons(campaigns, rules);
+    const fb = this.data.fallback;
+    for (const c of fb?.set.rules.list ?? []) {
+      const ran = standIns.includes(c);
+      const rs = x.rulesOf(c.id);
+      const stands = fb?.set.replaces.get(c.id);
+      const e: CampaignExplanation = ran
+        ? { id: c.id, name: c.name, rulesetId: c.rulesetId, outcome: rs.some((r) => r.triggered) ? 'triggered' : 'notTriggered', reason: rs.some((r) => r.triggered) ? `stands in for campaign(s) ${(stands ?? []).join(', ')}, not offline-capable here` : `stands in for campaign(s) ${(stands ?? []).join(', ')}, but no rule triggered`, fallback: true, rules: rs }
+        : { id: c.id, name: c.name, rulesetId: c.rulesetId, outcome: 'fallbackIdle', reason: stands ? `stands in for campaign(s) ${stands.join(', ')} only while one of them runs here and is not offline-capable` : 'used only when the rules data is empty or older than offline.fallback.maxRulesAgeSec', fallback: true, rules: [] };
+      campaigns.push(e);
+      if (ran) reasons.push(...ruleFailureReasons([e], fb?.set.rules ?? rules));
+    }
+    return { campaigns, fallback: standIns.length > 0 ? 'fallback promotions stood in for campaigns that are not offline-capable' : null, missingAttributes: [...x.missing].sort(), ruleFailureReasons: reasons };
   }
 
   #finish(input: EvaluateInput, run: Run, view: { cartItemTotal: number; additionalCostTotal: number }, evaluated: number[], skipped: { id: number; reason: string }[], _accepted: unknown[], redeemed: Set<string>): EvaluateOutput {

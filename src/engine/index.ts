@@ -7,4 +7,6 @@ export { currency, toMinor, fromMinor, prorate, type Currency } from './money.js
 export { SUPPORTED_BLOCKS } from './blocks.js';
 export { TALANG_FUNCTIONS } from './talang.js';
 export { SELECTOR_STEPS } from './selectors.js';
-export type { Effect, CartItem, SessionInput, ProfileInput, SessionState } from './types.js';
+export type { Effect, CartItem, SessionInput, ProfileInput, SessionState, CatalogItem, CatalogPayload } from './types.js';
+export type { Explanation, CampaignExplanation, RuleExplanation, RuleFailureReason } from './explain.js';
+export { FALLBACK_PREFIX, type FallbackReason, type FallbackRules } from './fallback.js';

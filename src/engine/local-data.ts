@@ -5,8 +5,11 @@ import type { Logger } from '../telemetry/logger.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 import { compileRules, type CompiledRules } from './compile-rules.js';
 import { CouponIndex } from './coupons.js';
+import { Catalog, mergeCatalog, type CatalogSnapshot } from './catalog.js';
 import { Engine, DEFAULT_BUDGET } from './evaluate.js';
+import type { FallbackRules } from './fallback.js';
 import { guardJson, DEFAULT_GUARD, type GuardLimits } from './ingest/guard.js';
+import { parseCatalog } from './ingest/catalog.js';
 import { parseCoupons } from './ingest/coupons.js';
 import { parseLoyalty } from './ingest/loyalty.js';
 import { parsePrices } from './ingest/prices.js';
@@ -33,6 +36,9 @@ interface Bundle {
   batches: readonly string[];
   coupons: CouponIndex;
   loyalty: LoyaltyIndex;
+  catalog: Catalog;
+  /** When the rules in use were ingested (ms), or null: none yet (fallback promotions read their age). */
+  rulesAt: number | null;
   engine: Engine;
 }
 
@@ -46,14 +52,18 @@ export interface LocalDataStatus {
   pricesVersion: number;
   couponsVersion: number;
   loyaltyVersion: number;
+  catalogVersion: number;
   updatedAt: string | null;
   pricedSkus: number;
   coupons: number;
+  catalogItems: number;
   campaigns: CampaignStatus[];
+  /** Fallback promotions (README "Fallback promotions"): null when none are configured. */
+  fallback: { campaigns: number; maxRulesAgeSec: number | null; instead: 'rulesEmpty' | 'rulesStale' | null; standsIn: number[] } | null;
 }
 
 /**
- * The four local data sets (CONTRACT §7) behind one immutable bundle. `ingest` validates, checks the
+ * The local data sets (README "Local data": rules, prices, coupons, loyalty, catalog) behind one immutable bundle. `ingest` validates, checks the
  * version, persists the snapshot (durably) and only then swaps the bundle in, so an evaluation sees the
  * old or the new data, never half of an update. Ingestions are serialised.
  */
@@ -68,6 +78,8 @@ export class LocalData {
   readonly #listCap: Partial<Record<DataKind, number>>;
   readonly #budget: number;
   #bundle: Bundle;
+  /** Fallback promotions from the config (not pushed data): applied to every bundle made. */
+  #fallback: FallbackRules | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #couponListeners: ((next: ReadonlyMap<string, Coupon>, version: number) => void)[] = [];
   readonly #loyaltyListeners: ((version: number) => void)[] = [];
@@ -79,18 +91,34 @@ export class LocalData {
     this.#storeAttrs = deps.storeAttributes ?? {};
     this.#log = deps.log;
     this.#guard = { ...DEFAULT_GUARD, ...deps.limits };
-    this.#listCap = deps.limits?.maxListLength !== undefined ? {} : { rules: 10_000, prices: 200_000, coupons: 1_000_000, loyalty: 1_000_000 };
+    this.#listCap = deps.limits?.maxListLength !== undefined ? {} : { rules: 10_000, prices: 200_000, coupons: 1_000_000, loyalty: 1_000_000, catalog: 200_000 };
     this.#budget = deps.limits?.evaluationBudget ?? DEFAULT_BUDGET;
-    this.#bundle = this.#make({ versions: { rules: 0, prices: 0, coupons: 0, loyalty: 0 }, updatedAt: null, rules: compileRules(EMPTY_RULES), rulesPayload: null, prices: new PriceBook(), batches: [], coupons: new CouponIndex(), loyalty: new LoyaltyIndex() });
+    this.#bundle = this.#make({ versions: { rules: 0, prices: 0, coupons: 0, loyalty: 0, catalog: 0 }, updatedAt: null, rules: compileRules(EMPTY_RULES), rulesPayload: null, prices: new PriceBook(), batches: [], coupons: new CouponIndex(), loyalty: new LoyaltyIndex(), catalog: new Catalog(), rulesAt: null });
   }
 
   #make(b: Omit<Bundle, 'engine'>): Bundle {
     const rec = b.rules.stores.find((s) => s.integrationId === this.#storeId);
-    const engine = new Engine({
-      rules: b.rules, prices: b.prices, coupons: b.coupons, loyalty: b.loyalty,
+    const data = {
+      prices: b.prices, coupons: b.coupons, loyalty: b.loyalty, catalog: b.catalog,
       store: { id: rec?.id, integrationId: this.#storeId, ...(rec?.name !== undefined ? { name: rec.name } : {}), attributes: { ...(rec?.attributes ?? {}), ...this.#storeAttrs } },
+    };
+    const fb = this.#fallback;
+    // The fallback set without application settings of its own is evaluated with the rules' (currency, time zone).
+    const whole = fb === null ? undefined : Object.keys(fb.payload.application).length > 0 ? fb.rules : compileRules({ ...fb.payload, application: b.rules.app });
+    const engine = new Engine({
+      ...data, rules: b.rules,
+      ...(fb && whole ? { fallback: { set: fb, whole: new Engine({ ...data, rules: whole }, { budget: this.#budget }), rulesAt: b.rulesAt } } : {}),
     }, { budget: this.#budget });
     return Object.freeze({ ...b, engine });
+  }
+
+  /**
+   * Sets (or, with null, removes) the fallback promotions (`offline.fallback`, validated by the config loader):
+   * evaluations from now on use them.
+   */
+  setFallback(fb: FallbackRules | null): void {
+    this.#fallback = fb;
+    this.#bundle = this.#make(this.#bundle);
   }
 
   #serial<T>(f: () => Promise<T>): Promise<T> {
@@ -112,7 +140,7 @@ export class LocalData {
   /** Loads the persisted snapshots (a corrupt one is logged and ignored). */
   start(): Promise<void> {
     return this.#serial(async () => {
-      for (const kind of ['rules', 'coupons', 'loyalty', 'prices'] as const) {
+      for (const kind of ['rules', 'coupons', 'loyalty', 'prices', 'catalog'] as const) {
         try {
           const snap = await this.#store.load<unknown>(kind);
           if (!snap) continue;
@@ -120,6 +148,9 @@ export class LocalData {
             const d = snap.data as PricesSnapshot;
             const prices = new PriceBook(fromRows(d.rows));
             this.#bundle = this.#make({ ...this.#bundle, prices, batches: d.batches, versions: { ...this.#bundle.versions, prices: snap.version }, updatedAt: snap.savedAt });
+          } else if (kind === 'catalog') {
+            const catalog = Catalog.fromSnapshot(snap.data as CatalogSnapshot);
+            this.#bundle = this.#make({ ...this.#bundle, catalog, versions: { ...this.#bundle.versions, catalog: snap.version }, updatedAt: snap.savedAt });
           } else {
             this.#apply(kind, snap.data, snap.version, snap.savedAt);
           }
@@ -134,7 +165,7 @@ export class LocalData {
     const versions = { ...this.#bundle.versions, [kind]: version };
     if (kind === 'rules') {
       const { payload, compiled } = parseRules(data);
-      this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: payload, versions, updatedAt: at });
+      this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: payload, versions, updatedAt: at, rulesAt: at });
     } else if (kind === 'coupons') {
       const p = parseCoupons(data);
       this.#bundle = this.#make({ ...this.#bundle, coupons: new CouponIndex(p.coupons), versions, updatedAt: at });
@@ -163,7 +194,7 @@ export class LocalData {
           const { payload: p, compiled } = parseRules(payload);
           if (p.version <= cur.versions.rules) this.#stale(kind, p.version);
           await this.#store.save({ kind, version: p.version, savedAt: now, data: p });
-          this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: p, versions: { ...this.#bundle.versions, rules: p.version }, updatedAt: now });
+          this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: p, versions: { ...this.#bundle.versions, rules: p.version }, updatedAt: now, rulesAt: now });
           return { kind, version: p.version, changed: p.campaigns.length };
         }
         case 'coupons': {
@@ -220,8 +251,17 @@ export class LocalData {
           this.#bundle = this.#make({ ...this.#bundle, prices: new PriceBook(entries), batches: keys, versions: { ...this.#bundle.versions, prices: version }, updatedAt: now });
           return { kind, version, changed };
         }
+        case 'catalog': {
+          const p = parseCatalog(payload);
+          if (p.version <= cur.versions.catalog) this.#stale(kind, p.version);
+          const { catalog, changed } = mergeCatalog(cur.catalog, p.full, p.items);
+          // Persisted as its typed arrays (base64): a restart reads them without an object per item.
+          await this.#store.save<CatalogSnapshot>({ kind, version: p.version, savedAt: now, data: catalog.toSnapshot() });
+          this.#bundle = this.#make({ ...this.#bundle, catalog, versions: { ...this.#bundle.versions, catalog: p.version }, updatedAt: now });
+          return { kind, version: p.version, changed };
+        }
         default:
-          throw new DataError(`unknown data kind ${String(kind)}`, [{ path: '/', message: 'kind must be rules, prices, coupons or loyalty' }]);
+          throw new DataError(`unknown data kind ${String(kind)}`, [{ path: '/', message: 'kind must be rules, prices, coupons, loyalty or catalog' }]);
       }
     });
   }
@@ -252,7 +292,7 @@ export class LocalData {
     }
   }
 
-  /** The versions of the four data sets in use (cheap: for the MQTT status, looked at every second). */
+  /** The versions of the data sets in use (cheap: for the MQTT status, looked at every second). */
   versions(): Readonly<Record<DataKind, number>> {
     return this.#bundle.versions;
   }
@@ -265,11 +305,23 @@ export class LocalData {
       pricesVersion: b.versions.prices,
       couponsVersion: b.versions.coupons,
       loyaltyVersion: b.versions.loyalty,
+      catalogVersion: b.versions.catalog,
       updatedAt: b.updatedAt === null ? null : new Date(b.updatedAt).toISOString(),
       pricedSkus: b.prices.size,
       coupons: b.coupons.size,
+      catalogItems: b.catalog.size,
       campaigns: b.rules.list.map((c) => ({ id: c.id, name: c.name, running: b.engine.eligible(c, now), offlineCapable: c.offlineCapable, reason: c.reason })),
+      fallback: this.#fallbackStatus(b, now),
     };
+  }
+
+  #fallbackStatus(b: Bundle, now: number): LocalDataStatus['fallback'] {
+    const fb = this.#fallback;
+    if (!fb) return null;
+    const max = fb.maxRulesAgeMs;
+    const instead = b.rules.list.length === 0 ? 'rulesEmpty' : max !== null && (b.rulesAt === null || now - b.rulesAt > max) ? 'rulesStale' : null;
+    const standsIn = [...fb.replaces].filter(([, ids]) => ids.some((id) => { const c = b.rules.campaigns.get(id); return c !== undefined && !c.offlineCapable && b.engine.eligible(c, now); })).map(([id]) => id);
+    return { campaigns: fb.rules.list.length, maxRulesAgeSec: max === null ? null : max / 1000, instead, standsIn };
   }
 
   /** A cached coupon by code, matched with the application's case sensitivity (undefined: not known here). */
@@ -289,4 +341,5 @@ export class LocalData {
   engine(): Engine {
     return this.#bundle.engine;
   }
+
 }

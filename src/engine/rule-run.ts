@@ -146,6 +146,26 @@ export class Run implements EffectSink {
     this.#top = mark;
   }
 
+  /**
+   * Runs `f` and undoes all it did to the run: effects, discounts taken, failure effects, deductions, the coupon
+   * flag and the sequence of transaction ids. `explain.ts` re-runs a failed rule's blocks in here to say which
+   * one failed, so asking why costs the answer nothing. (`f` must not call `flushFailures`.)
+   */
+  sandbox<T>(f: () => T): T {
+    const m = this.mark();
+    const seq = this.#seq, fail = this.#fail, failLen = fail.length, mode = this.#failureMode, env = this.env;
+    try {
+      return f();
+    } finally {
+      this.rollback(m);
+      this.#fail = fail;
+      fail.length = failLen;
+      this.#seq = seq;
+      this.#failureMode = mode;
+      this.env = env;
+    }
+  }
+
   /** Moves failure effects of the finished rule to the output. */
   flushFailures(): void {
     if (this.#fail.length === 0) return;

@@ -2,6 +2,7 @@ import type { ItemView } from './context.js';
 import { StoregateError } from '../core/errors.js';
 import { EvalError } from './context.js';
 import { fromMinor, toMinor, type Currency } from './money.js';
+import type { Catalog } from './catalog.js';
 import type { PriceChoice, PriceBook } from './pricebook.js';
 import type { ProfileInput, SessionInput } from './types.js';
 
@@ -24,8 +25,10 @@ function attrs(v: unknown): Record<string, unknown> {
 }
 
 /**
- * Builds the cart lines (prices from the request, else from the price book) and the `$Session`,
- * `$Profile`, `$Store`, `$Application` bindings. Totals are integer minor units.
+ * Builds the cart lines (prices from the request, else from the price book, else from the catalog) and the
+ * `$Session`, `$Profile`, `$Store`, `$Application` bindings. Totals are integer minor units. A line whose SKU is
+ * in the catalog gets the attributes it lacks (and its product name) from the catalog item, as Talon.One
+ * completes cart items during evaluation; what the line sends itself wins.
  */
 export function buildSessionView(args: {
   customerSessionId: string;
@@ -34,6 +37,10 @@ export function buildSessionView(args: {
   store: { id: number | undefined; integrationId: string; name?: string; attributes: Record<string, unknown> };
   app: { attributes?: Record<string, unknown>; currency?: string; timezone?: string };
   prices: PriceBook;
+  /** The cart item catalog (absent or empty: lines are evaluated as sent). */
+  catalog?: Catalog | undefined;
+  /** Some rule reads item attributes or product names: complete them (else the catalog only gives prices). */
+  completeItems?: boolean;
   audiences: ReadonlySet<number>;
   now: number;
   cur: Currency;
@@ -53,6 +60,8 @@ export function buildSessionView(args: {
   // The SKUs' index slots in one pass first (their cache misses overlap there; see `PriceBook.locate`).
   const book = args.prices;
   const slots = book.size > 0 ? book.locate(cart) : undefined;
+  const catalog = args.catalog !== undefined && args.catalog.size > 0 ? args.catalog : undefined;
+  const known = args.completeItems === true ? catalog?.locate(cart) : undefined;
   for (let i = 0; i < cart.length; i++) {
     const ci = cart[i] as (typeof cart)[number];
     if (ci === undefined && !(i in cart)) continue; // a hole (as `forEach` skips it)
@@ -64,7 +73,8 @@ export function buildSessionView(args: {
     const plain = slots ? book.plainPriceAt(slot) : Number.NaN;
     const ans = slots && plain !== plain ? book.selectAt(slot, ci.sku, args.now, args.audiences, cur) : undefined;
     answers.push(ans);
-    const price = typeof ci.price === 'number' ? ci.price : plain === plain ? plain : ans ? ans.price : 0;
+    const k = known ? (known[i] as number) : -1;
+    const price = typeof ci.price === 'number' ? ci.price : plain === plain ? plain : ans ? ans.price : catalog ? catalogPrice(catalog, known ? k : typeof ci.sku === 'string' ? catalog.find(ci.sku) : -1) : 0;
     const unit = toMinor(price, cur);
     const line = unit * q;
     lineTotals.push(line);
@@ -72,8 +82,8 @@ export function buildSessionView(args: {
     if (ci.additionalCosts) for (const ac of Object.values(ci.additionalCosts)) additionalCostTotal += toMinor(ac.price, cur) * q;
     items.push({
       Sku: ci.sku, SKU: ci.sku, Name: ci.name, Price: fromMinor(unit, cur), Quantity: q, Category: ci.category, Position: i,
-      Attributes: attrs(ci.attributes), Weight: ci.weight, Height: ci.height, Width: ci.width, Length: ci.length,
-      ProductName: ci.product?.name, _unit: unit,
+      Attributes: k < 0 ? attrs(ci.attributes) : ci.attributes === undefined || ci.attributes === null ? (catalog as Catalog).attributesOf(k) : (catalog as Catalog).complete(k, attrs(ci.attributes)), Weight: ci.weight, Height: ci.height, Width: ci.width, Length: ci.length,
+      ProductName: ci.product?.name ?? (k >= 0 ? (catalog as Catalog).productName(k) : undefined), _unit: unit,
     });
   }
   if (qsum > MAX_QUANTITY_SUM) throw new EvalError(`sum of quantities over ${MAX_QUANTITY_SUM}`);
@@ -103,4 +113,11 @@ export function buildSessionView(args: {
     Application: { Attributes: attrs(args.app.attributes), Currency: cur.code, Timezone: args.app.timezone ?? 'UTC' },
   };
   return { items, answers, lineTotals, cartItemTotal, additionalCostTotal, bind };
+}
+
+/** A catalog item's price, or 0 when it has none or is not there (the line's price is then unknown, as without a catalog). */
+function catalogPrice(c: Catalog, k: number): number {
+  if (k < 0) return 0;
+  const p = c.price(k);
+  return p === p ? p : 0;
 }

@@ -20,16 +20,23 @@ export class SkuIndex {
   /** The keys themselves, compared only for keys that are not inline (long or beyond Latin-1). */
   readonly #keys: readonly string[];
 
-  /** `values[i]` / `flags[i]` (0–255) ride along with key `i` (default 0): read them by `value`/`flag`. */
-  constructor(keys: readonly string[], values?: ArrayLike<number>, flags?: ArrayLike<number>) {
+  /**
+   * `values[i]` / `flags[i]` (0–255) ride along with key `i` (default 0): read them by `value`/`flag`.
+   * `compactKeys`: keep only the keys that are not inline (the catalog's 100,000 SKUs are then not held twice;
+   * its caller keeps them in one string pool). `maxLoad`: the table is the smallest power of two filled at most
+   * this much (default 1/2; the catalog takes 0.8: half the memory for a slightly longer probe).
+   */
+  constructor(keys: readonly string[], values?: ArrayLike<number>, flags?: ArrayLike<number>, compactKeys = false, maxLoad = 0.5) {
     let cap = 16;
-    while (cap < keys.length * 2) cap *= 2; // load ≤ 1/2
+    while (cap * maxLoad < keys.length) cap *= 2;
     this.#mask = cap - 1;
     const buf = new ArrayBuffer(cap * SLOT);
     this.#i32 = new Int32Array(buf);
     this.#f64 = new Float64Array(buf);
     this.#u8 = new Uint8Array(buf);
-    this.#keys = keys;
+    // Compact: only the long keys, at their numbers (a sparse array: none at all when every SKU is inline).
+    const kept: string[] | undefined = compactKeys ? [] : undefined;
+    this.#keys = kept ?? keys;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
       const h = hash(k);
@@ -43,6 +50,7 @@ export class SkuIndex {
       let inline = k.length <= INLINE;
       for (let j = 0; inline && j < k.length; j++) inline = k.charCodeAt(j) <= 0xff;
       this.#u8[b + 16] = inline ? k.length : LONG;
+      if (!inline && kept) kept[i] = k;
       if (inline) for (let j = 0; j < k.length; j++) this.#u8[b + 18 + j] = k.charCodeAt(j);
     }
   }

@@ -2,6 +2,7 @@ import type { Exec } from './blocks.js';
 import type { CompiledCampaign } from './compile-rules.js';
 import { BudgetError, EvalError, type EvalCtx } from './context.js';
 import { rejectCoupon, type CouponCandidate } from './coupon-check.js';
+import type { Explainer } from './explain.js';
 import type { Getter } from './paths.js';
 import { failsAt, failsPrecheck, tripleKey, UNREAD } from './precheck.js';
 import type { Run, RuleEnvelope } from './rule-run.js';
@@ -176,6 +177,8 @@ export class Sweep {
   readonly accepted: { code: string; redeem: boolean }[] = [];
   readonly #values: unknown[] = [];
   readonly #hasCands: boolean;
+  /** Explained evaluation: every campaign's outcome is noted (not only coupon candidates'). */
+  readonly #all: boolean;
 
   constructor(
     readonly st: SweepState,
@@ -186,10 +189,16 @@ export class Sweep {
     readonly candidates: ReadonlyMap<number, CouponCandidate>,
     readonly skipped: Map<number, string>,
     readonly getters: readonly Getter[],
+    /** Set only when the caller asked why (`explain`): each rule run is reported to it. */
+    readonly x?: Explainer,
   ) {
     for (let i = 0; i < getters.length; i++) this.#values.push(UNREAD);
-    this.#hasCands = candidates.size > 0;
+    this.#all = x !== undefined;
+    this.#hasCands = candidates.size > 0 || this.#all;
     st.reset(candidates.keys(), this.#values, getters, ctx);
+    // Explained: no leaf is settled by `scan` from its prechecks; each runs (with the same prechecks, so the same
+    // result) and a failed one is described.
+    if (x !== undefined) st.verdict.fill(0);
   }
 
   /** The evaluated campaign ids, in order. */
@@ -198,7 +207,7 @@ export class Sweep {
   }
 
   #note(id: number, o: Outcome): void {
-    if (this.#hasCands && this.candidates.has(id)) this.outcome.set(id, o);
+    if (this.#hasCands && (this.#all || this.candidates.has(id))) this.outcome.set(id, o);
   }
 
   #markAll(nodes: readonly RNode[], why: Outcome): void {
@@ -274,7 +283,8 @@ export class Sweep {
         const pre = k === 0 ? leaf.pre0 : leaf.pres[k];
         if (pre !== undefined && !(k === 0 && pre0Ok) && failsPrecheck(pre, this.#values, this.getters, ctx)) ok = false; // as running it would
         else try { ok = ((k === 0 ? leaf.exec0 : leaf.execs[k]) as Exec)(ctx); } catch (e) { if (e instanceof EvalError && !(e instanceof BudgetError)) ok = false; else throw e; }
-        if (!ok) { run.rollback(m, true); run.flushFailures(); continue; }
+        if (!ok) { run.rollback(m, true); run.flushFailures(); if (this.x !== undefined) this.x.rule(leaf.c, k, false, ctx, run, cand?.coupon); continue; }
+        if (this.x !== undefined) this.x.rule(leaf.c, k, true, ctx, run, cand?.coupon);
         run.release(m);
         triggered = true;
         if (run.couponUse !== undefined && cand) {
@@ -307,7 +317,7 @@ export class Sweep {
       if (couponUsed !== undefined) this.accepted.push({ code: cand.code, redeem: couponUsed });
       else run.out.push(rejectCoupon(cand.code, 'CouponRejectedByCondition', leaf.c, {}, cand.coupon.id));
     }
-    if (cand) this.outcome.set(id, triggered ? 'triggered' : 'notTriggered');
+    if (cand || this.#all) this.outcome.set(id, triggered ? 'triggered' : 'notTriggered');
     return triggered;
   }
 
@@ -337,6 +347,7 @@ export class Sweep {
     }
     if (ok) run.release(m); else run.rollback(m, true);
     run.flushFailures();
+    if (this.x !== undefined) this.x.rule(leaf.c, 0, ok, ctx, run, undefined);
     this.st.pushEvaluated(leaf.id);
     return ok;
   }

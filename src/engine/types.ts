@@ -229,4 +229,34 @@ export interface StrikethroughNotification {
   sentAt?: string;
 }
 
-export type DataKind = 'rules' | 'prices' | 'coupons' | 'loyalty';
+/** Talon.One `ItemAttribute` (Management API): an attribute of a catalog item. */
+export interface ItemAttribute {
+  attributeid: number;
+  name: string;
+  value: unknown;
+}
+
+/**
+ * Talon.One `CatalogItem` (Management API `GET /v1/catalogs/{catalogId}/items`). `deleted: true` (storegate's, in
+ * a delta push only) removes the SKU.
+ */
+export interface CatalogItem {
+  id?: number;
+  created?: string;
+  sku: string;
+  price?: number | null;
+  catalogid: number;
+  version: number;
+  attributes?: ItemAttribute[];
+  product?: { name?: string };
+  deleted?: boolean;
+}
+
+/** The catalog data set: `full: false` is a delta (items replace older versions of their SKU, or remove it). */
+export interface CatalogPayload {
+  version: number;
+  full: boolean;
+  items: CatalogItem[];
+}
+
+export type DataKind = 'rules' | 'prices' | 'coupons' | 'loyalty' | 'catalog';
