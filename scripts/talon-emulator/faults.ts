@@ -3,9 +3,9 @@
  * (it stops listening); everything else is decided per request here.
  */
 import { ApiError, invalid, problem } from './errors.js';
-import type { Faults } from './types.js';
+import { CORRUPT_MODES, type CorruptMode, type Faults } from './types.js';
 
-const NUMS = ['latencyMs', 'jitterMs', 'errorRate', 'errorStatus', 'rate429', 'status409Rate', 'refuseForMs', 'failNext', 'stallMs', 'stallNext'] as const;
+const NUMS = ['latencyMs', 'jitterMs', 'errorRate', 'errorStatus', 'rate429', 'status409Rate', 'refuseForMs', 'failNext', 'stallMs', 'stallNext', 'corruptNext'] as const;
 const RATES = new Set(['errorRate', 'rate429', 'status409Rate']);
 const BOOLS = ['hang', 'refuse'] as const;
 
@@ -24,6 +24,9 @@ export function parseFaults(body: unknown): Faults {
     } else if ((BOOLS as readonly string[]).includes(k)) {
       if (typeof v !== 'boolean') errs.push(problem(`/${k}`, 'Invalid type', `${k} must be a boolean`));
       else (f as Record<string, unknown>)[k] = v;
+    } else if (k === 'corrupt') {
+      if (typeof v !== 'string' || !(CORRUPT_MODES as readonly string[]).includes(v)) errs.push(problem('/corrupt', 'Invalid value', `corrupt must be one of ${CORRUPT_MODES.join(', ')}`));
+      else f.corrupt = v as CorruptMode;
     } else if (k === 'paths') {
       if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) errs.push(problem('/paths', 'Invalid type', 'paths must be an array of strings'));
       else f.paths = v as string[];
@@ -47,7 +50,7 @@ export class FaultController {
     this.f = { ...f };
     if (f.paths) this.f.paths = [...f.paths];
     const x = this.f;
-    this.active = !!(x.latencyMs || x.jitterMs || x.errorRate || x.rate429 || x.status409Rate || x.hang || x.failNext || x.stallMs);
+    this.active = !!(x.latencyMs || x.jitterMs || x.errorRate || x.rate429 || x.status409Rate || x.hang || x.failNext || x.stallMs || x.corrupt);
   }
 
   get(): Faults {
@@ -89,6 +92,21 @@ export class FaultController {
     return base + (j > 0 ? Math.floor(this.random() * j) : 0);
   }
 
+  /** How to spoil this request's 2xx answer, if at all; consumes one `corruptNext`. */
+  corruption(pathname: string): CorruptMode | undefined {
+    const f = this.f;
+    if (!f.corrupt || !this.applies(pathname)) return undefined;
+    const mode = f.corrupt;
+    if (f.corruptNext && f.corruptNext > 0) {
+      f.corruptNext--;
+      if (f.corruptNext === 0) {
+        const { corrupt: _c, corruptNext: _n, ...rest } = f;
+        this.set(rest);
+      }
+    }
+    return mode;
+  }
+
   /** An injected error for this request, if any; consumes one `failNext`. */
   injected(pathname: string): Injected | undefined {
     if (!this.applies(pathname)) return undefined;
@@ -111,4 +129,31 @@ export class FaultController {
 function err(status: number): Injected {
   const message = status === 429 ? 'Too many requests' : status >= 500 ? 'Internal server error (emulated fault)' : `Emulated fault ${status}`;
   return { status, body: { message, errors: [], StatusCode: status } };
+}
+
+/** A 2xx answer as `corrupt` spoils it (the answer text in, the text sent out). */
+export function corruptAnswer(mode: CorruptMode, payload: string | undefined): string {
+  if (mode === 'notJson') return '<html><body>502 Bad Gateway</body></html>';
+  const doc = payload ? (JSON.parse(payload) as Record<string, unknown>) : {};
+  const effects = Array.isArray(doc.effects) ? (doc.effects as Record<string, unknown>[]) : [];
+  const envelope = { campaignId: (effects[0]?.campaignId as number | undefined) ?? 101, rulesetId: 1, ruleIndex: 0, ruleName: 'corrupted' };
+  const session = doc.customerSession as { total?: number } | undefined;
+  switch (mode) {
+    case 'unknownEffectType':
+      doc.effects = [...effects, { ...envelope, effectType: 'teleportCart', props: {} }];
+      break;
+    case 'discountAboveTotal':
+      doc.effects = [...effects, { ...envelope, effectType: 'setDiscount', props: { name: 'too much', value: Math.max(1, (session?.total ?? 10) * 10) } }];
+      break;
+    case 'badPosition':
+      doc.effects = effects.map((e) => (e.effectType === 'setDiscountPerItem' ? { ...e, props: { ...(e.props as object), position: 9999 } } : e));
+      break;
+    case 'unknownCampaign':
+      doc.effects = effects.map((e) => ({ ...e, campaignId: 999999 }));
+      break;
+    case 'missingEffects':
+      delete doc.effects;
+      break;
+  }
+  return JSON.stringify(doc);
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { handleAdmin, isLoopback, type AdminOps } from './admin.js';
 import { loadConfigFile, parseConfig, type EmulatorConfig } from './campaigns.js';
 import { ApiError, invalid, notFound, problem, tooManyProfile, tooManySession, unauthorized } from './errors.js';
-import { FaultController } from './faults.js';
+import { corruptAnswer, FaultController } from './faults.js';
 import { createManagement } from './management-http.js';
 import { matchManagement } from './management-routes.js';
 import { balances, inventory, trackEvent, updateProfile } from './profiles.js';
@@ -204,6 +204,8 @@ export async function startEmulator(opts: StartOptions): Promise<Emulator> {
       }
     }
     if (key && a.status < 500 && a.status !== 409 && a.status !== 429) st.remember(key, a.status, a.payload);
+    const spoil = faults.active && a.status < 300 ? faults.corruption(pathname) : undefined;
+    if (spoil) return { ...a, payload: corruptAnswer(spoil, a.payload) };
     return a;
   }
 

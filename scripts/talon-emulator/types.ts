@@ -60,9 +60,22 @@ export interface Faults {
   stallMs?: number;
   /** With `stallMs`: stall only the next N matching requests, then clear the stall (absent or 0 = every request). */
   stallNext?: number;
+  /**
+   * Spoil the 2xx answers of API requests (after they were executed and their Idempotency-Key stored, so a replay
+   * gets the sound answer): `unknownEffectType` adds an effect of a type Talon.One does not have,
+   * `discountAboveTotal` adds a `setDiscount` ten times the session total, `badPosition` moves each
+   * `setDiscountPerItem` to a cart item that does not exist, `unknownCampaign` gives every effect campaign 999999,
+   * `missingEffects` drops the required `effects`, `notJson` answers an HTML page. For testing answer checks.
+   */
+  corrupt?: CorruptMode;
+  /** With `corrupt`: spoil only the next N matching answers, then clear it (absent or 0 = every answer). */
+  corruptNext?: number;
   /** Limit faults to request paths starting with one of these prefixes (e.g. "/v2/customer_sessions"). */
   paths?: string[];
 }
+
+export const CORRUPT_MODES = ['unknownEffectType', 'discountAboveTotal', 'badPosition', 'unknownCampaign', 'missingEffects', 'notJson'] as const;
+export type CorruptMode = (typeof CORRUPT_MODES)[number];
 
 export interface StartOptions {
   /** 0 or absent = a random free port. */
