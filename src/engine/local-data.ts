@@ -15,6 +15,7 @@ import { parseLoyalty } from './ingest/loyalty.js';
 import { parsePrices } from './ingest/prices.js';
 import { parseRules } from './ingest/rules.js';
 import { LoyaltyIndex } from './loyalty.js';
+import { cachedReads, readAttributes, type ReadAttributes } from './read-attributes.js';
 import { EntryBuilder, fromRows, PriceBook, toRow, type EntryRow, type PriceEntry } from './pricebook.js';
 import type { Coupon, DataKind, LoyaltyPayload, RulesPayload } from './types.js';
 
@@ -342,4 +343,21 @@ export class LocalData {
     return this.#bundle.engine;
   }
 
+  /**
+   * The session and cart-item attribute names the campaigns here may read (README "Lean payloads"), worked out
+   * once per bundle: a rules push (or any data change) makes the next call compute them again.
+   */
+  readAttributes(): ReadAttributes {
+    const b = this.#bundle;
+    return cachedReads(b, () =>
+      readAttributes({
+        rules: b.rules,
+        cartItemFilters: b.rulesPayload?.cartItemFilters,
+        extra: b.engine.data.fallback?.set.rules,
+        storeIntegrationId: this.#storeId,
+        known: b.versions.rules > 0,
+        now: this.#clock.now(),
+      }),
+    );
+  }
 }
