@@ -21,7 +21,7 @@ import type { SnapshotStore } from '../state/snapshot-store.js';
 export interface ReconciliationEntry {
   /** ISO time the difference was found. */
   at: string;
-  kind: 'couponRejected' | 'loyaltyMismatch' | 'effectsDiffer' | 'fallbackApplied';
+  kind: 'couponRejected' | 'loyaltyMismatch' | 'effectsDiffer' | 'fallbackApplied' | 'manualOverride';
   sessionId: string;
   terminalId: string;
   coupon?: string;
@@ -36,6 +36,8 @@ export interface ReconciliationEntry {
   /** loyaltyMismatch: net points by program id, local vs upstream. */
   localPoints?: Record<string, number>;
   upstreamPoints?: Record<string, number>;
+  /** manualOverride: the override a terminal reported while answered locally (README "Manual overrides"). */
+  override?: { eventType: string; profileId: string; attributes?: Record<string, unknown>; day: string; offlineToday: number; cap: number; overCap: boolean };
 }
 
 const LEGACY_KIND = 'reconciliation';
