@@ -49,6 +49,10 @@ import { statusUiRoutes, trackTerminalActivity } from './http/status-ui.js';
 import { TerminalActivity } from './status/activity.js';
 import { StatusHistory } from './status/history.js';
 import { judge } from './status/verdict.js';
+import { AttributeTrimmer } from './trim/trimmer.js';
+import { AnswerChecker } from './answers/checker.js';
+import { OverrideAudit } from './overrides/audit.js';
+import { edgeLiveApplier } from './live-edge.js';
 import { explainRoutes } from './http/explain-routes.js';
 import { explainSession } from './checkout/explain-session.js';
 import { fallbackOf } from './config/fallback.js';
@@ -104,6 +108,8 @@ export class Gateway {
   #serial: SerialService | null = null;
   #activity: TerminalActivity | null = null;
   #history: StatusHistory | null = null;
+  /** Lean payloads, checked answers, manual overrides (README sections of those names). */
+  #edge: { trimmer: AttributeTrimmer; checker: AnswerChecker; overrides: OverrideAudit } | null = null;
   #https: HttpsFront | null = null;
 
   constructor(opts: GatewayOptions) {
@@ -295,6 +301,14 @@ export class Gateway {
       publishScan: (t, e) => this.#mqtt?.scan(t, { ...e }), publishPriceCheck: (id, a) => this.#mqtt?.priceCheck(id, { ...a }),
     });
     this.#serial = serial;
+    // Lean payloads and checked answers (README sections of those names): both on the live path only.
+    const trimmer = new AttributeTrimmer({ settings: config.upstream.trimAttributes, reads: () => localData.readAttributes(), registry: metrics.registry, log: log.child({ mod: 'trim' }) });
+    const checker = new AnswerChecker({
+      // Before any rules data arrives no campaign is known, so none can be called unknown.
+      settings: config.upstream.checkAnswers, knownCampaign: (id) => localData.versions().rules === 0 || localData.engine().data.rules.campaigns.has(id), registry: metrics.registry,
+      log: log.child({ mod: 'answers' }), alert: (a) => alerts.emit(a), monotonic: () => clock.monotonic(), now: () => clock.now(),
+    });
+    await checker.start();
     const checkout = new Checkout({
       mode: config.mode,
       storeIntegrationId: config.store.integrationId,
@@ -311,12 +325,22 @@ export class Gateway {
       timeoutMs: config.upstream.timeoutMs,
       log: log.child({ mod: 'checkout' }),
       scannedCoupons: serial.coupons,
+      serializeUpdate: (b) => trimmer.serialize(b),
+      checkAnswer: (req, b, res) => checker.check(req, b, res),
+      observe: (req, a) => overrides.observe(req, a),
     });
     this.#checkout = checkout;
 
     const reconciliation = new ReconciliationLog({ file: path.join(config.dataDir, 'state', 'reconciliation.log'), legacy: store });
     await reconciliation.start();
     this.#reconciliation = reconciliation;
+    // Manual overrides (README "Manual overrides"): counted per terminal and day, the offline ones reconciled.
+    const overrides = new OverrideAudit({
+      settings: config.overrides, store, now: () => clock.now(), timeZone: () => localData.engine().data.rules.timezone, reconciliation,
+      alert: (a) => alerts.emit(a), registry: metrics.registry, log: log.child({ mod: 'overrides' }),
+    });
+    await overrides.start();
+    this.#edge = { trimmer, checker, overrides };
     if (this.#upstream) {
       this.#flusher = new Flusher({
         journal,
@@ -338,6 +362,7 @@ export class Gateway {
         liveCalls,
         onAlert: (a) => alerts.emit(a),
         onUpstreamEffects: (rec) => state.confirmUses(rec),
+        serializeUpdate: (b) => trimmer.serialize(b),
       });
       this.#flusher.start();
     }
@@ -411,6 +436,7 @@ export class Gateway {
     this.#app = app;
 
     // What a pushed config changes at once (the rest waits for a restart: ConfigRuntime reports it).
+    runtime.onChange(edgeLiveApplier({ trimmer, checker, overrides }));
     runtime.onChange(liveConfigApplier({ log, checkout, upstream: this.#upstream, auth, state, setTrustedKeys: (k) => (trustedKeys = k), setFallback: (c) => localData.setFallback(fallbackOf(c)) }));
 
     this.#url = await listenOrExplain(app, config.http.host, config.http.port);
@@ -537,6 +563,9 @@ export class Gateway {
           }
         : null,
       reconciliation: this.#reconciliation?.count ?? 0,
+      trimAttributes: this.#edge?.trimmer.status() ?? null,
+      answerChecks: this.#edge?.checker.status() ?? null,
+      overrides: this.#edge?.overrides.status() ?? null,
       config: { version: this.#runtime?.version ?? 0, pendingRestart: this.#runtime?.pendingRestart ?? [] },
       mqtt: mq
         ? { configured: true, connected: mq.connected, since: mq.since, reconnects: mq.reconnects, queued: mq.queued, dropped: mq.dropped, protocolVersion: mq.protocolVersion, broker: mq.broker, lastError: mq.lastError }

@@ -2,7 +2,9 @@
  * Alerts for head office (`P/alerts`, README "Head office and MQTT"): what a shop cannot fix alone. Producers (the flusher, the
  * upstream health, the watchers, the dead-letter admin) emit; sinks (the log, the MQTT bridge) subscribe. Kinds:
  * `deadLetter`, `deadLetterDiscarded`, `reconciliation`, `diskLow`, `clockSkew`, `upstreamDown`, `upstreamUp`,
- * `scannerGone` (a serial scanner closed longer than its `goneAlertSec`), `scannerBack`.
+ * `scannerGone` (a serial scanner closed longer than its `goneAlertSec`), `scannerBack`, `upstreamAnswerInvalid` (an
+ * answer of Talon.One failed its checks: src/answers/), `overrideCap` (a terminal's manual overrides answered
+ * locally passed the day's cap: src/overrides/).
  */
 export type AlertKind =
   | 'deadLetter'
@@ -13,7 +15,9 @@ export type AlertKind =
   | 'upstreamDown'
   | 'upstreamUp'
   | 'scannerGone'
-  | 'scannerBack';
+  | 'scannerBack'
+  | 'upstreamAnswerInvalid'
+  | 'overrideCap';
 
 export interface Alert {
   kind: AlertKind;

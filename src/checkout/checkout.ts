@@ -61,6 +61,12 @@ export interface CheckoutDeps {
   log: Logger;
   /** Coupons scanned at a terminal (serial scanners with `autoApplyCoupons`), for its next session update. */
   scannedCoupons?: ScannedCoupons | undefined;
+  /** The text a session update is sent upstream as (src/trim/: attributes no campaign reads left out); default: whole. */
+  serializeUpdate?: ((body: Record<string, unknown>) => { json: string; fields: [string, string][] }) | undefined;
+  /** Checks a 2xx answer of Talon.One (src/answers/); `replace`: answer this call locally instead. */
+  checkAnswer?: ((req: TerminalRequest, body: unknown, res: { status: number; contentType: string | undefined; body: Buffer }) => { replace: boolean }) | undefined;
+  /** Sees every answer before the terminal does (src/overrides/ counts manual overrides); a promise is awaited. */
+  observe?: ((req: TerminalRequest, answer: TerminalAnswer) => Promise<void> | undefined) | undefined;
 }
 
 /** Coupons scanned at terminals, waiting for each terminal's next session update (src/serial/scanned-coupons.ts). */
@@ -114,6 +120,13 @@ export class Checkout {
   }
 
   async handle(req: TerminalRequest): Promise<TerminalAnswer> {
+    const answer = await this.#withScans(req);
+    const seen = this.#deps.observe?.(req, answer);
+    if (seen !== undefined) await seen;
+    return answer;
+  }
+
+  async #withScans(req: TerminalRequest): Promise<TerminalAnswer> {
     const scanned = this.#deps.scannedCoupons;
     if (scanned === undefined || req.spec.op !== 'updateSession') return this.#route(req);
     // Merged before routing, so the forwarded and the local path (and the journal record) see the same body.
@@ -135,14 +148,17 @@ export class Checkout {
       upstream.health.state !== 'down' &&
       (mode === 'connected' || (mode === 'hybrid' && read)) &&
       (key === null || (!this.#deps.pending(key) && !this.#deps.liveCalls.abandoned(key)));
+    /** Talon.One's answer that failed its checks, passed on after all if no local answer can be given. */
+    let checkedOut: (() => TerminalAnswer) | undefined;
 
     if (tryUpstream) {
       this.#live++;
       // Reads have no ordering key and dry runs change nothing upstream: an abandoned one is simply aborted.
       const call = key === null || isDryRun(req.query) ? null : this.#deps.liveCalls.begin(key);
       try {
-        const follow = req.spec.op === 'updateSession' && this.#deps.onUpstreamSession !== undefined && isObject(body);
-        const sent = follow ? stringifySessionUpdate(body) : body === undefined ? undefined : { json: JSON.stringify(body), fields: [] };
+        const update = req.spec.op === 'updateSession' && isObject(body);
+        const follow = update && this.#deps.onUpstreamSession !== undefined;
+        const sent = update ? (this.#deps.serializeUpdate ?? stringifySessionUpdate)(body) : body === undefined ? undefined : { json: JSON.stringify(body), fields: [] };
         const res = await upstream.request({
           op: req.spec.op,
           method: req.spec.method,
@@ -153,11 +169,16 @@ export class Checkout {
           ...(call === null ? {} : { onAbandoned: (a: AbandonedExchange) => call.abandon(a) }),
         });
         const failed = res.status >= 500 || res.status === 429;
-        if (!failed || !local) {
+        // A 2xx answer that fails its checks is replaced by a local one when so configured (README "Checked answers").
+        const checked = !failed && res.status < 300 ? this.#deps.checkAnswer?.(req, body, res) : undefined;
+        const refused = checked?.replace === true && local !== null;
+        const passOn = (): TerminalAnswer => {
           if (follow) this.#deps.onUpstreamSession?.(req, res.status, (sent as { fields: [string, string][] }).fields, res.body);
           return { status: res.status, body: res.body, contentType: res.contentType, source: 'upstream' };
-        }
-        this.#deps.log.debug({ op: req.spec.op, status: res.status }, 'upstream failed; answering locally');
+        };
+        if (!refused && (!failed || !local)) return passOn();
+        if (refused) checkedOut = passOn;
+        this.#deps.log.debug({ op: req.spec.op, status: res.status }, refused ? 'upstream answer failed its checks; answering locally' : 'upstream failed; answering locally');
       } catch (err) {
         if (!(err instanceof UpstreamUnavailableError)) throw err;
         if (!local) throw new StoregateError(err.code, `Talon.One is unreachable: ${err.message}`, { statusCode: 503, retryable: true, cause: err });
@@ -175,6 +196,11 @@ export class Checkout {
     try {
       return await local.answer({ ...req, body, ...(tryUpstream ? { replacesLiveCall: true } : {}) }, idem);
     } catch (err) {
+      if (checkedOut) {
+        // Talon.One did answer (and did what it was asked): better its answer than none.
+        this.#deps.log.warn({ op: req.spec.op, err }, 'no local answer could replace an upstream answer that failed its checks; passing that answer on');
+        return checkedOut();
+      }
       if (err instanceof StoregateError) err.source = 'local';
       throw err;
     }

@@ -15,11 +15,14 @@ export const LIVE_KEYS = [
   'mode',
   'upstream.timeoutMs',
   'upstream.retry',
+  'upstream.trimAttributes',
+  'upstream.checkAnswers',
   'terminals',
   'offline',
   'adminToken',
   'trust.publicKeys',
   'journal.diskLowBytes',
+  'overrides',
 ] as const;
 
 /** Keys a push may not set: the overlay itself lives in the data dir. */

@@ -103,6 +103,44 @@ const Retry = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** Lean payloads (README "Lean payloads"); src/trim/ does the work. */
+const AttributeNames = (description: string) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { default: [], maxItems: 1000, uniqueItems: true, description });
+
+const TrimAttributes = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description:
+        'Before a session update goes to Talon.One, drop the session and cart-item attributes that no campaign of this store reads (known from the pushed rules) and that are not kept below. Trimmed attributes never reach Talon.One (not stored, not in exports or webhooks), and the session it echoes lacks them.',
+    }),
+    keepSession: AttributeNames('Session attributes always sent (e.g. read by reporting, loyalty or webhooks rather than by campaigns).'),
+    keepCartItem: AttributeNames('Cart-item attributes always sent.'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** Checked answers (README "Checked answers"); src/answers/ does the work. */
+const CheckAnswers = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description:
+        "Check every 2xx answer of Talon.One to a terminal's call against the Integration API schema and sanity rules (known effect types, no discount above what it applies to, effects of known campaigns); a failing answer is logged with the session id, counted and alerted (`upstreamAnswerInvalid`).",
+    }),
+    replace: Type.Boolean({
+      default: false,
+      description: 'A failing answer is replaced by a local answer (journaled like any other; Talon.One keeps what it did, and reconciliation shows the difference).',
+    }),
+    unknownCampaigns: Type.Union([Type.Literal('count'), Type.Literal('fail')], {
+      default: 'count',
+      description:
+        '`count`: an effect of a campaign the pushed rules do not know (it may be newer than this shop\'s rules) is only counted; `fail`: it fails the answer like the other rules.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Upstream = Type.Object(
   {
     baseUrl: Type.Union([Type.String({ pattern: '^https?://[^\\s]+$' }), Type.Null()], {
@@ -120,6 +158,27 @@ const Upstream = Type.Object(
     timeoutMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 800, description: 'Deadline of one terminal call upstream, retries included.' }),
     connections: Type.Integer({ minimum: 1, maximum: 1024, default: 16, description: 'Keep-alive connections in the upstream pool.' }),
     retry: Retry,
+    trimAttributes: TrimAttributes,
+    checkAnswers: CheckAnswers,
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** Manual overrides, audited (README "Manual overrides"); src/overrides/ does the work. */
+const Overrides = Type.Object(
+  {
+    eventType: Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()], {
+      default: 'manual_override',
+      description:
+        'Custom event type (`POST /v2/events` `type`) with which POS terminals report a manual override (a price or discount keyed in by hand); such events are counted per terminal and per day. null = not counted.',
+    }),
+    offlineDailyCap: Type.Integer({
+      minimum: 0,
+      maximum: 100_000,
+      default: 10,
+      description:
+        'Overrides one terminal may report in one day (the Talon.One application\'s time zone) while answered locally; past it an `overrideCap` alert goes to `P/alerts` (once per terminal and day). Each one answered locally is listed in `GET /admin/reconciliation`.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -355,6 +414,7 @@ export const ConfigSchema = Type.Object(
     serial: Type.Array(Serial, { default: [], description: 'Barcode scanners and price-check stations on serial ports (README "Serial scanners").' }),
     journal: Journal,
     offline: Offline,
+    overrides: Overrides,
     dataFiles: DataFiles,
     log: Log,
   },

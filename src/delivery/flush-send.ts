@@ -27,6 +27,8 @@ export interface SendContext {
   oldRecordMs: number;
   /** Compares the local answer of `rec` with upstream's effects; rejects to have the send retried. */
   reconcile: (rec: JournalRecord, last: JournalEntry, upstreamEffects: Effect[]) => Promise<void>;
+  /** The text of a session update (README "Lean payloads": trimmed as a live call is); default: whole. */
+  serializeUpdate?: (body: Record<string, unknown>) => { json: string };
 }
 
 /** Sends `group` (its last record's body, `Idempotency-Key` = its id) once and classifies the outcome. */
@@ -38,7 +40,7 @@ export async function deliverGroup(ctx: SendContext, group: readonly JournalEntr
   let body: string | undefined;
   try {
     route = upstreamRoute(rec);
-    body = upstreamBody(rec);
+    body = rec.kind === 'updateSession' && ctx.serializeUpdate ? ctx.serializeUpdate(rec.body as Record<string, unknown>).json : upstreamBody(rec);
     if (!route) throw new Error(`unknown record kind ${String((rec as { kind?: unknown }).kind)}`);
   } catch (err) {
     return { t: 'dead', status: 0, body: `storegate could not build the upstream request: ${(err as Error).message}` };

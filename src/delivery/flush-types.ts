@@ -41,6 +41,8 @@ export interface FlusherDeps {
   onUpstreamEffects?: (rec: import('../checkout/records.js').JournalRecord, upstream: import('../engine/index.js').Effect[]) => void;
   /** Records older than this (wall time since append) are checked upstream first (default 23 h). */
   oldRecordMs?: number;
+  /** The text a session update record is sent as (src/trim/: attributes no campaign reads left out); default: whole. */
+  serializeUpdate?: (body: Record<string, unknown>) => { json: string };
 }
 
 /** What the flusher needs to know of live terminal calls. */

@@ -124,7 +124,10 @@ export class Flusher {
       onIdle: () => this.#checkIdle(),
       sleep: (ms, signal) => deps.clock.sleep(ms, signal),
     });
-    this.#send = { upstream: deps.upstream, clock: deps.clock, oldRecordMs: this.#oldMs, reconcile: (r, l, e) => reconcileDelivered(this.#d, r, l, e, (a) => this.#alert(a)) };
+    this.#send = {
+      upstream: deps.upstream, clock: deps.clock, oldRecordMs: this.#oldMs, reconcile: (r, l, e) => reconcileDelivered(this.#d, r, l, e, (a) => this.#alert(a)),
+      ...(deps.serializeUpdate ? { serializeUpdate: deps.serializeUpdate } : {}),
+    };
     if (this.#oldMs >= DAY_MS) deps.log.warn({ oldRecordMs: this.#oldMs }, 'flusher: oldRecordMs ≥ 24 h: idempotency keys may have expired upstream');
   }
 
