@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   startup: () => import('./startup.js'),
   serial: () => import('./serial.js'),
   statuspage: () => import('./statuspage.js'),
+  trim: () => import('./trim.js'),
   tls: () => import('./tls.js'),
 };
 
