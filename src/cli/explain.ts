@@ -67,7 +67,8 @@ export function describe(x: SessionExplanation): string[] {
   if (x.fallback) lines.push(`fallback: ${x.fallback}`);
   const width = Math.max(...x.campaigns.map((c) => (LABEL[c.outcome] ?? c.outcome).length), 8);
   for (const c of x.campaigns) {
-    const label = (LABEL[c.outcome] ?? c.outcome).padEnd(width);
+    // A campaign whose rules passed without giving anything is not called "applied".
+    const label = (c.outcome === 'triggered' && c.reason ? 'no effect' : LABEL[c.outcome] ?? c.outcome).padEnd(width);
     lines.push(`${label}  #${c.id} ${c.name}${c.fallback ? ' [fallback]' : ''}${c.reason ? ` — ${c.reason}` : ''}`);
     // A campaign with several rules: each failed rule on its own line.
     if (c.rules.length > 1) for (const r of c.rules) if (r.failed) lines.push(`${' '.repeat(width)}    rule ${r.index} "${r.name}": block ${r.failed.blockIndex} (${r.failed.blockType}): ${r.failed.details}`);

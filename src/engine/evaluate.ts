@@ -240,15 +240,15 @@ export class Engine {
     const redeemed = new Set(accepted.filter((a) => a.redeem && limited.has(a.code)).map((a) => a.code));
     const out = this.#finish(input, run, view, evaluated, [...skipped].map(([id, reason]) => ({ id, reason })), accepted, redeemed);
     if (standIns !== undefined && standIns.length > 0) out.fallback = 'notOfflineCapable';
-    if (x !== undefined) out.explanation = this.#explanation(x, now, outcome, skipped, evaluated, standIns ?? []);
+    if (x !== undefined) out.explanation = this.#explanation(x, now, outcome, skipped, evaluated, standIns ?? [], new Set(out.effects.map((e) => e.campaignId)));
     return out;
   }
 
   /** The explanation of an evaluation (`explain: true`): every campaign of the rules and of the fallback set. */
-  #explanation(x: Explainer, now: number, outcome: ReadonlyMap<number, Outcome>, skipped: ReadonlyMap<number, string>, evaluated: readonly number[], standIns: readonly CompiledCampaign[]): Explanation {
+  #explanation(x: Explainer, now: number, outcome: ReadonlyMap<number, Outcome>, skipped: ReadonlyMap<number, string>, evaluated: readonly number[], standIns: readonly CompiledCampaign[], gave: ReadonlySet<number>): Explanation {
     const rules = this.data.rules;
     const done = new Set(evaluated);
-    const campaigns = campaignReport({ rules, now, storeId: this.data.store.id, storeIntegrationId: this.data.store.integrationId, inPlan: (id) => this.#table.byCampaign.has(id), outcome, skipped, evaluated: done, recorder: x });
+    const campaigns = campaignReport({ rules, now, storeId: this.data.store.id, storeIntegrationId: this.data.store.integrationId, inPlan: (id) => this.#table.byCampaign.has(id), outcome, skipped, evaluated: done, recorder: x, gave });
     const reasons = ruleFailureReasons(campaigns, rules);
     const fb = this.data.fallback;
     for (const c of fb?.set.rules.list ?? []) {

@@ -295,6 +295,8 @@ export interface ReportInput {
   skipped: ReadonlyMap<number, string>;
   evaluated: ReadonlySet<number>;
   recorder: Explainer;
+  /** Campaigns with at least one effect in the answer. */
+  gave: ReadonlySet<number>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -323,7 +325,7 @@ export function campaignReport(x: ReportInput): CampaignExplanation[] {
     // its trial was excluded, one that did not is "not triggered" like any other.
     if (o === 'lowerDiscount' && any) return said('excluded', 'another campaign of its evaluation group gave the discount its mode (lowest/highest) picks');
     if (o !== 'lowerDiscount' && !x.evaluated.has(c.id)) return said('excluded', 'not evaluated (an earlier campaign of its evaluation group triggered)');
-    if (any) return said('triggered', null);
+    if (any) return said('triggered', x.gave.has(c.id) ? null : 'its rules passed but gave no effect (e.g. a discount on cart items none of which matched)');
     const first = rules.find((r) => r.failed);
     return said('notTriggered', first?.failed ? `rule ${first.index} "${first.name}": block ${first.failed.blockIndex} (${first.failed.blockType}): ${first.failed.details}` : 'no rule triggered');
   });

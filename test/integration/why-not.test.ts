@@ -99,6 +99,7 @@ describe('GET /admin/explain/:id', () => {
     expect(x.json.campaigns[0].reason).toBe('rule 0 "Gold": block 1 (checkAttribute): $Profile.Attributes.tier is missing ($Profile.Attributes.tier equals "gold")');
     expect(x.json.campaigns[2].reason).toBe('it ended at 2026-04-10T00:00:00.000Z');
     expect(x.json.campaigns[3].reason).toBe('it is linked to stores 7; this store is 42 (store-042)');
+    expect(x.json.campaigns[5].reason).toBeNull();
     expect(x.json.ruleFailureReasons).toHaveLength(3);
   });
 

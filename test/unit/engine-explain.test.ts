@@ -77,7 +77,8 @@ describe('why a campaign did not apply', () => {
       campaign(5, [[{ type: 'awardGiveaway' }]]),
       campaign(6, [[award('f')]]),
       campaign(7, [[award('g')]]),
-    ], { evaluationTree: { set: { type: 'SET', operator: 'ALL', elements: [1, 2, 3, 4, 5, 6].map((campaignId) => ({ type: 'CAMPAIGN', campaignId })) } } }));
+      campaign(8, [[{ type: 'awardDiscount', name: 'none', value: 1, target: { type: 'selector', name: 'none' } }]], { selectors: [{ name: 'none', type: 'selector', source: '$Session.CartItems', steps: [{ type: 'filter', predicate: { type: 'checkAttribute', attribute: '$Item.Category', operator: 'equals', value: 'Nothing' } }] }] }),
+    ], { evaluationTree: { set: { type: 'SET', operator: 'ALL', elements: [1, 2, 3, 4, 5, 6, 8].map((campaignId) => ({ type: 'CAMPAIGN', campaignId })) } } }));
     const out = evaluate(e, { cartItems: cart(['A', 10]) }, { explain: true });
     expect(outcomes(out)).toEqual([
       [1, 'notRunning', 'its state is disabled'],
@@ -87,6 +88,7 @@ describe('why a campaign did not apply', () => {
       [5, 'notOfflineCapable', 'it cannot be evaluated in the shop: block awardGiveaway is not supported offline'],
       [6, 'triggered', null],
       [7, 'notInEvaluationTree', "it is not in the application's campaign evaluation tree"],
+      [8, 'triggered', 'its rules passed but gave no effect (e.g. a discount on cart items none of which matched)'],
     ]);
     // Talon.One's shape: only the running campaign this store could not evaluate; nothing for the others.
     expect(out.explanation?.ruleFailureReasons).toEqual([{ campaignID: 5, campaignName: 'C5', rulesetID: 50, ruleIndex: 0, ruleName: 'R5.0', details: 'not evaluated offline: it cannot be evaluated in the shop: block awardGiveaway is not supported offline' }]);
