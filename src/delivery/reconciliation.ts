@@ -1,7 +1,8 @@
 /**
  * Reconciliation (README "Operations API", `GET /admin/reconciliation`): where Talon.One's answer to a flushed
  * session differs from what the shop told the terminal offline (a coupon accepted locally but rejected
- * upstream, different loyalty points), one entry is recorded, newest N kept.
+ * upstream, different loyalty points), one entry is recorded, newest N kept. Manual overrides answered locally
+ * are entered here too, as they are answered (src/overrides/: kind `manualOverride`), for the same readers.
  *
  * Storage: an append-only NDJSON file (`<dataDir>/state/reconciliation.log`): each add appends its own line
  * (one fdatasync, shared by the adds made meanwhile), and the file is compacted to the newest N only once it

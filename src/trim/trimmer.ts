@@ -61,8 +61,9 @@ export class AttributeTrimmer {
   readonly #saved: Counter;
   readonly #dropped: Counter<'entity'>;
   readonly #sent: Counter;
-  /** The reads last reported in the log (once per rules change). */
+  /** The reads last looked at, and what was last reported in the log (once per change of what is kept). */
   #logged: ReadAttributes | null = null;
+  #reported = '';
   /** What is sent of each entity, for the reads and settings it was made from. */
   #plan: { reads: ReadAttributes; session: Keep; cartItem: Keep } | null = null;
 
@@ -97,6 +98,7 @@ export class AttributeTrimmer {
     this.#keepSession = new Set(settings.keepSession);
     this.#keepItem = new Set(settings.keepCartItem);
     this.#plan = null;
+    this.#logged = null; // what is kept may have changed: said again at the next update
   }
 
   /** The text sent upstream for a session update body (already validated and given this store's id). */
@@ -155,10 +157,13 @@ export class AttributeTrimmer {
     return new Set([...read, ...(entity === 'session' ? this.#keepSession : this.#keepItem)]);
   }
 
-  /** Once per rules change: what is kept, and why an entity is sent whole. */
+  /** When what is kept changes (a rules push): what is kept, and why an entity is sent whole. */
   #report(reads: ReadAttributes): void {
     this.#logged = reads;
     const s = this.status(reads);
+    const text = JSON.stringify(s);
+    if (text === this.#reported) return; // a new data bundle (a coupons push, say) with the same reads
+    this.#reported = text;
     this.#log.info(
       { session: { trimmed: s.session.trimmed, kept: s.session.kept.length, why: s.session.why }, cartItem: { trimmed: s.cartItem.trimmed, kept: s.cartItem.kept.length, why: s.cartItem.why } },
       'upstream.trimAttributes: attributes campaigns read (the rest is not forwarded)',
