@@ -84,6 +84,7 @@ const Mqtt = Type.Object(
     clientId: Type.String({ minLength: 1, maxLength: 200, default: 'storegate-headoffice', description: 'MQTT client id (one head office per id).' }),
     topicPrefix: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^#+*/]+(/[^#+*/]+)*$', default: 'storegate', description: "The shops' `mqtt.topicPrefix`." }),
     keepaliveSec: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'MQTT keep-alive.' }),
+    sessionExpirySec: Type.Integer({ minimum: 60, maximum: 4_294_967, default: 604_800, description: "How long the broker keeps head office's session while it is away. A (re)connect that finds no session means the broker lost its state: everything is pushed again." }),
     maxMessageBytes: Type.Integer({ minimum: 65_536, maximum: 268_435_455, default: 8 * 1048576, description: "Largest message published (the broker's limit, e.g. mosquitto `message_size_limit`; and at most the shops' `mqtt.maxPushBytes`). Coupons and prices over it are split; rules and loyalty cannot be." }),
     publishConcurrency: Type.Integer({ minimum: 1, maximum: 1000, default: 64, description: 'Publishes awaiting the broker at once.' }),
     reconnect: Reconnect,
@@ -107,7 +108,13 @@ export const HeadOfficeSchema = Type.Object(
     notifications: Notifications,
     http: Http,
     mqtt: Mqtt,
-    signing: Type.Object({ keyFile: Type.String({ minLength: 1, description: 'PKCS8 PEM Ed25519 private key pushes are signed with (`storegate keys signing`). Never logged.' }) }, { additionalProperties: false }),
+    signing: Type.Object(
+      {
+        keyFile: Type.String({ minLength: 1, description: 'PKCS8 PEM Ed25519 private key pushes are signed with (`storegate keys signing`). Never logged.' }),
+        threads: Type.Integer({ minimum: 0, maximum: 64, default: 2, description: 'Worker threads that sign pushes (a signature reads its whole push twice; 500 shops × 400 KB of rules per change); 0 = on the main thread.' }),
+      },
+      { additionalProperties: false },
+    ),
     fleet: Fleet,
     dataDir: Type.String({ minLength: 1, default: './var-headoffice', description: 'Pull cache, notification inbox and push records live here.' }),
     log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino level.' }) }, { additionalProperties: false, default: {} }),

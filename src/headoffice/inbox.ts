@@ -210,6 +210,9 @@ export class Inbox {
   async #compact(): Promise<void> {
     const cutoff = this.#now() - SEEN_MS;
     const seen = [...this.#seen].filter(([, at]) => at >= cutoff).slice(-SEEN_MAX);
+    // Memory keeps what the snapshot keeps: X-UUIDs of the last 7 days (at most SEEN_MAX), and the open ones.
+    const keep = new Set(seen.map(([u]) => u));
+    for (const u of [...this.#seen.keys()]) if (!keep.has(u) && !this.#open.has(u)) this.#seen.delete(u);
     try {
       await this.#snapshots.save({ kind: 'price-book', version: 1, savedAt: this.#now(), data: { items: [...this.#book.values()], seen } });
       // Lines of notifications still open stay (one may have been appended while this ran).

@@ -14,7 +14,7 @@ import type { KeyObject } from 'node:crypto';
 import type { FleetBroker } from '../mqtt/fleet-client.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../telemetry/logger.js';
-import { alignBase64, PushSigner } from '../trust/index.js';
+import { alignBase64, PushSignerPool } from '../trust/index.js';
 import { FLEET, type Builder, type CouponsTarget, type RulesTarget } from './build.js';
 import type { PullCache } from './cache.js';
 import { planCoupons } from './coupon-plan.js';
@@ -27,6 +27,8 @@ export interface PublisherDeps {
   cache: PullCache;
   streams: Streams;
   signingKey: KeyObject;
+  /** Worker threads that sign (0: on this thread). */
+  signThreads?: number;
   topicPrefix: string;
   maxMessageBytes: number;
   concurrency: number;
@@ -47,7 +49,7 @@ function dataBudget(maxMessageBytes: number): number {
 
 export class Publisher {
   readonly #d: PublisherDeps;
-  readonly #signer: PushSigner;
+  readonly #signer: PushSignerPool;
   #dirty = new Set<DataKind>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
@@ -55,6 +57,8 @@ export class Publisher {
   /** Repairs published and not yet acknowledged: store\0kind → last version, and whether to clear the topic after. */
   readonly #repairs = new Map<string, { last: number; clear: boolean }>();
   #firstAt: number | null = null;
+  /** The whole price book goes to `*` again at the next round (the broker lost the retained batches). */
+  #priceBookDue = false;
   /** Bytes published since start (the benchmark reports them). */
   bytesPublished = 0;
   messagesPublished = 0;
@@ -63,8 +67,17 @@ export class Publisher {
 
   constructor(d: PublisherDeps) {
     this.#d = d;
-    this.#signer = new PushSigner(d.signingKey);
-    d.broker.onConnect(() => this.schedule(['rules', 'coupons', 'loyalty']));
+    this.#signer = new PushSignerPool(d.signingKey, d.signThreads ?? 0);
+    d.broker.onConnect((sessionPresent) => {
+      // A broker that lost our session lost its retained messages too (unless it persists them): a shop that
+      // connects now would find no push. Everything is pushed again, as new complete sets.
+      if (!sessionPresent) {
+        const n = this.#d.streams.forgetContent();
+        if (n > 0) this.#d.log.warn({ streams: n }, 'head office: the broker lost its state (no session); pushing everything again');
+        if ((this.#d.streams.get('prices', FLEET)?.version ?? 0) > 0) this.#priceBookDue = true;
+      }
+      this.schedule(['rules', 'coupons', 'loyalty']);
+    });
   }
 
   /** Something of these kinds may have changed: build and push what did (debounced). */
@@ -89,6 +102,7 @@ export class Publisher {
   stop(): void {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    void this.#signer.close();
   }
 
   async #kick(): Promise<void> {
@@ -115,13 +129,18 @@ export class Publisher {
     this.#firstAt = null;
     const c = this.#d.cache;
     const jobs: (() => Promise<void>)[] = [];
+    const forget: (() => void)[] = [];
     if (kinds.includes('rules') && c.marks.fullDone > 0) {
-      // Shops holding the same campaigns share the base64url of everything before their own Store (encoded once).
-      const prefixes = new Map<string, string>();
+      // Shops holding the same campaigns share the base64url of everything before their own Store: encoded once,
+      // and sent once to each signing thread.
+      const prefixes = new Map<string, number>();
       for (const t of this.#d.builder.rules(c)) {
         if (this.#d.streams.get('rules', t.target)?.key === t.key) continue;
         jobs.push(() => this.#publishRules(t, prefixes));
       }
+      forget.push(() => {
+        for (const id of prefixes.values()) this.#signer.forget(id);
+      });
     }
     if (kinds.includes('loyalty') && c.marks.loyaltyDone > 0) {
       for (const t of this.#d.builder.loyalty(c)) {
@@ -137,7 +156,18 @@ export class Publisher {
         jobs.push(() => this.#publishCoupons(t));
       }
     }
-    await this.#pool(jobs);
+    if (this.#priceBookDue && this.#d.priceItems().length > 0) {
+      this.#priceBookDue = false;
+      jobs.push(async () => {
+        const last = await this.#priceBook(FLEET);
+        this.#d.streams.published('prices', FLEET, last, null, 0, this.#d.clock.now());
+      });
+    }
+    try {
+      await this.#pool(jobs);
+    } finally {
+      for (const f of forget) f();
+    }
     if (this.messagesPublished > before) this.lastRound = { kinds, startedAt, firstAt: this.#firstAt, doneAt: performance.now(), messages: this.messagesPublished - before };
   }
 
@@ -148,7 +178,17 @@ export class Publisher {
     const prev = this.#d.streams.get('prices', FLEET)?.version ?? 0;
     const v = this.#d.streams.issue('prices', this.#d.clock.now(), parts.length);
     for (let i = 0; i < parts.length; i++) {
-      await this.#send('prices', FLEET, v + i, parts[i] as string);
+      // A batch is sent once, in order: while the broker is away it waits (and the batches after it wait behind it).
+      for (let tries = 0; ; tries++) {
+        try {
+          await this.#send('prices', FLEET, v + i, parts[i] as string);
+          break;
+        } catch (err) {
+          if (this.#stopped || (err as { code?: string }).code === 'SG_ERR_PUSH_TOO_LARGE') throw err;
+          if (tries === 0) this.#d.log.warn({ err: (err as Error).message }, 'head office: a prices batch waits for the broker');
+          await this.#d.clock.sleep(Math.min(5000, 250 * 2 ** Math.min(tries, 5)));
+        }
+      }
       this.#d.streams.published('prices', FLEET, v + i, null, i === 0 ? prev : v + i - 1, this.#d.clock.now());
     }
     await this.#d.streams.save();
@@ -178,12 +218,7 @@ export class Publisher {
   async #repair(store: string, kind: 'coupons' | 'prices', clear: boolean): Promise<void> {
     let last = 0;
     if (kind === 'prices') {
-      const items = this.#d.priceItems();
-      const body: Obj = { NotificationType: 'StrikethroughPrice', applicationId: this.#d.cache.application?.['id'] ?? null, currentBatch: 1, totalBatches: 1, sentAt: new Date(this.#d.clock.now()).toISOString(), changedItems: items };
-      const parts = splitBatch(body, items, dataBudget(this.#d.maxMessageBytes), { id: this.#d.streams.lastIssued('prices') + 1, type: 'STOREGATE_RESYNC', triggeredAt: new Date(this.#d.clock.now()).toISOString(), totalAffectedItems: items.length });
-      const v = this.#d.streams.issue('prices', this.#d.clock.now(), parts.length);
-      for (let i = 0; i < parts.length; i++) await this.#send('prices', store, v + i, parts[i] as string);
-      last = v + parts.length - 1;
+      last = await this.#priceBook(store);
     } else {
       const t = this.#d.builder.coupons(this.#d.cache).find((x) => x.target === store || x.target === FLEET);
       if (!t) return;
@@ -202,6 +237,21 @@ export class Publisher {
     await this.#d.streams.save();
   }
 
+  /**
+   * The whole price book (the latest item of each SKU) as strikethrough batches of a trigger of our own
+   * (`STOREGATE_RESYNC`): each item is applied by a shop only if newer than its own, so it is safe whatever the
+   * shop holds. Returns the last version sent.
+   */
+  async #priceBook(target: string): Promise<number> {
+    const items = this.#d.priceItems();
+    const now = new Date(this.#d.clock.now()).toISOString();
+    const body: Obj = { NotificationType: 'StrikethroughPrice', applicationId: this.#d.cache.application?.['id'] ?? null, currentBatch: 1, totalBatches: 1, sentAt: now, changedItems: items };
+    const parts = splitBatch(body, items, dataBudget(this.#d.maxMessageBytes), { id: this.#d.streams.lastIssued('prices') + 1, type: 'STOREGATE_RESYNC', triggeredAt: now, totalAffectedItems: items.length });
+    const v = this.#d.streams.issue('prices', this.#d.clock.now(), parts.length);
+    for (let i = 0; i < parts.length; i++) await this.#send('prices', target, v + i, parts[i] as string);
+    return v + parts.length - 1;
+  }
+
   /** An empty retained message deletes the retained push (the shops ignore it). */
   async #clear(kind: PushKind, target: string): Promise<void> {
     await this.#d.broker.publish(this.#topic(kind, target), '', true);
@@ -218,16 +268,16 @@ export class Publisher {
     });
   }
 
-  async #publishRules(t: RulesTarget, prefixes: Map<string, string>): Promise<void> {
+  async #publishRules(t: RulesTarget, prefixes: Map<string, number>): Promise<void> {
     let prefix = prefixes.get(t.group);
     if (prefix === undefined) {
-      prefix = Buffer.from(alignBase64(`{"data":${t.common()},`), 'utf8').toString('base64url');
+      prefix = this.#signer.share(Buffer.from(alignBase64(`{"data":${t.common()},`), 'utf8').toString('base64url'));
       prefixes.set(t.group, prefix);
     }
     const v = this.#d.streams.issue('rules', this.#d.clock.now());
     const suffix = Buffer.from(`"stores":[${t.own}]},"kind":"rules","version":${v},"storeIntegrationId":${JSON.stringify(t.target)}}`, 'utf8').toString('base64url');
     try {
-      await this.#publishSigned('rules', t.target, v, this.#signer.sign([prefix, suffix]));
+      await this.#publishSigned('rules', t.target, v, await this.#signer.sign([prefix, suffix]));
     } catch (err) {
       if ((err as { code?: string }).code === 'SG_ERR_PUSH_TOO_LARGE') return this.#tooLarge('rules', t.target, err as Error);
       throw err;
@@ -278,7 +328,7 @@ export class Publisher {
   /** Signs `{kind, version, storeIntegrationId, data}` around the data text and publishes it retained. */
   async #send(kind: PushKind, target: string, version: number, dataText: string): Promise<void> {
     const envelope = `{"kind":"${kind}","version":${version},"storeIntegrationId":${JSON.stringify(target)},"data":${dataText}}`;
-    await this.#publishSigned(kind, target, version, this.#signer.sign([Buffer.from(envelope, 'utf8').toString('base64url')]));
+    await this.#publishSigned(kind, target, version, await this.#signer.sign([Buffer.from(envelope, 'utf8').toString('base64url')]));
   }
 
   async #publishSigned(kind: PushKind, target: string, version: number, jws: Buffer): Promise<void> {

@@ -115,6 +115,23 @@ export class Streams {
     return this.#streams.get(id(kind, target))?.requires.find(([v]) => v === version)?.[1];
   }
 
+  /**
+   * Every stream's content is to be pushed again, as a complete set (the broker lost the retained pushes); the
+   * versions go on rising. Prices have no set of their own here: a shop that missed a batch gets the price book by
+   * repair. Returns how many streams were reset.
+   */
+  forgetContent(): number {
+    let n = 0;
+    for (const r of this.#streams.values()) {
+      if (r.kind === 'prices' || r.key === null) continue;
+      r.key = null;
+      delete r.base;
+      n++;
+    }
+    if (n > 0) this.#dirty = true;
+    return n;
+  }
+
   /** Forgets a stream (its retained message was cleared). */
   drop(kind: PushKind, target: string): void {
     if (this.#streams.delete(id(kind, target))) this.#dirty = true;

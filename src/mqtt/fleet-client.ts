@@ -3,8 +3,10 @@
  * status and acks and publishes signed pushes, retained, awaiting each PUBACK. The only other code, with
  * connection.ts and client-once.ts, that touches MQTT.js; src/headoffice/ sees the small `FleetBroker` interface.
  *
- * - MQTT 5 (3.1.1 if the broker refuses 5), clean start: the retained status and acks arrive again on every
- *   subscribe, which is how the fleet view learns each shop's state after a restart of either side.
+ * - MQTT 5 (3.1.1 if the broker refuses 5) with a persistent session (`sessionExpirySec`). The retained status
+ *   and acks arrive again on every subscribe, which is how the fleet view learns each shop's state after a
+ *   restart of either side; and a CONNACK without the session (`sessionPresent` false) says the broker lost its
+ *   state — its retained messages too, unless it persists them — so head office pushes everything again.
  * - Reconnects are ours, jittered (reconnect.ts), as for the shops.
  * - A publish while disconnected is refused at once (the publisher keeps what it has not published and tries
  *   again on the next connect); one without a PUBACK within `ackTimeoutMs` is refused too.
@@ -27,8 +29,8 @@ export interface FleetBroker {
   readonly connected: boolean;
   /** Resolves on PUBACK (QoS 1); rejects when not connected, or without a PUBACK in time. */
   publish(topic: string, payload: string | Buffer, retain: boolean): Promise<void>;
-  /** Called on every (re)connect, after the subscriptions were made. */
-  onConnect(f: () => void): void;
+  /** Called on every (re)connect, after the subscriptions were made; `sessionPresent`: the broker kept our session. */
+  onConnect(f: (sessionPresent: boolean) => void): void;
   stats(): { connected: boolean; since: string | null; reconnects: number; broker: string; lastError: string | null };
 }
 
@@ -41,6 +43,8 @@ export interface FleetClientOptions {
   cert?: Buffer;
   key?: Buffer;
   keepaliveSec: number;
+  /** How long the broker keeps head office's session while it is away. */
+  sessionExpirySec: number;
   reconnect: ReconnectPolicy;
   subscriptions: readonly string[];
   clock: Clock;
@@ -60,7 +64,7 @@ export class FleetClient implements FleetBroker {
   #lastError: string | null = null;
   #stopping = false;
   #retry: AbortController | null = null;
-  readonly #onConnect: (() => void)[] = [];
+  readonly #onConnect: ((sessionPresent: boolean) => void)[] = [];
 
   constructor(o: FleetClientOptions) {
     this.#o = o;
@@ -70,7 +74,7 @@ export class FleetClient implements FleetBroker {
     return this.#client?.connected === true;
   }
 
-  onConnect(f: () => void): void {
+  onConnect(f: (sessionPresent: boolean) => void): void {
     this.#onConnect.push(f);
   }
 
@@ -84,8 +88,9 @@ export class FleetClient implements FleetBroker {
     const opts: IClientOptions = {
       protocolVersion: this.#protocol,
       clientId: o.clientId,
-      clean: true,
+      clean: false,
       keepalive: o.keepaliveSec,
+      ...(this.#protocol === 5 ? { properties: { sessionExpiryInterval: o.sessionExpirySec } } : {}),
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       resubscribe: false,
@@ -96,14 +101,15 @@ export class FleetClient implements FleetBroker {
       ...(o.key ? { key: o.key } : {}),
     };
     const client = mqtt.connect(o.url, opts);
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
       if (client !== this.#client) return;
+      const sessionPresent = connack.sessionPresent === true;
       noDelay(client);
       if (this.#since !== null) this.#reconnects++;
       this.#attempt = 0;
       this.#since = o.clock.now();
       this.#lastError = null;
-      o.log.info({ broker: redactUrl(o.url), protocolVersion: this.#protocol }, 'head office: broker connected');
+      o.log.info({ broker: redactUrl(o.url), protocolVersion: this.#protocol, sessionPresent }, 'head office: broker connected');
       client.subscribe([...o.subscriptions], { qos: 1 }, (err) => {
         if (err) {
           o.log.error({ err: err.message }, 'head office: subscribe failed');
@@ -111,7 +117,7 @@ export class FleetClient implements FleetBroker {
         }
         for (const f of this.#onConnect) {
           try {
-            f();
+            f(sessionPresent);
           } catch (e) {
             o.log.error({ err: e }, 'head office: onConnect handler threw');
           }

@@ -49,6 +49,11 @@ export class PushSigner {
     this.#head = `${Buffer.from(JSON.stringify({ alg: 'EdDSA', kid, typ: PUSH_JWS_TYPE })).toString('base64url')}.`;
   }
 
+  /** The encoded protected header and its dot: what every signing input starts with. */
+  get head(): string {
+    return this.#head;
+  }
+
   sign(payloadBase64url: readonly string[]): Buffer {
     const inputLength = this.#head.length + payloadBase64url.reduce((n, p) => n + p.length, 0);
     // Ed25519 signatures are 64 bytes: 86 base64url characters, plus the dot.

@@ -23,6 +23,8 @@ const STORES = [
   { id: 1, integrationId: 'store-a', name: 'Store A' },
   { id: 2, integrationId: 'store-b', name: 'Store B' },
   { id: 3, integrationId: 'store-c', name: 'Store C' },
+  // Joins later (after a broker restart that lost every retained message).
+  { id: 4, integrationId: 'store-d', name: 'Store D' },
 ];
 const TREE = { id: 1, version: 1, set: { type: 'SET', name: 'Application', operator: 'ALL', evaluationMode: 'stackable', evaluationScope: 'session', groupId: 1, locked: false, elements: [{ type: 'CAMPAIGN', campaignId: 100 }, { type: 'CAMPAIGN', campaignId: 101 }] } };
 const PRICES = {
@@ -84,7 +86,7 @@ beforeAll(async () => {
       evaluationTree: TREE,
     },
   });
-  for (const s of STORES) shops.set(s.integrationId, await startGateway(shopConfig(s.integrationId)));
+  for (const s of STORES.slice(0, 3)) shops.set(s.integrationId, await startGateway(shopConfig(s.integrationId)));
   const files = writeHeadOfficeConfig({ talonUrl: emu.url, mqttUrl: broker.url, signingPem: keys.privatePem });
   ({ office, url: hoUrl, logs: hoLogs } = await startHeadOffice(files.file));
   emu.management.setNotificationTargets([{ url: `${hoUrl}/notifications`, headers: { 'X-Storegate-Secret': NOTIFY_SECRET } }]);
@@ -100,7 +102,7 @@ afterAll(async () => {
 
 describe('head office sync', () => {
   it('gives every shop the chain campaigns, coupons and loyalty from the first sync', async () => {
-    for (const s of STORES) await until(async () => has(await effects(s.integrationId), 101), 10_000);
+    for (const s of STORES.slice(0, 3)) await until(async () => has(await effects(s.integrationId), 101), 10_000);
     const st = await shopStatus('store-a');
     expect(st.cache.campaigns.map((c) => c.id).sort()).toEqual([100, 101]);
     // The coupon of the chain campaign is honoured offline.
@@ -153,6 +155,20 @@ describe('head office sync', () => {
     expect(metrics).toMatch(/storegate_headoffice_shop_online\{store="store-c"\} 1/);
     expect(metrics).toMatch(/storegate_headoffice_shop_behind\{store="store-a",kind="rules"\} 0/);
   });
+
+  it('pushes everything again when the broker lost its retained messages, so a shop joining afterwards gets it all', async () => {
+    await broker.kill(); // persistence off: every retained push and session is gone
+    await broker.start();
+    await until(async () => (await fleet()).broker.connected, 10_000);
+    shops.set('store-d', await startGateway(shopConfig('store-d')));
+    await until(async () => {
+      const fx = await effects('store-d');
+      return has(fx, 101) && has(fx, 102) && !has(fx, 103);
+    }, 15_000);
+    await until(async () => (await effects('store-d', [{ sku: 'PAN-24', price: 39.99 }])).some((e) => e.campaignId === 201), 10_000);
+    // The shops that had it all already still answer with it (the pushes again are the same data, newer versions).
+    expect(has(await effects('store-a'), 102)).toBe(true);
+  }, 40_000);
 
   it('kept every Management API endpoint at 3 requests per second or fewer, with no 429', () => {
     const counters = emu.management.rateLimit();

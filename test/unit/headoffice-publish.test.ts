@@ -29,11 +29,11 @@ const rs = (id: number) => ({ id: id * 10, promotionRules: [{ title: `r${id}`, b
 class FakeBroker implements FleetBroker {
   connected = true;
   readonly sent: { topic: string; payload: string; retain: boolean }[] = [];
-  readonly #cbs: (() => void)[] = [];
+  readonly #cbs: ((sessionPresent: boolean) => void)[] = [];
   async publish(topic: string, payload: string | Buffer, retain: boolean): Promise<void> {
     this.sent.push({ topic, payload: String(payload), retain });
   }
-  onConnect(f: () => void): void {
+  onConnect(f: (sessionPresent: boolean) => void): void {
     this.#cbs.push(f);
   }
   stats() {
@@ -41,7 +41,7 @@ class FakeBroker implements FleetBroker {
   }
 }
 
-async function world(maxMessageBytes = 8 * 1048576) {
+async function world(maxMessageBytes = 8 * 1048576, signThreads = 0) {
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-ho-pub-'));
   const cache = await PullCache.open(dir);
   const stores = [{ id: 1, integrationId: 'S1', name: 'one' }, { id: 2, integrationId: 'S2', name: 'two' }];
@@ -59,7 +59,7 @@ async function world(maxMessageBytes = 8 * 1048576) {
   const streams = new Streams(new FileSnapshotStore(dir));
   await streams.start();
   const broker = new FakeBroker();
-  const pub = new Publisher({ broker, builder: new Builder(), cache, streams, signingKey: ed25519PrivateKey(keys.privatePem), topicPrefix: 'sg', maxMessageBytes, concurrency: 4, clock, log: quiet, priceItems: () => [] });
+  const pub = new Publisher({ broker, builder: new Builder(), cache, streams, signingKey: ed25519PrivateKey(keys.privatePem), signThreads, topicPrefix: 'sg', maxMessageBytes, concurrency: 4, clock, log: quiet, priceItems: () => [] });
   return { cache, streams, broker, pub, clock };
 }
 
@@ -68,8 +68,8 @@ async function open(jws: string, store: string, kind: 'rules' | 'coupons' | 'pri
 }
 
 describe('head office pushes', () => {
-  it('sends each store its campaigns and own Store, signed, and pushes nothing when nothing changed', async () => {
-    const w = await world();
+  it('sends each store its campaigns and own Store, signed (on worker threads), and pushes nothing when nothing changed', async () => {
+    const w = await world(8 * 1048576, 2);
     w.pub.schedule(['rules', 'coupons']);
     await w.pub.idle();
     const rules = w.broker.sent.filter((s) => s.topic.endsWith('/rules/set'));
@@ -97,6 +97,7 @@ describe('head office pushes', () => {
     w.pub.schedule(['rules', 'coupons']);
     await w.pub.idle();
     expect(w.broker.sent).toEqual([]);
+    w.pub.stop();
   });
 
   it('splits coupons over the message limit, then sends changes as a delta; a shop missing the chunk before gets the whole set on its own topic, cleared once applied', async () => {
