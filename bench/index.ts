@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   serial: () => import('./serial.js'),
   statuspage: () => import('./statuspage.js'),
   trim: () => import('./trim.js'),
+  headoffice: () => import('./headoffice.js'),
   tls: () => import('./tls.js'),
 };
 

@@ -19,6 +19,7 @@ import { pushCommand } from './cli/push.js';
 import { explainCommand } from './cli/explain.js';
 import { doctorCommand } from './cli/doctor.js';
 import { runtimeChecks } from './cli/runtime-info.js';
+import { headofficeCommand } from './headoffice/cli.js';
 import { SystemdNotifier } from './platform/sd-notify.js';
 import { setNativeCacheDir } from './platform/native-addon.js';
 
@@ -38,6 +39,9 @@ const USAGE = `usage: storegate [command] [options]
                                       sign a config/rules/prices/coupons/loyalty/catalog push, publish it, wait for the acks
   explain SESSION_ID [--now TIME] [--json]
                                       why campaigns did or did not apply to a session's last evaluation (asks the daemon)
+  headoffice [run] --config FILE      head office: pull Talon.One, push signed data to the shops, watch the fleet
+  headoffice status [--url URL] [--json] --config FILE
+                                      the fleet: each shop, lagging or refusing ones first
   version [--verbose]                 version, git commit, Node.js version (--verbose: runtime checks)
   schema                              the config file's JSON Schema
 config: --config FILE, else $STOREGATE_CONFIG, else /etc/storegate/config.json, else built-in defaults
@@ -164,12 +168,14 @@ async function main(argv: string[]): Promise<number> {
         ...(values.by !== undefined ? { by: values.by } : {}),
       });
     }
+    case 'headoffice':
+      return headofficeCommand({ args: rest, config: values.config, url: values.url, json: values.json, out: (l) => console.log(l), err: (l) => console.error(l) });
     default:
       return unknownCommand(command);
   }
 }
 
-const COMMANDS = new Set(['run', 'doctor', 'version', 'schema', 'keys', 'push', 'status', 'journal', 'explain']);
+const COMMANDS = new Set(['run', 'doctor', 'version', 'schema', 'keys', 'push', 'status', 'journal', 'headoffice', 'explain']);
 
 function unknownCommand(command: string): number {
   console.error(`unknown command "${command}"\n${USAGE}`);
