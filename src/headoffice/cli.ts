@@ -34,8 +34,8 @@ export async function headofficeCommand(o: HeadOfficeCliOptions): Promise<number
   const office = new HeadOffice({ loaded, log });
   await office.start();
   closeWithGrace({ delay: 30_000, logger: false }, async ({ signal, err }) => {
-    if (err) log.error({ err }, 'head office: fatal error, stopping');
-    else log.info({ signal }, 'head office: stopping');
+    if (err) log.error({ mod: 'headoffice', err }, 'head office: fatal error, stopping');
+    else log.info({ mod: 'headoffice', signal }, 'head office: stopping');
     await office.stop();
     log.flush();
   });
