@@ -7,6 +7,7 @@
  * same carts evaluated before the catalog is ingested and after (every line lacks attributes, so each is
  * completed from the catalog), interleaved in halves; its ingestion time and the RSS it adds beside the rest.
  * An explained evaluation (`explain: true`, what `ruleFailureReasons` costs) is timed on the same carts.
+ * `--daemon` adds the same data in the daemon itself (bench/engine-daemon.ts: four starts of the bundle, ~2 min).
  *
  * Rates are given twice: per wall-clock second, and per CPU-second of this process (`process.cpuUsage`
  * over the timed loop: every thread, GC helpers included). The target "on one core" is judged on the
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { printTable, summarize, verdict } from './report.js';
+import { daemonMemory } from './engine-daemon.js';
 import { LocalData } from '../src/engine/local-data.js';
 import { CouponLedger } from '../src/engine/coupon-ledger.js';
 import { LoyaltyLimits } from '../src/engine/loyalty.js';
@@ -194,11 +196,18 @@ const join2 = (a: Timed, b: Timed): Timed => {
   const n = a.samples.length + b.samples.length;
   return { samples: [...a.samples, ...b.samples], perSec: n / (a.samples.length / a.perSec + b.samples.length / b.perSec), perCpuSec: n / (a.samples.length / a.perCpuSec + b.samples.length / b.perCpuSec), effects: (a.effects * a.samples.length + b.effects * b.samples.length) / n };
 };
-/** A real GC between measurements, without needing `node --expose-gc`. */
-function makeGc(): () => void {
+/**
+ * A real GC between measurements, without needing `node --expose-gc`, and a pause after it: V8 sweeps and gives
+ * freed pages back on background threads, so an RSS read at once still counts some of what was just collected.
+ */
+function makeGc(): () => Promise<void> {
   v8.setFlagsFromString('--expose-gc');
   const g = vm.runInNewContext('gc') as (() => void) | undefined;
-  return () => { g?.(); g?.(); };
+  return async () => {
+    g?.(); g?.();
+    await new Promise((r) => setTimeout(r, 300));
+    g?.();
+  };
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -214,7 +223,7 @@ export async function run(args: string[]): Promise<void> {
     await base.ingest('rules', rules(false));
     const pricesPayload = prices();
     const rulesPayload = rules(true);
-    gc();
+    await gc();
     const rss0 = process.memoryUsage().rss;
     const heap0 = process.memoryUsage().heapUsed;
     const ld = new LocalData({ store: new FileSnapshotStore(join(dir, 'full')), clock, storeIntegrationId: 'store-042', storeAttributes: { region: 'north' } });
@@ -225,7 +234,7 @@ export async function run(args: string[]): Promise<void> {
     const pr = await ld.ingest('prices', pricesPayload);
     const pricesMs = performance.now() - t;
     await ld.ingest('coupons', { version: 1, full: true, coupons: couponList() });
-    gc();
+    await gc();
     const rss1 = process.memoryUsage().rss;
     const heap1 = process.memoryUsage().heapUsed;
     const st = ld.status();
@@ -235,13 +244,13 @@ export async function run(args: string[]): Promise<void> {
     // Built before its own measurement (as the prices payload is before theirs), after the others': the RSS
     // figures are the structures built from each payload, not the payloads.
     const catalogPayload = catalog();
-    gc();
+    await gc();
     const rss2a = process.memoryUsage().rss;
     const heap2a = process.memoryUsage().heapUsed;
     t = performance.now();
     const cat = await ld.ingest('catalog', catalogPayload);
     const catalogMs = performance.now() - t;
-    gc();
+    await gc();
     const rss2 = process.memoryUsage().rss;
     const heap2 = process.memoryUsage().heapUsed;
     if (cat.changed !== SKUS || ld.status().catalogItems !== SKUS) throw new Error('catalog did not load as expected');
@@ -250,18 +259,18 @@ export async function run(args: string[]): Promise<void> {
     // catalog's snapshot first, then with it.
     cpSync(join(dir, 'full'), join(dir, 'nocat'), { recursive: true });
     rmSync(join(dir, 'nocat', 'state', 'catalog.json'));
-    gc();
+    await gc();
     const rssN0 = process.memoryUsage().rss;
     const noCat = new LocalData({ store: new FileSnapshotStore(join(dir, 'nocat')), clock, storeIntegrationId: 'store-042' });
     await noCat.start();
-    gc();
+    await gc();
     const restartNoCatRss = mb(process.memoryUsage().rss - rssN0);
     const rssR0 = process.memoryUsage().rss;
     t = performance.now();
     const reloaded = new LocalData({ store: new FileSnapshotStore(join(dir, 'full')), clock, storeIntegrationId: 'store-042' });
     await reloaded.start();
     const reloadMs = performance.now() - t;
-    gc();
+    await gc();
     const restartRss = mb(process.memoryUsage().rss - rssR0);
     if (reloaded.status().catalogItems !== SKUS) throw new Error('catalog snapshot did not reload');
 
@@ -328,6 +337,15 @@ export async function run(args: string[]): Promise<void> {
       ['100,000 catalog items ingested ≤ 3 s', `${(catalogMs / 1000).toFixed(2)} s`, verdict(catalogMs <= 3000)],
       ['with the catalog: extra RSS ≤ 80 MB', `${totalRss.toFixed(1)} MB (catalog: ${catalogRss.toFixed(1)} MB)`, verdict(totalRss <= 80)],
     ]);
+    if (args.includes('--daemon')) {
+      const m = await daemonMemory(join(dir, 'daemon'), { rules: rulesPayload, prices: pricesPayload, coupons: { version: 1, full: true, coupons: couponList() }, catalog: catalogPayload });
+      printTable('Engine: the same data in the daemon (--daemon: the bundle with its V8 flags, offline; RSS 20 s after ready, beside a start with no data)', ['case', 'extra RSS', 'ready after'], [
+        [`no data (baseline: ${m.baselineMb.toFixed(1)} MB RSS)`, '-', '-'],
+        ['rules + prices + coupons from dataFiles', `${m.dataMb.toFixed(1)} MB`, `${(m.readyMs.data / 1000).toFixed(1)} s`],
+        ['the same + catalog of 100,000 items', `${m.withCatalogMb.toFixed(1)} MB`, `${(m.readyMs.withCatalog / 1000).toFixed(1)} s`],
+        ['restart on that data dir (snapshots read back)', `${m.restartMb.toFixed(1)} MB`, `${(m.readyMs.restart / 1000).toFixed(1)} s`],
+      ]);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

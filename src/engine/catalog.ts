@@ -1,4 +1,5 @@
 import { SkuIndex, skuHash } from './sku-index.js';
+import { StringIds } from './string-ids.js';
 import type { CatalogItem } from './types.js';
 
 /**
@@ -263,12 +264,13 @@ export class CatalogBuilder {
   #skuLen = 0;
   readonly #p: CatalogParts;
   readonly #nameIds = new Map<string, number>();
-  readonly #strings = new Map<string, number>();
+  readonly #strings: StringIds;
   readonly #numbers = new Map<number, number>();
   readonly #others = new Map<string, number>();
 
   /** `items`/`attributes`: how many will be added (exactly, or more). */
   constructor(items: number, attributes: number) {
+    this.#strings = new StringIds((id) => this.#p.values[id] as string, Math.min(1 << 16, items));
     this.#p = {
       skuPool: '', skuFrom: new Uint32Array(items + 1), versions: new Uint32Array(items), catalogIds: new Uint32Array(items), prices: new Float64Array(items),
       products: new Int32Array(items), attrFrom: new Uint32Array(items + 1), nameIds: new Uint16Array(attributes), valueIds: new Uint32Array(attributes), names: [], values: [],
@@ -287,8 +289,17 @@ export class CatalogBuilder {
   }
 
   #value(v: unknown): number {
-    const map = typeof v === 'string' ? this.#strings : typeof v === 'number' ? this.#numbers : this.#others;
-    const key = typeof v === 'string' || typeof v === 'number' ? v : JSON.stringify(v);
+    if (typeof v === 'string') {
+      let id = this.#strings.get(v);
+      if (id < 0) {
+        id = this.#p.values.length;
+        this.#p.values.push(v);
+        this.#strings.set(v, id);
+      }
+      return id;
+    }
+    const map = typeof v === 'number' ? this.#numbers : this.#others;
+    const key = typeof v === 'number' ? v : JSON.stringify(v);
     let id = (map as Map<unknown, number>).get(key);
     if (id === undefined) {
       id = this.#p.values.length;

@@ -170,6 +170,18 @@ describe('catalog data set (LocalData) and offline evaluation', () => {
   });
 });
 
+describe('string ids (the ingestion\'s table of SKUs and values)', () => {
+  it('finds every string it was given, through growth from a small table, and -1 for others', async () => {
+    const { StringIds } = await import('../../src/engine/string-ids.js');
+    const keys = Array.from({ length: 20_000 }, (_, i) => `K-${i * 7}`);
+    const t = new StringIds((id) => keys[id] as string, 4);
+    keys.forEach((k, i) => { expect(t.get(k)).toBe(-1); t.set(k, i); });
+    keys.forEach((k, i) => expect(t.get(k)).toBe(i));
+    expect(t.get('K-1')).toBe(-1);
+    expect(t.get('')).toBe(-1);
+  });
+});
+
 describe('which rules need the catalog\'s attributes', () => {
   it('any read of an item\'s Attributes or ProductName, in paths, templates, Talang (lambda parameters too) and filters', async () => {
     const { readsItemDetails } = await import('../../src/engine/compile-rules.js');

@@ -1,5 +1,6 @@
 import { DataError } from '../../core/errors.js';
 import type { CatalogPayload } from '../types.js';
+import { StringIds } from '../string-ids.js';
 import { Check } from './check.js';
 
 /** Items one catalog push may carry (a shop's whole assortment; Talon.One pages them 1,000 at a time). */
@@ -21,8 +22,8 @@ export function parseCatalog(payload: unknown): CatalogPayload {
   c.version(payload);
   c.bool(payload.full, '/full');
   if (c.arr(payload.items, '/items', MAX_CATALOG_ITEMS)) {
-    const seen = new Set<string>();
     const items = payload.items;
+    const seen = new StringIds((k) => (items[k] as { sku: string }).sku, Math.min(1 << 16, items.length));
     // Each check is made first and its JSON pointer built only for a failure: 100,000 items with a pointer string
     // per field were a million strings of garbage per push.
     for (let i = 0; i < items.length && c.errors.length < 50; i++) {
@@ -32,8 +33,8 @@ export function parseCatalog(payload: unknown): CatalogPayload {
       const sku = it.sku;
       if (typeof sku !== 'string' || sku.length === 0) c.fail(`${p()}/sku`, 'must be a non-empty string');
       else {
-        if (seen.has(sku)) c.fail(`${p()}/sku`, `duplicate SKU ${sku}`);
-        seen.add(sku);
+        if (seen.get(sku) >= 0) c.fail(`${p()}/sku`, `duplicate SKU ${sku}`);
+        else seen.set(sku, i);
       }
       if (it.deleted !== undefined) {
         if (typeof it.deleted !== 'boolean') c.fail(`${p()}/deleted`, 'must be a boolean');
