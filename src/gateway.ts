@@ -490,10 +490,13 @@ export class Gateway {
   #mqttStatus() {
     // Looked at every second: only the versions, not the campaign list that `status()` builds.
     const v = this.#localData?.versions();
+    const j = this.#journal?.stats();
     return {
       mode: this.#checkout?.mode ?? this.config.config.mode,
       upstream: this.#upstream ? this.#upstream.health.state : 'none',
-      journalDepth: this.#journal?.stats().depth ?? 0,
+      journalDepth: j?.depth ?? 0,
+      // Whole minutes: an age in seconds would change the retained status, hence publish it, every second of an outage.
+      journalOldestAgeSec: j ? Math.floor(j.oldestAgeSec / 60) * 60 : 0,
       version: VERSION,
       configVersion: this.#runtime?.version ?? 0,
       rulesVersion: v?.rules ?? 0,

@@ -51,7 +51,7 @@ describe('the broker link', () => {
     try {
       await waitReady(child, port);
       const on = await watcher.next(`storegate/${store}/status`, (r) => r.json().online === true);
-      expect(on.json()).toMatchObject({ online: true, mode: 'offline', journalDepth: 0, configVersion: 0, rulesVersion: 0 });
+      expect(on.json()).toMatchObject({ online: true, mode: 'offline', journalDepth: 0, journalOldestAgeSec: 0, configVersion: 0, rulesVersion: 0 });
       // A late subscriber (head office restarting) still sees it: retained.
       const late = await TestClient.connect(broker.url);
       await late.subscribe(`storegate/${store}/status`);
@@ -105,7 +105,7 @@ describe('the broker link', () => {
       const alert = await watcher.next(`${P}/alerts`, (r) => r.json().kind === 'upstreamDown');
       expect(alert.json()).toMatchObject({ kind: 'upstreamDown', store: STORE_ID });
       // The broker kept nothing (no persistence): the status we see is the gateway's republished one.
-      expect((await watcher.next(`${P}/status`, (r) => r.json().online === true)).json()).toMatchObject({ upstream: 'down', journalDepth: 4 });
+      expect((await watcher.next(`${P}/status`, (r) => r.json().online === true)).json()).toMatchObject({ upstream: 'down', journalDepth: 4, journalOldestAgeSec: 0 });
       const s = gw.gateway.status().mqtt as { connected: boolean; reconnects: number; queued: number };
       expect(s.connected).toBe(true);
       expect(s.reconnects).toBeGreaterThanOrEqual(1);
