@@ -173,4 +173,8 @@ describe('CSV exports', () => {
       { loyaltyProgramID: '40', profileIntegrationID: 'say "hi"\nthere', currentBalance: '2' },
     ]);
   });
+
+  it('refuses an export cut inside a quoted field rather than reading half of it', () => {
+    expect(() => parseCsv('loyaltyProgramID,profileIntegrationID,currentBalance\r\n40,"a,b')).toThrow();
+  });
 });
