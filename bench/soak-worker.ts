@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
-import { Gateway } from '../src/gateway.js';
+import { Gateway } from '../src/gateway/gateway.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { sha256Hex } from '../src/http/auth.js';

@@ -8,7 +8,7 @@ import closeWithGrace from 'close-with-grace';
 import { loadConfig } from './config/load.js';
 import { isStoregateError } from './core/errors.js';
 import { createLogger } from './telemetry/logger.js';
-import { Gateway } from './gateway.js';
+import { Gateway } from './gateway/gateway.js';
 import { VERSION, gitCommit } from './version.js';
 import { signingKeys, terminalKey } from './cli/keys.js';
 import { statusCommand } from './cli/status.js';

@@ -1,6 +1,6 @@
 /**
  * The gateway's durable parts on the power-cut filesystem, opened in the order `Gateway.start` opens them
- * (src/gateway.ts): journal → dead-letter store → dead-letter reconcile → replay cache → local state started with
+ * (src/gateway/storage.ts): journal → dead-letter store → dead-letter reconcile → replay cache → local state started with
  * the undelivered records and the dead letters, the replay cache as a consumer; then local answers, and the
  * delivery marks as the flusher makes them (`beforeMarkDelivered` → `state.beforeDelivered` + `replay.persist`,
  * then `journal.markDelivered`). Only the filesystem is a model; every class is the real one.

@@ -1,12 +1,12 @@
-import type { Checkout } from './checkout/checkout.js';
-import type { Config } from './config/schema.js';
-import type { LocalState } from './checkout/local-state.js';
-import { under } from './config/merge.js';
-import type { LiveApplier } from './config/runtime.js';
-import type { TerminalAuth } from './http/auth.js';
-import { setLogLevel, type Logger } from './telemetry/logger.js';
-import type { UpstreamClient } from './upstream/client.js';
-import { loadTrustedKeys, type TrustedKey } from './trust/index.js';
+import type { Checkout } from '../checkout/checkout.js';
+import type { Config } from '../config/schema.js';
+import type { LocalState } from '../checkout/local-state.js';
+import { under } from '../config/merge.js';
+import type { LiveApplier } from '../config/runtime.js';
+import type { TerminalAuth } from '../http/auth.js';
+import { setLogLevel, type Logger } from '../telemetry/logger.js';
+import type { UpstreamClient } from '../upstream/client.js';
+import { loadTrustedKeys, type TrustedKey } from '../trust/index.js';
 
 export interface LiveParts {
   log: Logger;

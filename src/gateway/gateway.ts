@@ -1,62 +1,56 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { LoadedConfig } from './config/load.js';
-import type { Clock } from './platform/clock.js';
-import { systemClock } from './platform/clock.js';
-import type { Logger } from './telemetry/logger.js';
-import { Metrics } from './telemetry/metrics.js';
-import { StoregateError } from './core/errors.js';
-import { UpstreamClient } from './upstream/client.js';
-import { UpstreamProbe } from './upstream/probe.js';
-import { Checkout } from './checkout/checkout.js';
-import { LocalAnswers } from './checkout/local-answers.js';
-import { LiveCalls } from './checkout/live-calls.js';
-import { LocalState } from './checkout/local-state.js';
-import { followUpstreamSession } from './checkout/follow.js';
-import { LocalData, type DataKind } from './engine/index.js';
-import { FileSnapshotStore } from './state/snapshot-store.js';
-import { Journal } from './journal/index.js';
-import { Flusher } from './delivery/flusher.js';
-import { ReconciliationLog } from './delivery/reconciliation.js';
-import { DeadLetterStore } from './delivery/dead-letter-store.js';
-import { DeadLetters } from './delivery/dead-letters.js';
-import { reconcileDeadLetters } from './delivery/dead-letter-recovery.js';
-import { DiskReserve } from './platform/disk-reserve.js';
-import { buildApp } from './http/app.js';
-import { closeDraining, InFlight } from './http/drain.js';
-import { TerminalAuth } from './http/auth.js';
-import { terminalRoutes } from './http/terminal-routes.js';
-import { opsRoutes, type StatusDoc } from './http/ops-routes.js';
-import { adminRoutes } from './http/admin-routes.js';
-import { injectInvoker } from './http/inject.js';
-import { VERSION } from './version.js';
-import { ConfigRuntime } from './config/runtime.js';
-import { withPushedOverlay } from './config/overlay.js';
-import { setLogLevel } from './telemetry/logger.js';
-import { loadTrustedKeys, type TrustedKey } from './trust/index.js';
-import { PushVersions } from './pushes/versions.js';
-import { PushService, type PushAck } from './pushes/service.js';
-import { MqttBridge } from './mqtt/bridge.js';
-import { AlertBus } from './alerts/bus.js';
-import { AlertWatch } from './alerts/watch.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Clock } from '../platform/clock.js';
+import { systemClock } from '../platform/clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { UpstreamClient } from '../upstream/client.js';
+import { UpstreamProbe } from '../upstream/probe.js';
+import { Checkout } from '../checkout/checkout.js';
+import { LocalAnswers } from '../checkout/local-answers.js';
+import { LiveCalls } from '../checkout/live-calls.js';
+import { followUpstreamSession } from '../checkout/follow.js';
+import type { LocalData } from '../engine/index.js';
+import { openStorage, type Storage } from './storage.js';
+import type { Journal } from '../journal/index.js';
+import { Flusher } from '../delivery/flusher.js';
+import { ReconciliationLog } from '../delivery/reconciliation.js';
+import { DeadLetters } from '../delivery/dead-letters.js';
+import { buildApp } from '../http/app.js';
+import { closeDraining, InFlight } from '../http/drain.js';
+import { TerminalAuth } from '../http/auth.js';
+import { terminalRoutes } from '../http/terminal-routes.js';
+import { opsRoutes, type StatusDoc } from '../http/ops-routes.js';
+import { adminRoutes } from '../http/admin-routes.js';
+import { injectInvoker } from '../http/inject.js';
+import { VERSION } from '../version.js';
+import { ConfigRuntime } from '../config/runtime.js';
+import { withPushedOverlay } from '../config/overlay.js';
+import { setLogLevel } from '../telemetry/logger.js';
+import { loadTrustedKeys, type TrustedKey } from '../trust/index.js';
+import { PushVersions } from '../pushes/versions.js';
+import { PushService, type PushAck } from '../pushes/service.js';
+import { MqttBridge } from '../mqtt/bridge.js';
+import { AlertBus } from '../alerts/bus.js';
+import { AlertWatch } from '../alerts/watch.js';
 import { liveConfigApplier } from './live-config.js';
-import { DataDirLock } from './platform/lock.js';
-import { ReplayCache } from './checkout/replay-cache.js';
-import { FileKeyedStore } from './state/keyed-store.js';
-import { SerialService } from './serial/service.js';
-import { scanRoutes } from './http/scan-routes.js';
-import { statusUiRoutes, trackTerminalActivity } from './http/status-ui.js';
-import { TerminalActivity } from './status/activity.js';
-import { StatusHistory } from './status/history.js';
-import { judge } from './status/verdict.js';
-import { AttributeTrimmer } from './trim/trimmer.js';
-import { AnswerChecker } from './answers/checker.js';
-import { OverrideAudit } from './overrides/audit.js';
+import { DataDirLock } from '../platform/lock.js';
+import { SerialService } from '../serial/service.js';
+import { scanRoutes } from '../http/scan-routes.js';
+import { statusUiRoutes, trackTerminalActivity } from '../http/status-ui.js';
+import { TerminalActivity } from '../status/activity.js';
+import { StatusHistory } from '../status/history.js';
+import { mqttStatusDocument, statusDocument, type StatusParts } from '../status/document.js';
+import { listenOrExplain } from '../http/listen.js';
+import { AttributeTrimmer } from '../trim/trimmer.js';
+import { AnswerChecker } from '../answers/checker.js';
+import { OverrideAudit } from '../overrides/audit.js';
 import { edgeLiveApplier } from './live-edge.js';
-import { explainRoutes } from './http/explain-routes.js';
-import { explainSession } from './checkout/explain-session.js';
-import { fallbackOf } from './config/fallback.js';
-import { HttpsFront } from './tls/server.js';
+import { explainRoutes } from '../http/explain-routes.js';
+import { explainSession } from '../checkout/explain-session.js';
+import { fallbackOf } from '../config/fallback.js';
+import { HttpsFront } from '../tls/server.js';
 
 export interface GatewayOptions {
   loaded: LoadedConfig;
@@ -66,13 +60,6 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
   /** Background probe period while the upstream is down. */
   probeIntervalMs?: number;
-}
-
-/** Memory figures for technicians (MB): a leak shows here long before the OOM killer acts. */
-function processFigures(): Record<string, number> {
-  const m = process.memoryUsage();
-  const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) };
 }
 
 /**
@@ -87,15 +74,12 @@ export class Gateway {
   #upstream: UpstreamClient | null = null;
   #probe: UpstreamProbe | null = null;
   #metrics: Metrics | null = null;
-  #journal: Journal | null = null;
   #deadLetters: DeadLetters | null = null;
-  #reserve: DiskReserve | null = null;
-  #localData: LocalData | null = null;
-  #state: LocalState | null = null;
   #flusher: Flusher | null = null;
-  #deadStore: DeadLetterStore | null = null;
   #reconciliation: ReconciliationLog | null = null;
   #runtime: ConfigRuntime | null = null;
+  /** The data dir's parts, each set as soon as it is open (src/gateway/storage.ts). */
+  readonly #disk: Partial<Storage> = {};
   #checkout: Checkout | null = null;
   #pushes: PushService | null = null;
   #mqtt: MqttBridge | null = null;
@@ -104,7 +88,6 @@ export class Gateway {
   #url: string | null = null;
   #startedAt = 0;
   #lock: DataDirLock | null = null;
-  #replay: ReplayCache | null = null;
   #serial: SerialService | null = null;
   #activity: TerminalActivity | null = null;
   #history: StatusHistory | null = null;
@@ -132,7 +115,7 @@ export class Gateway {
   }
 
   get journal(): Journal | null {
-    return this.#journal;
+    return this.#disk.journal ?? null;
   }
 
   /** Dead letters: list, retry, discard (README "Dead letters"). */
@@ -141,7 +124,7 @@ export class Gateway {
   }
 
   get localData(): LocalData | null {
-    return this.#localData;
+    return this.#disk.localData ?? null;
   }
 
   /** The running config (file + pushed overlay). */
@@ -211,71 +194,8 @@ export class Gateway {
       alertLog.warn({ alert: a }, `alert: ${a.kind}`);
     });
 
-    // Local data first: the engine must be able to answer before the first terminal call.
-    const store = new FileSnapshotStore(config.dataDir);
-    const localData = new LocalData({
-      store,
-      clock,
-      storeIntegrationId: config.store.integrationId,
-      storeAttributes: config.store.attributes,
-      log: log.child({ mod: 'engine' }),
-    });
-    this.#localData = localData;
-    localData.setFallback(fallbackOf(config));
-    await localData.start();
-    for (const kind of ['rules', 'prices', 'coupons', 'loyalty', 'catalog'] as DataKind[]) {
-      const file = config.dataFiles[kind];
-      if (!file) continue;
-      const r = await localData.ingestFile(kind, file);
-      log.info({ mod: 'engine', kind, file: path.basename(file), version: r.version, changed: r.changed }, 'local data file loaded');
-    }
-
-    // The journal: recovery (torn tail) happens here, before any answer can be given.
-    const journal = await Journal.open({
-      dir: path.join(config.dataDir, 'journal'),
-      maxBytes: config.journal.maxBytes,
-      segmentBytes: config.journal.segmentBytes,
-      clock,
-      log: log.child({ mod: 'journal' }),
-    });
-    this.#journal = journal;
-    // Space set aside so a full disk can still record deliveries and free segments (src/platform/disk-reserve.ts).
-    const reserve = new DiskReserve({ dataDir: config.dataDir, bytes: config.journal.reserveBytes, log: log.child({ mod: 'disk' }) });
-    this.#reserve = reserve;
-    await reserve.start();
-    // Dead letters live in their own store (README "Dead letters"); agree with the journal before any replay.
-    const deadStore = await DeadLetterStore.open(path.join(config.dataDir, 'state', 'dead-letters.log'));
-    this.#deadStore = deadStore;
-    await reconcileDeadLetters(journal, deadStore, log.child({ mod: 'delivery' }));
-    const replayed = () => [...journal.undelivered(), ...deadStore.list()].sort((a, b) => a.seq - b.seq);
-    // Sessions, profiles and replay answers live in disk-backed keyed stores (README "Memory and retention").
-    const stateDir = path.join(config.dataDir, 'state');
-    const tornTail = (file: string) => (t: { offset: number; bytes: number }) =>
-      log.warn({ mod: 'state', file, ...t }, 'state store: torn tail cut off (what it held is replayed from the journal)');
-    const replay = new ReplayCache({ dataDir: config.dataDir, log: log.child({ mod: 'replay' }), now: () => clock.now() });
-    await replay.open();
-    this.#replay = replay;
-    const state = new LocalState({
-      store,
-      sessions: new FileKeyedStore({ file: path.join(stateDir, 'sessions.kv'), cacheEntries: 512, onTornTail: tornTail('sessions.kv') }),
-      profiles: new FileKeyedStore({ file: path.join(stateDir, 'profiles.kv'), cacheEntries: 512, onTornTail: tornTail('profiles.kv') }),
-      clock,
-      log: log.child({ mod: 'state' }),
-      maxOfflineLoyaltyDeduction: config.offline.maxOfflineLoyaltyDeduction,
-    });
-    // Dead letters are replayed too: their answers were given (a single-use code they accepted is still used)
-    // until an operator retries them or Talon.One has them.
-    await state.start(replayed(), [replay.consumer()]);
-    this.#state = state; // only a started state is saved by stop()
-    // A coupons push that counts uses Talon.One already had lets the ledger forget them.
-    localData.onCoupons((next, version) => {
-      const n = state.countedByPush(next, version);
-      if (n > 0) log.info({ mod: 'state', forgotten: n }, 'coupon uses counted by the coupons push forgotten');
-    });
-    localData.onLoyalty((version) => {
-      const n = state.loyaltyCountedByPush(version);
-      if (n > 0) log.info({ mod: 'state', sessions: n }, 'offline loyalty spending counted by the loyalty push forgotten');
-    });
+    // What is on disk, opened in order before any answer can be given (src/gateway/storage.ts).
+    const { store, localData, journal, reserve, deadStore, replay, state } = await openStorage({ config, clock, log }, this.#disk);
 
     if (config.upstream.baseUrl && loaded.apiKey) {
       this.#upstream = new UpstreamClient({
@@ -421,7 +341,7 @@ export class Gateway {
       adminToken: () => runtime.config.adminToken,
       metrics,
       status: () => this.status(),
-      ready: () => ({ ready: this.#journal !== null, reasons: this.#journal ? [] : ['journal not open'] }),
+      ready: () => ({ ready: this.#disk.journal !== undefined, reasons: this.#disk.journal ? [] : ['journal not open'] }),
     });
     await app.register(statusUiRoutes, { status: () => this.status(), history: () => history.snapshot(), now: () => clock.now(), monotonic: () => clock.monotonic(), version: VERSION });
     await app.register(adminRoutes, {
@@ -450,7 +370,7 @@ export class Gateway {
         storeIntegrationId: config.store.integrationId,
         clock,
         log: mqttLog,
-        status: () => this.#mqttStatus(),
+        status: () => mqttStatusDocument(this.#statusParts()),
         onPush: async (kind, payload): Promise<PushAck | null> => {
           const ack = await pushes.signed(kind, payload, 'mqtt');
           if (ack.duplicate) {
@@ -486,24 +406,29 @@ export class Gateway {
     return this.#url;
   }
 
-  /** The retained `P/status` payload (README "Head office and MQTT"). */
-  #mqttStatus() {
-    // Looked at every second: only the versions, not the campaign list that `status()` builds.
-    const v = this.#localData?.versions();
-    const j = this.#journal?.stats();
+  /** The parts the status documents read (src/status/document.ts). */
+  #statusParts(): StatusParts {
     return {
-      mode: this.#checkout?.mode ?? this.config.config.mode,
-      upstream: this.#upstream ? this.#upstream.health.state : 'none',
-      journalDepth: j?.depth ?? 0,
-      // Whole minutes: an age in seconds would change the retained status, hence publish it, every second of an outage.
-      journalOldestAgeSec: j ? Math.floor(j.oldestAgeSec / 60) * 60 : 0,
-      version: VERSION,
+      config: this.#runtime?.config ?? this.#opts.loaded.config,
+      now: this.#clock.now(),
+      startedAt: this.#startedAt,
+      mode: this.#checkout?.mode ?? null,
       configVersion: this.#runtime?.version ?? 0,
-      rulesVersion: v?.rules ?? 0,
-      pricesVersion: v?.prices ?? 0,
-      couponsVersion: v?.coupons ?? 0,
-      loyaltyVersion: v?.loyalty ?? 0,
-      catalogVersion: v?.catalog ?? 0,
+      pendingRestart: this.#runtime?.pendingRestart ?? [],
+      upstream: this.#upstream,
+      journal: this.#disk.journal ?? null,
+      deadLetters: this.#deadLetters?.count ?? 0,
+      diskReserve: this.#disk.reserve?.present ?? false,
+      localData: this.#disk.localData ?? null,
+      flusher: this.#flusher,
+      reconciliation: this.#reconciliation?.count ?? 0,
+      edge: this.#edge,
+      mqtt: this.#mqtt,
+      pushes: this.#pushes,
+      alerts: this.#alerts,
+      serial: this.#serial,
+      activity: this.#activity,
+      https: this.#https,
     };
   }
 
@@ -513,11 +438,11 @@ export class Gateway {
    */
   stateSizes(): Record<string, number> {
     return {
-      ...(this.#state?.sizes() ?? {}),
-      replayCache: this.#replay?.size ?? 0,
-      replayBytes: this.#replay?.bytes ?? 0,
+      ...(this.#disk.state?.sizes() ?? {}),
+      replayCache: this.#disk.replay?.size ?? 0,
+      replayBytes: this.#disk.replay?.bytes ?? 0,
       reconciliation: this.#reconciliation?.count ?? 0,
-      journalDepth: this.#journal?.stats().depth ?? 0,
+      journalDepth: this.#disk.journal?.stats().depth ?? 0,
       deadLetters: this.#deadLetters?.count ?? 0,
     };
   }
@@ -527,68 +452,13 @@ export class Gateway {
     if (!this.#flusher) return { ok: false, reason: 'no upstream configured (upstream.baseUrl and an API key)' };
     await this.#probe?.tick();
     const report = await this.#flusher.flushNow();
-    const j = this.#journal?.stats();
+    const j = this.#disk.journal?.stats();
     return { ok: true, ...report, journal: j ? { ...j, dead: this.#deadLetters?.count ?? 0 } : undefined };
   }
 
-  /** The `/status` document (CONTRACT §4). Never carries a secret. */
+  /** The `/status` document (README "Operations API"). Never carries a secret. */
   status(): StatusDoc {
-    const config = this.#runtime?.config ?? this.#opts.loaded.config;
-    const up = this.#upstream?.health.snapshot();
-    const j = this.#journal?.stats();
-    const cache = this.#localData?.status();
-    const mq = this.#mqtt?.stats();
-    const doc: StatusDoc = {
-      version: VERSION,
-      mode: this.#checkout?.mode ?? config.mode,
-      store: config.store.integrationId,
-      uptimeSec: Math.round((this.#clock.now() - this.#startedAt) / 1000),
-      upstream: up
-        ? { configured: true, state: up.state, lastOkAt: up.lastOkAt, latencyMsP50: up.latencyMsP50, latencyMsP95: up.latencyMsP95, lastError: up.lastError }
-        : { configured: false, state: 'down', lastOkAt: null, latencyMsP50: null, latencyMsP95: null, lastError: 'no upstream configured' },
-      journal: j
-        ? { depth: j.depth, bytes: j.bytes, maxBytes: config.journal.maxBytes, oldestAgeSec: j.oldestAgeSec, dead: this.#deadLetters?.count ?? 0, segments: j.segments, lastSeq: j.lastSeq, diskReserve: this.#reserve?.present ?? false, ...this.#journalWrites() }
-        : null,
-      flush: this.#flusher?.stats() ?? null,
-      cache: cache
-        ? {
-            rulesVersion: cache.rulesVersion,
-            pricesVersion: cache.pricesVersion,
-            couponsVersion: cache.couponsVersion,
-            loyaltyVersion: cache.loyaltyVersion,
-            catalogVersion: cache.catalogVersion,
-            updatedAt: cache.updatedAt,
-            pricedSkus: cache.pricedSkus,
-            coupons: cache.coupons,
-            catalogItems: cache.catalogItems,
-            campaigns: cache.campaigns,
-            fallback: cache.fallback,
-          }
-        : null,
-      reconciliation: this.#reconciliation?.count ?? 0,
-      trimAttributes: this.#edge?.trimmer.status() ?? null,
-      answerChecks: this.#edge?.checker.status() ?? null,
-      overrides: this.#edge?.overrides.status() ?? null,
-      config: { version: this.#runtime?.version ?? 0, pendingRestart: this.#runtime?.pendingRestart ?? [] },
-      mqtt: mq
-        ? { configured: true, connected: mq.connected, since: mq.since, reconnects: mq.reconnects, queued: mq.queued, dropped: mq.dropped, protocolVersion: mq.protocolVersion, broker: mq.broker, lastError: mq.lastError }
-        : { connected: false, configured: false },
-      pushes: this.#pushes?.lastPushes() ?? {},
-      alerts: this.#alerts?.counts() ?? {},
-      serial: this.#serial?.status() ?? [],
-      clockSkewMs: up?.clockSkewMs ?? null,
-      terminals: this.#activity?.terminals() ?? [],
-      tls: this.#https?.status() ?? { enabled: false },
-      process: processFigures(),
-    };
-    return { verdict: judge(doc, this.#clock.now()), ...doc };
-  }
-
-  /** Whether sales reach the disk (the status page's red verdict when not). */
-  #journalWrites(): { writable: boolean; lastWriteError: { code: string; at: string } | null } {
-    const w = this.#journal?.writeHealth();
-    const f = w?.lastFailure;
-    return { writable: w?.writable ?? true, lastWriteError: f ? { code: f.code, at: new Date(f.at).toISOString() } : null };
+    return statusDocument(this.#statusParts());
   }
 
   /**
@@ -614,34 +484,15 @@ export class Gateway {
     await step('http', () => this.#app && this.#inFlight && closeDraining(this.#app, this.#inFlight, opts.drainMs ?? 2 ** 31 - 1, log));
     await step('https', () => this.#https?.stop());
     await step('flusher', () => this.#flusher?.stop());
-    await step('dead letters', () => this.#deadStore?.idle());
-    await step('state', () => this.#state?.stop());
-    await step('replay cache', () => this.#replay?.stop());
-    await step('journal', () => this.#journal?.close());
-    this.#reserve?.stop();
+    await step('dead letters', () => this.#disk.deadStore?.idle());
+    await step('state', () => this.#disk.state?.stop());
+    await step('replay cache', () => this.#disk.replay?.stop());
+    await step('journal', () => this.#disk.journal?.close());
+    this.#disk.reserve?.stop();
     await step('upstream', () => this.#upstream?.close());
     await step('lock', () => this.#lock?.release());
     this.#lock = null;
     log.info({ mod: 'gateway' }, 'storegate stopped');
   }
 
-}
-
-/** Listens, or says why not in words a technician acts on (a port in use, a privileged port, an unknown address). */
-async function listenOrExplain(app: FastifyInstance, host: string, port: number): Promise<string> {
-  try {
-    return await app.listen({ host, port });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const where = `${host}:${port}`;
-    const why =
-      code === 'EADDRINUSE'
-        ? `${where} is already in use by another process (another storegate?): stop it, or set http.port`
-        : code === 'EACCES'
-          ? `${where}: ports below 1024 need privileges this user lacks; use a port of 1024 or more (http.port)`
-          : code === 'EADDRNOTAVAIL'
-            ? `${where}: this machine has no such address; set http.host to one of its addresses, or 0.0.0.0`
-            : `cannot listen on ${where}: ${code ?? (err as Error).message}`;
-    throw new StoregateError('SG_ERR_LISTEN', why, { statusCode: 500, cause: err });
-  }
 }
