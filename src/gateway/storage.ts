@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../telemetry/logger.js';
-import { LocalData, type DataKind } from '../engine/index.js';
+import { LocalData } from '../engine/index.js';
+import { loadDataFiles } from '../engine/data-files.js';
 import { FileSnapshotStore } from '../state/snapshot-store.js';
 import { FileKeyedStore } from '../state/keyed-store.js';
 import { Journal } from '../journal/index.js';
@@ -47,12 +48,8 @@ export async function openStorage(deps: { config: Config; clock: Clock; log: Log
   into.localData = localData;
   localData.setFallback(fallbackOf(config));
   await localData.start();
-  for (const kind of ['rules', 'prices', 'coupons', 'loyalty', 'catalog'] as DataKind[]) {
-    const file = config.dataFiles[kind];
-    if (!file) continue;
-    const r = await localData.ingestFile(kind, file);
-    log.info({ mod: 'engine', kind, file: path.basename(file), version: r.version, changed: r.changed }, 'local data file loaded');
-  }
+  // Files read at an earlier start and unchanged since are not read again (src/engine/data-files.ts).
+  await loadDataFiles({ localData, store, files: config.dataFiles, log: log.child({ mod: 'engine' }), now: () => clock.now() });
 
   // The journal: recovery (torn tail) happens here, before any answer can be given.
   const journal = await Journal.open({
