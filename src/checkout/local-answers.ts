@@ -316,20 +316,33 @@ export class LocalAnswers {
     const id = req.params.integrationId as string;
     const b = this.#balance(programId, id);
     if (!b) throw new StoregateError('SG_ERR_NOT_FOUND', `no cached loyalty balance for "${id}" in program ${programId}`, { statusCode: 404 });
+    const subledgerBalances: Record<string, unknown> = {};
+    for (const [sub, s] of this.#subledgers(programId, id)) subledgerBalances[sub] = { activePoints: s.active, pendingPoints: s.pending, spentPoints: s.spent, expiredPoints: 0, negativePoints: 0 };
     return {
       status: 200,
-      body: { balance: { activePoints: b.active, pendingPoints: b.pending, spentPoints: b.spent, expiredPoints: 0, negativePoints: 0 }, subledgerBalances: {} },
+      body: { balance: { activePoints: b.active, pendingPoints: b.pending, spentPoints: b.spent, expiredPoints: 0, negativePoints: 0 }, subledgerBalances },
       source: 'local',
     };
   }
 
-  /** Cached balance minus what this store spent offline since (CONTRACT §6). */
-  #balance(programId: number, profileId: string): { active: number; pending: number; spent: number } | undefined {
-    const holder = holderKey(programId, 'p', profileId);
+  /** Cached balance (of the main ledger, or a subledger) minus what this store spent offline since it was pushed. */
+  #balance(programId: number, profileId: string, subledgerId?: string): { active: number; pending: number; spent: number } | undefined {
+    const holder = holderKey(programId, 'p', profileId, subledgerId);
     const cached = this.#d.localData.engine().data.loyalty.balances.get(holder);
     if (!cached) return undefined;
     const spent = this.#d.state.loyalty.spentExcluding(holder, '');
     return { active: Math.max(0, cached.activePoints - spent), pending: cached.pendingPoints ?? 0, spent };
+  }
+
+  /** The cached subledger balances of a profile in a program, each as {@link #balance} gives it. */
+  #subledgers(programId: number, profileId: string): [string, { active: number; pending: number; spent: number }][] {
+    const subs = this.#d.localData.engine().data.loyalty.subledgers.get(holderKey(programId, 'p', profileId)) ?? [];
+    const out: [string, { active: number; pending: number; spent: number }][] = [];
+    for (const s of subs) {
+      const b = s.subledgerId ? this.#balance(programId, profileId, s.subledgerId) : undefined;
+      if (b && s.subledgerId) out.push([s.subledgerId, b]);
+    }
+    return out;
   }
 
   #loyaltyOf(profileId: string): Record<string, unknown> {
@@ -343,6 +356,10 @@ export class LocalAnswers {
         name: program.name ?? String(pid),
         ledger: { currentBalance: b.active, pendingBalance: b.pending, tentativeCurrentBalance: b.active, expiredBalance: 0, spentBalance: 0 },
       };
+      const subs = this.#subledgers(pid, profileId);
+      if (subs.length > 0) {
+        (programs[String(pid)] as Record<string, unknown>).subLedgers = Object.fromEntries(subs.map(([sub, s]) => [sub, { currentBalance: s.active, pendingBalance: s.pending, tentativeCurrentBalance: s.active, expiredBalance: 0, spentBalance: 0 }]));
+      }
     }
     return programs;
   }

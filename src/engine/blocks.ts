@@ -4,9 +4,13 @@ import { compileCheckAttribute } from './check-attribute.js';
 import { compileNumber, compileText } from './template.js';
 import { compileTalang } from './talang.js';
 import type { CompiledSelector } from './selectors.js';
+import { compileUpdateAttribute, compileUpdateAudience } from './update-blocks.js';
 
 /** Promotion block types evaluated offline. Everything else makes the campaign not offline-capable. */
-export const SUPPORTED_BLOCKS = ['group', 'checkAttribute', 'checkCoupon', 'checkLoyaltyBalance', 'checkAudience', 'awardDiscount', 'awardItem', 'showNotification', 'triggerCustomEffect', 'passthrough'] as const;
+export const SUPPORTED_BLOCKS = ['group', 'checkAttribute', 'checkCoupon', 'checkLoyaltyBalance', 'checkAudience', 'awardDiscount', 'awardItem', 'showNotification', 'triggerCustomEffect', 'passthrough', 'updateAttributeValue', 'updateAudienceMembership'] as const;
+
+/** The engine runs exactly the listed types (so the list is what `npm run gen:coverage` reports). */
+const SUPPORTED = new Set<string>(SUPPORTED_BLOCKS);
 
 /** A compiled block: true = passed (conditions) / applied (effects). */
 export type Exec = (ctx: EvalCtx) => boolean;
@@ -117,6 +121,7 @@ function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number,
   const guarded = callerCatches && !(Array.isArray(b.onFailure) && b.onFailure.length > 0) ? (f: Exec) => f : guard;
   const type = b.type;
   if (typeof type !== 'string') throw new Invalid(`${where}/type`, 'block type must be a string');
+  if (!SUPPORTED.has(type)) throw new Unsupported(`block ${type} is not supported offline`);
   if (failureMode && !FAILURE_SAFE.has(type)) throw new Unsupported(`${type} in onFailure is not supported offline`);
   switch (type) {
     case 'group': {
@@ -146,13 +151,14 @@ function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number,
     case 'checkLoyaltyBalance': {
       const prog = obj(b.program, `${where}/program`);
       const pid = num(prog.id, `${where}/program/id`);
-      if (b.subledger !== undefined && b.subledger !== '' && b.subledger !== null) throw new Unsupported('loyalty subledger balances are not cached offline');
+      // `subledger` empty or absent: the program's main ledger; else that subledger's own cached balance.
+      const sub = b.subledger === undefined || b.subledger === null ? '' : text(b.subledger, `${where}/subledger`);
       if (b.balance !== 'current' && b.balance !== 'pending') throw new Unsupported(`loyalty balance ${String(b.balance)} is not cached offline`);
       const kind = b.balance;
       const v = compileNumber(b.value, env, `${where}/value`);
       const cmp = ({ equals: (a: number, c: number) => a === c, 'not(equals)': (a: number, c: number) => a !== c, lessThan: (a: number, c: number) => a < c, lessThanOrEqual: (a: number, c: number) => a <= c, greaterThan: (a: number, c: number) => a > c, greaterThanOrEqual: (a: number, c: number) => a >= c } as Record<string, (a: number, c: number) => boolean>)[String(b.operator)];
       if (!cmp) throw new Invalid(`${where}/operator`, 'unknown loyalty balance operator');
-      return withFailure(b, guarded((ctx) => { const bal = ctx.loyaltyBalance(pid, kind); return bal !== undefined && cmp(bal, v(ctx)); }), env, where, depth);
+      return withFailure(b, guarded((ctx) => { const bal = ctx.loyaltyBalance(pid, kind, sub); return bal !== undefined && cmp(bal, v(ctx)); }), env, where, depth);
     }
     case 'checkAudience': {
       const a = obj(b.audience, `${where}/audience`);
@@ -219,6 +225,8 @@ function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number,
       const g = compileTalang(expr, env, `${where}/expression`);
       return guarded((ctx) => g(ctx) !== false);
     }
+    case 'updateAttributeValue': return withFailure(b, guarded(compileUpdateAttribute(b, env, where, (t) => targetItems(t, env, `${where}/target`))), env, where, depth);
+    case 'updateAudienceMembership': return withFailure(b, compileUpdateAudience(b, where), env, where, depth);
     default:
       throw new Unsupported(`block ${type} is not supported offline`);
   }

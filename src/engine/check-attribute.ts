@@ -9,6 +9,9 @@ export const SCALAR_OPS = ['equals', 'not(equals)', 'lessThan', 'lessThanOrEqual
 export const RANGE_OPS = ['between', 'within', 'not(within)'] as const;
 export const LIST_OPS = ['containsOneOf', 'containsNoneOf', 'containsAllOf', 'containsAtLeast', 'containsExactly'] as const;
 export const UNARY_OPS = ['empty', 'not(empty)', 'exists', 'not(exists)', 'isTrue', 'isFalse'] as const;
+/** Every operator run offline: the engine runs exactly these (so the list is what `npm run gen:coverage` reports). */
+export const SUPPORTED_OPERATORS: readonly string[] = [...SCALAR_OPS, ...RANGE_OPS, ...LIST_OPS, ...UNARY_OPS];
+const SUPPORTED = new Set<string>(SUPPORTED_OPERATORS);
 
 export type Pred = (ctx: EvalCtx) => boolean;
 
@@ -59,6 +62,10 @@ function hits(have: unknown[], wanted: ReadonlySet<unknown>): number {
 export function compileCheckAttribute(b: Record<string, unknown>, env: PathEnv, where: string): Pred {
   const op = b.operator;
   if (typeof op !== 'string') throw new Invalid(`${where}/operator`, 'operator must be a string');
+  if (!SUPPORTED.has(op)) {
+    if (op === 'inCollection' || op === 'not(inCollection)') throw new Unsupported(`operator ${op}: collections are not synced to the store`);
+    throw new Unsupported(`checkAttribute operator ${op} is not supported offline`);
+  }
   const attr = compilePath(b.attribute, env, `${where}/attribute`);
   const need = (k: string) => {
     if (!(k in b)) throw new Invalid(`${where}/${k}`, `operator ${op} needs "${k}"`);

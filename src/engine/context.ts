@@ -61,8 +61,8 @@ export interface EvalCtx {
   coupon: Coupon | undefined;
   /** Audience ids of the profile. */
   readonly audiences: ReadonlySet<number>;
-  /** Cached loyalty balance of the profile / card for a program and balance kind, or undefined. */
-  readonly loyaltyBalance: (programId: number, kind: string) => number | undefined;
+  /** Cached loyalty balance of the profile / card for a program (or one of its subledgers) and balance kind, or undefined. */
+  readonly loyaltyBalance: (programId: number, kind: string, subledgerId?: string) => number | undefined;
   /** Effect sink of the rule being evaluated (discounts, coupons, loyalty). */
   readonly fx: EffectSink;
 }
@@ -82,7 +82,8 @@ export interface EffectSink {
   onFailure(f: () => void): void;
   /** Any other effect (notification, free item, custom effect). */
   emit(effectType: string, props: Record<string, unknown>): void;
-  loyalty(ctx: EvalCtx, kind: 'add' | 'deduct', programId: number, name: string, points: number): boolean;
+  /** Points added to / deducted from a program's main ledger, or `subledgerId`'s. False: cannot be given. */
+  loyalty(ctx: EvalCtx, kind: 'add' | 'deduct', programId: number, name: string, points: number, subledgerId?: string): boolean;
 }
 
 export function spend(ctx: EvalCtx, n = 1): void {

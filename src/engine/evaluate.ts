@@ -165,7 +165,7 @@ export class Engine {
     const run = new Run({
       cur, lines: [...view.lineTotals], session: sessionRoom, enablePartial: rules.app.enablePartialDiscounts === true,
       sessionId: input.customerSessionId, profileId, cardId,
-      holderKey: (pid) => loyalty.holderFor(pid, profileId, cardId),
+      holderKey: (pid, sub) => loyalty.holderFor(pid, profileId, cardId, sub),
       deductible: (key) => {
         const b = loyalty.balances.get(key);
         return b ? input.loyalty.available(key, input.customerSessionId, b.activePoints) : 0;
@@ -174,8 +174,8 @@ export class Engine {
     const ctx: EvalCtx = {
       now, cur, timezone: rules.timezone, bind: view.bind, items: view.items, item: undefined, locals: undefined,
       budget: this.opts.budget ?? DEFAULT_BUDGET, memo: new Map(), coupon: undefined, audiences, fx: run,
-      loyaltyBalance: (pid, kind) => {
-        const key = loyalty.holderFor(pid, profileId, cardId);
+      loyaltyBalance: (pid, kind, sub) => {
+        const key = loyalty.holderFor(pid, profileId, cardId, sub);
         const b = key ? loyalty.balances.get(key) : undefined;
         if (!b || !key) return undefined;
         return kind === 'pending' ? (b.pendingPoints ?? 0) : b.activePoints - input.loyalty.spentExcluding(key, input.customerSessionId);

@@ -213,8 +213,10 @@ function describeBlock(c: CompiledCampaign, b: Block, key: string, depth: number
     }
     case 'checkLoyaltyBalance': {
       const pid = (b.program as { id?: unknown } | undefined)?.id;
-      const bal = typeof pid === 'number' ? ctx.loyaltyBalance(pid, String(b.balance)) : undefined;
-      return bal === undefined ? `no cached ${String(b.balance)} balance of loyalty program ${String(pid)} for this customer or card` : `${String(b.balance)} balance of loyalty program ${String(pid)} is ${bal}, not ${String(b.operator)} ${show(b.value)}${why}`;
+      const sub = typeof b.subledger === 'string' ? b.subledger : '';
+      const bal = typeof pid === 'number' ? ctx.loyaltyBalance(pid, String(b.balance), sub) : undefined;
+      const of = sub ? `subledger ${show(sub)} of loyalty program ${String(pid)}` : `loyalty program ${String(pid)}`;
+      return bal === undefined ? `no cached ${String(b.balance)} balance of ${of} for this customer or card` : `${String(b.balance)} balance of ${of} is ${bal}, not ${String(b.operator)} ${show(b.value)}${why}`;
     }
     case 'awardDiscount':
       return `discount "${String(b.name)}" could not be given${why || ': it does not fit in what is left of the cart or session (partial discounts are off)'}`;

@@ -5,6 +5,7 @@ export { CouponLedger, type LedgerOp, type LedgerEntry, type LedgerExport } from
 export { LoyaltyLimits, type LoyaltyOp, type LoyaltyExport } from './loyalty.js';
 export { currency, toMinor, fromMinor, prorate, type Currency } from './money.js';
 export { SUPPORTED_BLOCKS } from './blocks.js';
+export { SUPPORTED_OPERATORS } from './check-attribute.js';
 export { TALANG_FUNCTIONS } from './talang.js';
 export { SELECTOR_STEPS } from './selectors.js';
 export type { Effect, CartItem, SessionInput, ProfileInput, SessionState, CatalogItem, CatalogPayload } from './types.js';

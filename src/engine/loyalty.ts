@@ -1,31 +1,59 @@
 import type { LoyaltyBalance, LoyaltyProgram } from './types.js';
 
-/** Key of a points holder: `<programId>|p|<profileId>` or `<programId>|c|<cardId>`. */
-export function holderKey(programId: number, kind: 'p' | 'c', id: string): string {
-  return `${programId}|${kind}|${id}`;
+/**
+ * Key of a points holder: `<programId>|p|<profileId>` or `<programId>|c|<cardId>` for a program's main ledger, and
+ * `<programId>~<subledgerId>|p|…` for one of its subledgers (the subledger id URI-encoded, so it holds no `|` and
+ * the key reads back unambiguously: everything before the first `|` is the ledger). A subledger is a holder of
+ * its own: its own cached balance, and its own offline bound (`maxOfflineLoyaltyDeduction`). Main-ledger keys are
+ * what they were before subledgers, so journalled spending and saved snapshots keep their meaning.
+ */
+export function holderKey(programId: number, kind: 'p' | 'c', id: string, subledgerId?: string): string {
+  return subledgerId ? `${programId}~${encodeURIComponent(subledgerId)}|${kind}|${id}` : `${programId}|${kind}|${id}`;
+}
+
+/** Whether a holder key names a loyalty card (`…|c|<cardId>`) rather than a profile. */
+export function isCardHolder(key: string): boolean {
+  const i = key.indexOf('|');
+  return key.startsWith('c|', i + 1);
 }
 
 /** The loyalty data set, indexed (immutable once built). */
 export class LoyaltyIndex {
   readonly programs: ReadonlyMap<number, LoyaltyProgram>;
+  /** By holder key (main ledgers and subledgers alike). */
   readonly balances: ReadonlyMap<string, LoyaltyBalance>;
+  /** Subledger balances by the main ledger's holder key (for the balances a terminal reads). */
+  readonly subledgers: ReadonlyMap<string, readonly LoyaltyBalance[]>;
 
   constructor(programs: readonly LoyaltyProgram[] = [], balances: readonly LoyaltyBalance[] = []) {
     this.programs = new Map(programs.map((p) => [p.id, p]));
     const m = new Map<string, LoyaltyBalance>();
+    const subs = new Map<string, LoyaltyBalance[]>();
     for (const b of balances) {
-      if (b.cardId !== undefined) m.set(holderKey(b.programId, 'c', b.cardId), b);
-      else if (b.profileId !== undefined) m.set(holderKey(b.programId, 'p', b.profileId), b);
+      const kind = b.cardId !== undefined ? 'c' : b.profileId !== undefined ? 'p' : undefined;
+      if (kind === undefined) continue;
+      const id = (kind === 'c' ? b.cardId : b.profileId) as string;
+      m.set(holderKey(b.programId, kind, id, b.subledgerId), b);
+      if (b.subledgerId) {
+        const main = holderKey(b.programId, kind, id);
+        const list = subs.get(main);
+        if (list) list.push(b);
+        else subs.set(main, [b]);
+      }
     }
     this.balances = m;
+    this.subledgers = subs;
   }
 
-  /** The holder key for a session: card-based programs use the session's card, others the profile. */
-  holderFor(programId: number, profileId: string | undefined, cardId: string | undefined): string | undefined {
+  /**
+   * The holder key for a session: card-based programs use the session's card, others the profile; `subledgerId`
+   * (empty or absent: the main ledger) picks one of the program's subledgers.
+   */
+  holderFor(programId: number, profileId: string | undefined, cardId: string | undefined, subledgerId?: string): string | undefined {
     const p = this.programs.get(programId);
     if (!p) return undefined;
-    if (p.cardBased) return cardId ? holderKey(programId, 'c', cardId) : undefined;
-    return profileId ? holderKey(programId, 'p', profileId) : undefined;
+    if (p.cardBased) return cardId ? holderKey(programId, 'c', cardId, subledgerId) : undefined;
+    return profileId ? holderKey(programId, 'p', profileId, subledgerId) : undefined;
   }
 }
 

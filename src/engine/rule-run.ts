@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EffectSink, EvalCtx, ItemView } from './context.js';
 import { fromMinor, prorate, toMinor, type Currency } from './money.js';
+import { isCardHolder } from './loyalty.js';
 import type { Effect } from './types.js';
 
 /** Envelope fields of the rule being evaluated. */
@@ -33,8 +34,8 @@ export interface RunDeps {
   sessionId: string;
   profileId: string | undefined;
   cardId: string | undefined;
-  /** Holder key of a program for this session's profile/card, or undefined if none applies. */
-  holderKey(programId: number): string | undefined;
+  /** Holder key of a program (or one of its subledgers) for this session's profile/card, or undefined if none applies. */
+  holderKey(programId: number, subledgerId?: string): string | undefined;
   /** Points this session may still deduct offline for a holder (cached balance − others' spending, capped). */
   deductible(holderKey: string): number;
 }
@@ -329,20 +330,21 @@ export class Run implements EffectSink {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
 
-  loyalty(_ctx: EvalCtx, kind: 'add' | 'deduct', programId: number, name: string, points: number): boolean {
+  loyalty(_ctx: EvalCtx, kind: 'add' | 'deduct', programId: number, name: string, points: number, subledgerId = ''): boolean {
     if (!Number.isFinite(points) || points <= 0) return false;
-    const key = this.d.holderKey(programId);
+    const key = this.d.holderKey(programId, subledgerId);
     if (!key || !this.d.profileId && !this.d.cardId) return false;
     const pts = Number(points.toFixed(2));
-    const card = key.includes('|c|') ? { cardIdentifier: this.d.cardId } : {};
+    const card = isCardHolder(key) ? { cardIdentifier: this.d.cardId } : {};
     if (kind === 'add') {
-      this.emit('addLoyaltyPoints', { name, programId, subLedgerId: '', value: pts, recipientIntegrationId: this.d.profileId ?? '', transactionUUID: this.#uuid('add'), ...card });
+      this.emit('addLoyaltyPoints', { name, programId, subLedgerId: subledgerId, value: pts, recipientIntegrationId: this.d.profileId ?? '', transactionUUID: this.#uuid('add'), ...card });
       return true;
     }
+    // A subledger is a holder of its own: its deductions are bounded by its own cached balance and offline cap.
     const pending = this.deductions.filter((x) => x.holderKey === key).reduce((a, b) => a + b.points, 0);
     if (pts + pending > this.d.deductible(key)) return false;
     this.deductions.push({ programId, holderKey: key, points: pts });
-    this.emit('deductLoyaltyPoints', { ruleTitle: this.env.ruleName, programId, subLedgerId: '', value: pts, transactionUUID: this.#uuid('deduct'), name, ...card });
+    this.emit('deductLoyaltyPoints', { ruleTitle: this.env.ruleName, programId, subLedgerId: subledgerId, value: pts, transactionUUID: this.#uuid('deduct'), name, ...card });
     return true;
   }
 }

@@ -335,12 +335,15 @@ function node(x: unknown, sc: Scope): Getter {
           return null;
         };
       case 'couponValid': arity(0); return (ctx) => ctx.fx.couponValid(ctx, true);
-      case 'addLoyaltyPoints': case 'deductLoyaltyPoints':
-        arity(3);
+      case 'addLoyaltyPoints': case 'deductLoyaltyPoints': {
+        // (programId, name, points[, subledgerId]): the optional fourth argument names a subledger ("" or none: the main ledger).
+        arity(3, 4);
+        const a3 = args[3] as Getter | undefined;
         return (ctx) => {
-          if (!ctx.fx.loyalty(ctx, fn === 'addLoyaltyPoints' ? 'add' : 'deduct', num(a0(ctx)), str(a1(ctx)), num(a2(ctx)))) throw new EvalError('loyalty points could not be changed');
+          if (!ctx.fx.loyalty(ctx, fn === 'addLoyaltyPoints' ? 'add' : 'deduct', num(a0(ctx)), str(a1(ctx)), num(a2(ctx)), a3 === undefined ? '' : str(a3(ctx)))) throw new EvalError('loyalty points could not be changed');
           return null;
         };
+      }
       default:
         throw new Unsupported(`Talang function "${fn}" is not supported offline`);
     }

@@ -183,6 +183,8 @@ export interface LoyaltyBalance {
   programId: number;
   profileId?: string;
   cardId?: string;
+  /** A subledger of the program (Talon.One's `subLedgerId`; export column `loyaltySubledger`); absent: the main ledger. */
+  subledgerId?: string;
   activePoints: number;
   pendingPoints?: number;
 }

@@ -2,7 +2,10 @@ import { DataError } from '../../core/errors.js';
 import type { LoyaltyPayload } from '../types.js';
 import { Check } from './check.js';
 
-/** Validates a loyalty payload `{version, programs, balances}`; each balance names a profile or a card. */
+/**
+ * Validates a loyalty payload `{version, programs, balances}`; each balance names a profile or a card, and a
+ * subledger's balance its `subledgerId` (non-empty; absent for the program's main ledger).
+ */
 export function parseLoyalty(payload: unknown): LoyaltyPayload {
   const c = new Check();
   if (!c.obj(payload, '')) throw new DataError('invalid loyalty data', c.errors);
@@ -23,6 +26,7 @@ export function parseLoyalty(payload: unknown): LoyaltyPayload {
       if (hasP === hasC) c.fail(p, 'must have exactly one of profileId, cardId');
       if (hasP) c.str(b.profileId, `${p}/profileId`, 1);
       if (hasC) c.str(b.cardId, `${p}/cardId`, 1);
+      if (b.subledgerId !== undefined) c.str(b.subledgerId, `${p}/subledgerId`, 1);
       c.num(b.activePoints, `${p}/activePoints`);
       if (b.pendingPoints !== undefined) c.num(b.pendingPoints, `${p}/pendingPoints`);
     });
