@@ -102,7 +102,7 @@ export class LocalAnswers {
       case 'getInventory':
         return Promise.resolve(this.#inventory(req, q));
       case 'getBalances':
-        return Promise.resolve(this.#balances(req));
+        return Promise.resolve(this.#balances(req, q));
     }
   }
 
@@ -311,13 +311,15 @@ export class LocalAnswers {
     return { status: 200, body, source: 'local' };
   }
 
-  #balances(req: TerminalRequest): TerminalAnswer {
+  #balances(req: TerminalRequest, q: Query): TerminalAnswer {
     const programId = Number(req.params.loyaltyProgramId);
     const id = req.params.integrationId as string;
     const b = this.#balance(programId, id);
     if (!b) throw new StoregateError('SG_ERR_NOT_FOUND', `no cached loyalty balance for "${id}" in program ${programId}`, { statusCode: 404 });
+    // `?subledgerId=` filters the data to one subledger (Integration API `getLoyaltyBalances`).
+    const only = q.get('subledgerId');
     const subledgerBalances: Record<string, unknown> = {};
-    for (const [sub, s] of this.#subledgers(programId, id)) subledgerBalances[sub] = { activePoints: s.active, pendingPoints: s.pending, spentPoints: s.spent, expiredPoints: 0, negativePoints: 0 };
+    for (const [sub, s] of this.#subledgers(programId, id)) if (only === null || only === sub) subledgerBalances[sub] = { activePoints: s.active, pendingPoints: s.pending, spentPoints: s.spent, expiredPoints: 0, negativePoints: 0 };
     return {
       status: 200,
       body: { balance: { activePoints: b.active, pendingPoints: b.pending, spentPoints: b.spent, expiredPoints: 0, negativePoints: 0 }, subledgerBalances },
