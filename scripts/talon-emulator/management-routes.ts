@@ -169,7 +169,7 @@ export const MANAGEMENT_ROUTES: MgmtRoute[] = [
       if (!p) throw notFound(`loyalty program ${m[0]}`);
       const rows = st.balances.filter((b) => b.programId === p['id'] && b.profileId !== undefined);
       const lines = ['loyaltyProgramID,loyaltySubledger,profileIntegrationID,currentBalance,pendingBalance,expiredBalance,spentBalance,currentTier'];
-      for (const b of rows) lines.push(`${b.programId},,${csvCell(b.profileId!)},${b.currentBalance.toFixed(2)},${(b.pendingBalance ?? 0).toFixed(2)},0.00,0.00,`);
+      for (const b of rows) lines.push(`${b.programId},${csvCell(b.subledger ?? '')},${csvCell(b.profileId!)},${b.currentBalance.toFixed(2)},${(b.pendingBalance ?? 0).toFixed(2)},0.00,0.00,`);
       return { status: 200, body: `${lines.join('\n')}\n`, csv: true };
     },
   },
@@ -182,7 +182,7 @@ export const MANAGEMENT_ROUTES: MgmtRoute[] = [
       if (p['cardBased'] !== true) throw new ApiError(400, 'The loyalty program is not card-based');
       const rows = st.balances.filter((b) => b.programId === p['id'] && b.cardId !== undefined);
       const lines = ['loyaltyProgramID,loyaltySubledger,cardIdentifier,cardState,currentBalance,pendingBalance,expiredBalance,spentBalance'];
-      for (const b of rows) lines.push(`${b.programId},,${csvCell(b.cardId!)},active,${b.currentBalance},${b.pendingBalance ?? 0},0,0`);
+      for (const b of rows) lines.push(`${b.programId},${csvCell(b.subledger ?? '')},${csvCell(b.cardId!)},active,${b.currentBalance},${b.pendingBalance ?? 0},0,0`);
       return { status: 200, body: `${lines.join('\n')}\n`, csv: true };
     },
   },

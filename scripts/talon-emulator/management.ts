@@ -22,6 +22,8 @@ export interface MgmtBalance {
   programId: number;
   profileId?: string;
   cardId?: string;
+  /** A subledger's balance (the exports' `loyaltySubledger` column); absent: the program's main ledger. */
+  subledger?: string;
   currentBalance: number;
   pendingBalance?: number;
 }

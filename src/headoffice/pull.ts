@@ -198,9 +198,10 @@ export class Puller {
         const active = Number(row['currentBalance']);
         const pending = Number(row['pendingBalance'] || 0);
         const who = card ? row['cardIdentifier'] : row['profileIntegrationID'];
-        // A subledger row is not the program's balance; an inactive card cannot be used at a till.
-        if (!who || row['loyaltySubledger'] || (card && row['cardState'] === 'inactive') || !Number.isFinite(active)) continue;
-        balances.push({ programId: id, [card ? 'cardId' : 'profileId']: who, activePoints: active, ...(Number.isFinite(pending) && pending !== 0 ? { pendingPoints: pending } : {}) });
+        // A subledger row is that subledger's balance (a holder of its own in the shop); an inactive card cannot be used at a till.
+        const sub = row['loyaltySubledger'];
+        if (!who || (card && row['cardState'] === 'inactive') || !Number.isFinite(active)) continue;
+        balances.push({ programId: id, [card ? 'cardId' : 'profileId']: who, ...(sub ? { subledgerId: sub } : {}), activePoints: active, ...(Number.isFinite(pending) && pending !== 0 ? { pendingPoints: pending } : {}) });
       }
     }
     await c.record({ t: 'loyalty', v: { readAt, programs: programs.map(trimProgram), balances } }, { t: 'mark', key: 'loyaltyDone', at: this.#d.clock.now() });

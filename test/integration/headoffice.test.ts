@@ -82,7 +82,7 @@ beforeAll(async () => {
         { campaign: { id: 101, name: '1 off over 50' }, ruleset: simpleRuleset(101, 1, 50) },
       ],
       loyaltyPrograms: [{ id: 1, name: 'points', cardBased: false }],
-      balances: [{ programId: 1, profileId: 'cust-1', currentBalance: 120 }],
+      balances: [{ programId: 1, profileId: 'cust-1', currentBalance: 120 }, { programId: 1, profileId: 'cust-1', subledger: 'coffee', currentBalance: 40, pendingBalance: 2 }],
       evaluationTree: TREE,
     },
   });
@@ -110,6 +110,15 @@ describe('head office sync', () => {
     const res = await fetch(`${gw.url}/v2/customer_sessions/ho-coupon`, { method: 'PUT', headers: terminalHeaders(), body: JSON.stringify({ customerSession: { couponCodes: ['HELLO10'], cartItems: [{ sku: 'X', name: 'X', quantity: 1, price: 40 }] } }) });
     const fx = ((await res.json()) as { effects: Effect[] }).effects;
     expect(fx.find((e) => e.effectType === 'acceptCoupon')?.props).toMatchObject({ value: 'HELLO10' });
+    // The loyalty export's subledger rows reach the shop as balances of their own (loyalty push `subledgerId`).
+    let bal: { balance?: { activePoints: number }; subledgerBalances?: Record<string, { activePoints: number; pendingPoints: number }> } = {};
+    await until(async () => {
+      const r = await fetch(`${gw.url}/v1/loyalty_programs/1/profile/cust-1/balances`, { headers: terminalHeaders() });
+      bal = (await r.json()) as typeof bal;
+      return r.status === 200 && bal.subledgerBalances?.coffee !== undefined;
+    }, 10_000);
+    expect(bal.balance?.activePoints).toBe(120);
+    expect(bal.subledgerBalances).toEqual({ coffee: { activePoints: 40, pendingPoints: 2, spentPoints: 0, expiredPoints: 0, negativePoints: 0 } });
   });
 
   it('brings a campaign created in Talon.One to the online shops within 10 s, and to store-c after it reconnects', async () => {
