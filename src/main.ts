@@ -36,7 +36,7 @@ const USAGE = `usage: storegate [command] [options]
   keys tls --names NAME,ADDR,… [--client ID] [--out DIR] [--days N]
                                       HTTPS files: store CA (made once), server certificate for these names, client certificates
   push KIND FILE --key PEM --store ID|* [--mqtt URL] [--version N] [--timeout SEC]
-                                      sign a config/rules/prices/coupons/loyalty/catalog push, publish it, wait for the acks
+                                      sign a config/rules/prices/coupons/loyalty/catalog/collections push, publish it, wait for the acks
   explain SESSION_ID [--now TIME] [--json]
                                       why campaigns did or did not apply to a session's last evaluation (asks the daemon)
   headoffice [run] --config FILE      head office: pull Talon.One, push signed data to the shops, watch the fleet

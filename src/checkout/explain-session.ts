@@ -55,6 +55,7 @@ export function explainSession(d: ExplainDeps, id: string, at?: number): Session
     now,
     ledger: d.state.ledger,
     loyalty: d.state.loyalty,
+    budgets: d.state.budgets,
     explain: true,
   });
   const x = out.explanation;

@@ -140,6 +140,7 @@ export class LocalAnswers {
       now: dry && q.get('now') ? Date.parse(q.get('now') as string) || now : now,
       ledger: state.ledger,
       loyalty: state.loyalty,
+      budgets: state.budgets,
       // Why campaigns did not apply is worked out only when the terminal asks for it.
       explain: body.responseContent?.includes('ruleFailureReasons') === true,
     });
@@ -158,7 +159,7 @@ export class LocalAnswers {
     if (dry) return respond();
 
     // Applied now, so a concurrent answer already sees the code taken; history only once journaled.
-    const pending = state.applyPending(out.ledgerOps, out.loyaltyOps);
+    const pending = state.applyPending(out.ledgerOps, out.loyaltyOps, out.budgetOps);
     q.delete('dry');
     const record: JournalRecord = {
       kind: 'updateSession',
@@ -171,6 +172,7 @@ export class LocalAnswers {
       meta: { created: next.created, updated: next.updated, updateCount: next.updateCount },
       ledgerOps: out.ledgerOps,
       loyaltyOps: out.loyaltyOps,
+      ...(out.budgetOps.length > 0 ? { budgetOps: out.budgetOps } : {}),
     };
     const answer = respond();
     this.#stamp(req, record, rp, answer, now);

@@ -1,3 +1,4 @@
+import type { BudgetLimits, BudgetOp } from '../engine/budgets.js';
 import type { CouponLedger, LedgerOp, LoyaltyLimits, LoyaltyOp, ProfileInput } from '../engine/index.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 import type { KeyedStore } from '../state/keyed-store.js';
@@ -65,6 +66,7 @@ export class LocalState {
   readonly followed = new Map<string, FollowedSession>();
   readonly ledger: CouponLedger;
   readonly loyalty: LoyaltyLimits;
+  readonly budgets: BudgetLimits;
   readonly #ledger: StoreLedger;
   readonly #sessions: KeyedStore<LocalSession>;
   readonly #profiles: KeyedStore<ProfileInput>;
@@ -89,6 +91,7 @@ export class LocalState {
     this.#ledger = new StoreLedger({ store: deps.store, clock: deps.clock, log: deps.log, maxOfflineLoyaltyDeduction: deps.maxOfflineLoyaltyDeduction, lastSeq: () => this.#lastSeq });
     this.ledger = this.#ledger.ledger;
     this.loyalty = this.#ledger.loyalty;
+    this.budgets = this.#ledger.budgets;
   }
 
   /**
@@ -140,8 +143,8 @@ export class LocalState {
    * Applies a local answer's coupon and loyalty ops before its record is journaled (concurrent answers see the
    * code taken at once); `commit` makes them history, `revertPending` undoes them (StoreLedger.applyPending).
    */
-  applyPending(ledgerOps: readonly LedgerOp[], loyaltyOps: readonly LoyaltyOp[]): PendingOps {
-    return this.#ledger.applyPending(ledgerOps, loyaltyOps);
+  applyPending(ledgerOps: readonly LedgerOp[], loyaltyOps: readonly LoyaltyOp[], budgetOps: readonly BudgetOp[] = []): PendingOps {
+    return this.#ledger.applyPending(ledgerOps, loyaltyOps, budgetOps);
   }
 
   /** The answer's record could not be journaled: its ops are undone. */
@@ -227,6 +230,11 @@ export class LocalState {
   /** A session update Talon.One answered: the codes it used are confirmed (StoreLedger.confirmUses). */
   confirmUses(rec: JournalRecord): void {
     this.#ledger.confirmUses(rec);
+  }
+
+  /** A rules push with budget shares read at `readAt`: budget spending Talon.One had by then is forgotten. */
+  budgetsCountedByPush(readAt: number): number {
+    return this.#ledger.budgetsCountedByPush(readAt);
   }
 
   /** A loyalty push read at `readAt`: spending Talon.One had by then is forgotten. */
@@ -375,6 +383,7 @@ export class LocalState {
     if (r.kind !== 'updateSession') return;
     this.ledger.apply(r.ledgerOps as LedgerOp[]);
     this.loyalty.apply(r.loyaltyOps as LoyaltyOp[]);
+    if (r.budgetOps !== undefined) this.budgets.apply(r.budgetOps as BudgetOp[]);
   }
 
   /** Replays a session record's effect (on restart; live answers pass the new session in). */

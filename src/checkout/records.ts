@@ -53,6 +53,8 @@ export interface UpdateSessionRecord extends RecordBase {
   /** Coupon ledger and loyalty ops applied with this answer (rebuilt on restart). */
   ledgerOps: unknown[];
   loyaltyOps: unknown[];
+  /** Campaign budget spending set by this answer (src/engine/budgets.ts; absent: none, and in older records). */
+  budgetOps?: unknown[];
 }
 
 export interface ReturnItemsRecord extends RecordBase {

@@ -1,3 +1,4 @@
+import { BudgetLimits, type BudgetExport, type BudgetOp } from '../engine/budgets.js';
 import { CouponLedger, LoyaltyLimits, type LedgerExport, type LedgerOp, type LoyaltyExport, type LoyaltyOp } from '../engine/index.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -8,6 +9,8 @@ interface LedgerSnapshot {
   lastSeq: number;
   ledger: LedgerExport;
   loyalty: LoyaltyExport;
+  /** Offline spending of campaign budgets (absent in snapshots of older versions: none). */
+  budgets?: BudgetExport;
 }
 
 /** Margin for the clocks of the shop and head office when judging whether a push counts a use. */
@@ -17,6 +20,7 @@ const PUSH_SKEW_MS = 5 * 60_000;
 export interface PendingOps {
   readonly ledgerOps: readonly LedgerOp[];
   readonly loyaltyOps: readonly LoyaltyOp[];
+  readonly budgetOps: readonly BudgetOp[];
 }
 
 /**
@@ -28,6 +32,8 @@ export interface PendingOps {
 export class StoreLedger {
   readonly ledger = new CouponLedger();
   readonly loyalty: LoyaltyLimits;
+  /** What this store's sessions spent offline of campaign-wide budgets (src/engine/budgets.ts). */
+  readonly budgets = new BudgetLimits();
   readonly #store: SnapshotStore;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -56,10 +62,11 @@ export class StoreLedger {
    * its seq at the next start. A snapshot holding them would free, after a restart, a code a journaled answer
    * still holds (the release that was never journaled) or keep one nobody took.
    */
-  applyPending(ledgerOps: readonly LedgerOp[], loyaltyOps: readonly LoyaltyOp[]): PendingOps {
+  applyPending(ledgerOps: readonly LedgerOp[], loyaltyOps: readonly LoyaltyOp[], budgetOps: readonly BudgetOp[] = []): PendingOps {
     this.ledger.apply(ledgerOps);
     this.loyalty.apply(loyaltyOps);
-    const p: PendingOps = { ledgerOps, loyaltyOps };
+    this.budgets.apply(budgetOps);
+    const p: PendingOps = { ledgerOps, loyaltyOps, budgetOps };
     this.#pending.add(p);
     return p;
   }
@@ -69,6 +76,7 @@ export class StoreLedger {
     if (!this.#pending.delete(p)) return;
     this.ledger.revert(p.ledgerOps);
     this.loyalty.revert(p.loyaltyOps);
+    this.budgets.revert(p.budgetOps);
   }
 
   /** The answer's record is committed (call it as the committed seq moves past it): its ops are history now. */
@@ -77,19 +85,22 @@ export class StoreLedger {
   }
 
   /** What the snapshot holds: the ledger and loyalty spending without the ops of answers not yet journaled. */
-  #committed(): { ledger: LedgerExport; loyalty: LoyaltyExport } {
-    if (this.#pending.size === 0) return { ledger: this.ledger.export(), loyalty: this.loyalty.export() };
+  #committed(): { ledger: LedgerExport; loyalty: LoyaltyExport; budgets: BudgetExport } {
+    if (this.#pending.size === 0) return { ledger: this.ledger.export(), loyalty: this.loyalty.export(), budgets: this.budgets.export() };
     const ledger = new CouponLedger();
     ledger.import(this.ledger.export());
     const loyalty = new LoyaltyLimits(this.#maxOfflineLoyaltyDeduction);
     loyalty.import(this.loyalty.export());
+    const budgets = new BudgetLimits();
+    budgets.import(this.budgets.export());
     // Each answer's ops touch its own session only (answers of one session are serialised), so undoing them
     // newest first on the copy gives the ledger as the journaled records left it.
     for (const p of [...this.#pending].reverse()) {
       ledger.revert(p.ledgerOps);
       loyalty.revert(p.loyaltyOps);
+      budgets.revert(p.budgetOps);
     }
-    return { ledger: ledger.export(), loyalty: loyalty.export() };
+    return { ledger: ledger.export(), loyalty: loyalty.export(), budgets: budgets.export() };
   }
 
   /** Loads the snapshot; returns the seq it reflects (0: none). */
@@ -98,6 +109,7 @@ export class StoreLedger {
     if (snap) {
       this.ledger.import(snap.ledger);
       this.loyalty.import(snap.loyalty);
+      this.budgets.import(snap.budgets);
     }
     this.#savedSeq = snap?.lastSeq ?? 0;
     return this.#savedSeq;
@@ -161,7 +173,18 @@ export class StoreLedger {
     const at = this.#clock.now();
     for (const code of new Set(rec.local.acceptedCoupons)) changed = this.ledger.confirm(rec.sessionId, code, at) || changed;
     changed = this.loyalty.confirm(rec.sessionId, at) || changed;
+    changed = this.budgets.confirm(rec.sessionId, at) || changed;
     if (changed) this.changed();
+  }
+
+  /**
+   * A rules push whose budget shares come from counters read at `readAt`: offline budget spending of sessions
+   * Talon.One had by then is forgotten (the shares already take it off). Returns how many sessions.
+   */
+  budgetsCountedByPush(readAt: number): number {
+    const n = this.budgets.countedByPush(readAt - PUSH_SKEW_MS);
+    if (n > 0) this.changed();
+    return n;
   }
 
   /** A loyalty push read at `readAt` (its version, a time): offline spending Talon.One had by then is forgotten. */

@@ -19,7 +19,7 @@ export interface PushCommandOptions {
 }
 
 const USAGE =
-  'usage: storegate push config|rules|prices|coupons|loyalty|catalog FILE --key PRIVATE.pem --store ID|* [--mqtt URL] [--version N] [--timeout SEC] [--topic-prefix P] [--ca FILE] [--expect N]';
+  'usage: storegate push config|rules|prices|coupons|loyalty|catalog|collections FILE --key PRIVATE.pem --store ID|* [--mqtt URL] [--version N] [--timeout SEC] [--topic-prefix P] [--ca FILE] [--expect N]';
 
 /**
  * `storegate push`: head office signs a config or data push and publishes it retained on `P/<kind>/set`, then
@@ -51,7 +51,7 @@ export async function pushCommand(o: PushCommandOptions): Promise<number> {
     return 2;
   }
   // Versioned data sets carry the push version as their own, so the shop's version gate and its data agree.
-  if (kind === 'rules' || kind === 'coupons' || kind === 'loyalty' || kind === 'catalog') {
+  if (kind === 'rules' || kind === 'coupons' || kind === 'loyalty' || kind === 'catalog' || kind === 'collections') {
     if (typeof content !== 'object' || content === null || Array.isArray(content)) {
       o.err(`${o.file}: ${kind} data must be a JSON object`);
       return 2;

@@ -171,7 +171,7 @@ export async function validateConfig(
 
   // Relative paths are relative to the config file, not to wherever the daemon was started.
   config.dataDir = path.resolve(ctx.baseDir, config.dataDir);
-  for (const k of ['rules', 'prices', 'coupons', 'loyalty', 'catalog'] as const) {
+  for (const k of ['rules', 'prices', 'coupons', 'loyalty', 'catalog', 'collections'] as const) {
     const f = config.dataFiles[k];
     if (f) config.dataFiles[k] = path.resolve(ctx.baseDir, f);
   }

@@ -374,6 +374,10 @@ const DataFiles = Type.Object(
       default: null,
       description: 'Cart item catalog file (`{version, full, items: [CatalogItem]}`) loaded at start: lines lacking attributes are completed from it.',
     }),
+    collections: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: null,
+      description: 'Collections file (`{version, full, collections: [Collection]}`) loaded at start: the lists `inCollection` conditions read.',
+    }),
   },
   {
     additionalProperties: false,

@@ -1,13 +1,14 @@
 import { BudgetError, EvalError, type EvalCtx, type ItemView } from './context.js';
 import { Invalid, num, Unsupported, type Getter, type PathEnv } from './paths.js';
 import { compileCheckAttribute } from './check-attribute.js';
+import { compileCheckBudget } from './budgets.js';
 import { compileNumber, compileText } from './template.js';
 import { compileTalang } from './talang.js';
 import type { CompiledSelector } from './selectors.js';
 import { compileUpdateAttribute, compileUpdateAudience } from './update-blocks.js';
 
 /** Promotion block types evaluated offline. Everything else makes the campaign not offline-capable. */
-export const SUPPORTED_BLOCKS = ['group', 'checkAttribute', 'checkCoupon', 'checkLoyaltyBalance', 'checkAudience', 'awardDiscount', 'awardItem', 'showNotification', 'triggerCustomEffect', 'passthrough', 'updateAttributeValue', 'updateAudienceMembership'] as const;
+export const SUPPORTED_BLOCKS = ['group', 'checkAttribute', 'checkCoupon', 'checkLoyaltyBalance', 'checkAudience', 'awardDiscount', 'awardItem', 'showNotification', 'triggerCustomEffect', 'passthrough', 'updateAttributeValue', 'updateAudienceMembership', 'checkBudget'] as const;
 
 /** The engine runs exactly the listed types (so the list is what `npm run gen:coverage` reports). */
 const SUPPORTED = new Set<string>(SUPPORTED_BLOCKS);
@@ -219,6 +220,7 @@ function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number,
         return true;
       }), env, where, depth);
     }
+    case 'checkBudget': return withFailure(b, compileCheckBudget(b, where), env, where, depth);
     case 'passthrough': {
       if (!Array.isArray(b.expression)) throw new Invalid(`${where}/expression`, 'expression must be a Talang array');
       const expr = b.expression.length === 1 && typeof b.expression[0] !== 'string' ? b.expression[0] : b.expression;

@@ -1,11 +1,12 @@
 import type { EvalCtx } from './context.js';
 import { compilePath, Invalid, Unsupported, type Getter, type PathEnv } from './paths.js';
 import { compileExpr } from './template.js';
+import { compileInCollection } from './collections.js';
 import { safeRegex, MAX_MATCH_INPUT } from './regex-guard.js';
 import { parseRfc3339 } from '../core/rfc3339.js';
 
-/** Operators of `checkAttribute` (NOTES §4), all implemented except `inCollection`/`not(inCollection)`. */
-export const SCALAR_OPS = ['equals', 'not(equals)', 'lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual', 'contains', 'not(contains)', 'matchesRegexp', 'startsWith', 'endsWith', 'oneOf', 'not(oneOf)', 'after', 'before'] as const;
+/** Operators of `checkAttribute` (RulesetV2 `CheckAttributeBlockBase`); `inCollection`/`not(inCollection)` read the store's collections (collections.ts). */
+export const SCALAR_OPS = ['equals', 'not(equals)', 'lessThan', 'lessThanOrEqual', 'greaterThan', 'greaterThanOrEqual', 'contains', 'not(contains)', 'matchesRegexp', 'startsWith', 'endsWith', 'oneOf', 'not(oneOf)', 'inCollection', 'not(inCollection)', 'after', 'before'] as const;
 export const RANGE_OPS = ['between', 'within', 'not(within)'] as const;
 export const LIST_OPS = ['containsOneOf', 'containsNoneOf', 'containsAllOf', 'containsAtLeast', 'containsExactly'] as const;
 export const UNARY_OPS = ['empty', 'not(empty)', 'exists', 'not(exists)', 'isTrue', 'isFalse'] as const;
@@ -189,7 +190,8 @@ export function compileCheckAttribute(b: Record<string, unknown>, env: PathEnv, 
     case 'isTrue': return (ctx) => attr(ctx) === true;
     case 'isFalse': return (ctx) => attr(ctx) === false;
     case 'inCollection': case 'not(inCollection)':
-      throw new Unsupported(`operator ${op}: collections are not synced to the store`);
+      if (!('value' in b)) throw new Invalid(`${where}/value`, `operator ${op} needs "value" (the collection)`);
+      return compileInCollection(op, b.value, attr, env.collections, env.campaignId);
     default:
       throw new Unsupported(`checkAttribute operator ${op} is not supported offline`);
   }

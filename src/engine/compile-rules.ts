@@ -1,4 +1,6 @@
 import { compileBlocks, type BlockEnv, type Exec } from './blocks.js';
+import { campaignBudget, type CampaignBudget } from './budgets.js';
+import type { CollectionIndex } from './collections.js';
 import { compileGlobalFilter, compileSelector, type CompiledSelector } from './selectors.js';
 import { Invalid, Unsupported, type Getter } from './paths.js';
 import { currency, type Currency } from './money.js';
@@ -33,6 +35,8 @@ export interface CompiledCampaign {
   /** The ruleset as pushed and the compile environment (selectors): `explain.ts` compiles its blocks one by one. */
   readonly ruleset: RulesetV2;
   readonly env: BlockEnv | undefined;
+  /** Its limits the shop enforces offline (src/engine/budgets.ts), or undefined: none. */
+  readonly budget?: CampaignBudget | undefined;
 }
 
 /** Evaluation plan node (from the evaluation tree, or one ALL/stackable set of all campaigns). */
@@ -62,9 +66,9 @@ const ts = (s: string | null | undefined, dflt: number) => (typeof s === 'string
 
 /** Selectors shared by campaigns when their pipelines are identical and depend on the cart only. */
 type SelectorCache = Map<string, CompiledSelector>;
-const SHAREABLE = /\$(?!Session\b|Item\b|Profile\b|Store\b|Application\b)|"passthrough"|Coupon/;
+const SHAREABLE = /\$(?!Session\b|Item\b|Profile\b|Store\b|Application\b)|"passthrough"|Coupon|inCollection/;
 
-function compileCampaign(entry: RulesPayload['campaigns'][number], filters: ReadonlyMap<string, Getter>, where: string, setReason: string | undefined, shared: SelectorCache, slots: PathSlots): CompiledCampaign {
+function compileCampaign(entry: RulesPayload['campaigns'][number], filters: ReadonlyMap<string, Getter>, where: string, setReason: string | undefined, shared: SelectorCache, slots: PathSlots, collections?: CollectionIndex): CompiledCampaign {
   const c = entry.campaign;
   const rs = entry.ruleset;
   const base = {
@@ -76,9 +80,10 @@ function compileCampaign(entry: RulesPayload['campaigns'][number], filters: Read
   };
   try {
     if (setReason) throw new Unsupported(setReason);
+    const budget = campaignBudget(c);
     const selectors = new Map<string, Getter>();
     const defs = new Map<string, CompiledSelector>();
-    const env: BlockEnv = { selectors, selectorDefs: defs, globalFilters: filters };
+    const env: BlockEnv = { selectors, selectorDefs: defs, globalFilters: filters, campaignId: c.id, ...(collections ? { collections } : {}) };
     (rs.selectors ?? []).forEach((s, i) => {
       const key = JSON.stringify([s.source, s.steps]);
       const shareable = !SHAREABLE.test(key);
@@ -96,7 +101,7 @@ function compileCampaign(entry: RulesPayload['campaigns'][number], filters: Read
     });
     // Prechecks only once every rule compiled (a campaign that is not offline-capable registers no paths).
     for (const r of rules) r.pre = precheck(r.blocks, env, slots);
-    return { ...base, offlineCapable: true, reason: null, rules: rules.map(({ blocks: _b, ...r }) => r), env };
+    return { ...base, offlineCapable: true, reason: null, rules: rules.map(({ blocks: _b, ...r }) => r), env, budget };
   } catch (e) {
     if (e instanceof Unsupported) return { ...base, offlineCapable: false, reason: e.message, rules: [], env: undefined };
     throw e;
@@ -162,7 +167,7 @@ export function readsItemDetails(v: unknown, depth = 0): boolean {
  * Compiles a validated rules payload. Unsupported blocks/operators/functions make their campaign
  * `offlineCapable: false` (with the reason); malformed content throws {@link Invalid}.
  */
-export function compileRules(p: RulesPayload): CompiledRules {
+export function compileRules(p: RulesPayload, opts: { collections?: CollectionIndex } = {}): CompiledRules {
   const filters = new Map<string, Getter>();
   (p.cartItemFilters ?? []).forEach((f, i) => {
     try {
@@ -177,7 +182,7 @@ export function compileRules(p: RulesPayload): CompiledRules {
     : { kind: 'set', operator: 'ALL', mode: 'stackable', groupId: undefined, children: p.campaigns.map((c) => ({ kind: 'campaign' as const, id: c.campaign.id })) };
   const shared: SelectorCache = new Map();
   const slots = new PathSlots();
-  const list = p.campaigns.map((c, i) => compileCampaign(c, filters, `/campaigns/${i}`, reasons.get(c.campaign.id), shared, slots));
+  const list = p.campaigns.map((c, i) => compileCampaign(c, filters, `/campaigns/${i}`, reasons.get(c.campaign.id), shared, slots, opts.collections));
   const campaigns = new Map(list.map((c) => [c.id, c]));
   return {
     version: p.version,

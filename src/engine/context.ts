@@ -1,3 +1,4 @@
+import type { BudgetRun } from './budgets.js';
 import type { Currency } from './money.js';
 import type { Coupon } from './types.js';
 
@@ -65,6 +66,8 @@ export interface EvalCtx {
   readonly loyaltyBalance: (programId: number, kind: string, subledgerId?: string) => number | undefined;
   /** Effect sink of the rule being evaluated (discounts, coupons, loyalty). */
   readonly fx: EffectSink;
+  /** Campaign budgets and limits of this evaluation (budgets.ts); undefined when no campaign has one. */
+  readonly budgets?: BudgetRun | undefined;
 }
 
 /** What blocks and Talang effect functions call to produce effects (implemented in `rule-run.ts`). */

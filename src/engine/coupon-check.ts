@@ -40,6 +40,8 @@ export function screenCoupons(args: {
   profileId: string | undefined;
   sessionId: string;
   ledger: CouponLedger;
+  /** False when the campaign's redemption budget has nothing left for this session (budgets.ts). */
+  canRedeem?: (campaignId: number) => boolean;
 }): { rejected: Effect[]; candidates: Map<number, CouponCandidate>; skipped: Set<number> } {
   const rejected: Effect[] = [];
   const candidates = new Map<number, CouponCandidate>();
@@ -63,6 +65,8 @@ export function screenCoupons(args: {
       continue;
     }
     if (!c.offlineCapable) { skipped.add(c.id); continue; }
+    // "CampaignLimitReached: The campaign-wide coupon code redemption limit has been reached."
+    if (c.budget !== undefined && args.canRedeem?.(c.id) === false) { rejected.push(rejectCoupon(raw, 'CampaignLimitReached', c, {}, coupon.id)); continue; }
     if (candidates.has(c.id)) { rejected.push(rejectCoupon(raw, 'CouponPartOfNotTriggeredCampaign', c, {}, coupon.id)); continue; }
     candidates.set(c.id, { code: coupon.value, coupon });
   }

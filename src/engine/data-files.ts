@@ -15,7 +15,7 @@ interface Fingerprint {
 }
 
 const SNAPSHOT = 'data-files';
-const KINDS: readonly DataKind[] = ['rules', 'prices', 'coupons', 'loyalty', 'catalog'];
+const KINDS: readonly DataKind[] = ['collections', 'rules', 'prices', 'coupons', 'loyalty', 'catalog'];
 
 export interface DataFileOutcome {
   kind: DataKind;

@@ -1,3 +1,4 @@
+import { BudgetBook, BudgetRun, type BudgetLimits, type BudgetOp } from './budgets.js';
 import { EvalError, type EvalCtx } from './context.js';
 import type { CompiledCampaign, CompiledRules, PlanNode } from './compile-rules.js';
 import { LeafTable, Sweep, SweepState, type Outcome, type RNode } from './sweep.js';
@@ -26,6 +27,8 @@ export interface EngineData {
   /** Fallback promotions (README "Fallback promotions"): the rule set, an engine over it, the rules' ingestion time. */
   fallback?: { set: FallbackRules; whole: Engine; rulesAt: number | null };
   store: { id: number | undefined; integrationId: string; name?: string; attributes: Record<string, unknown> };
+  /** Campaign budgets and this store's shares of them (budgets.ts; absent: no shares pushed). */
+  budgets?: BudgetBook;
 }
 
 export interface EvaluateInput {
@@ -37,6 +40,8 @@ export interface EvaluateInput {
   now: number;
   ledger: CouponLedger;
   loyalty: LoyaltyLimits;
+  /** What the store's other sessions spent offline of campaign budgets (budgets.ts); absent: nothing. */
+  budgets?: BudgetLimits;
   /**
    * Say why campaigns did not apply (`responseContent: ["ruleFailureReasons"]`, `storegate explain`): the output
    * gets `explanation`. Off, the evaluation does none of that work; on, its effects are the same.
@@ -49,6 +54,8 @@ export interface EvaluateOutput {
   /** To apply to the ledger once the answer's journal record is durable (or revert on failure). */
   ledgerOps: LedgerOp[];
   loyaltyOps: LoyaltyOp[];
+  /** This session's consumption of campaign budgets, journaled with the answer like `loyaltyOps`. */
+  budgetOps: BudgetOp[];
   /** Currency units. `total` = cart items + additional costs, before discounts. */
   totals: { total: number; cartItemTotal: number; additionalCostTotal: number; discounts: number };
   evaluatedCampaignIds: number[];
@@ -79,6 +86,8 @@ export class Engine {
   readonly #completeItems: boolean;
   /** Fallback campaigns that stand in for campaigns of this store that are not offline-capable. */
   readonly #standIns: { c: CompiledCampaign; replaced: CompiledCampaign[] }[] = [];
+  /** The campaigns' budgets (only when one has limits the shop enforces: else evaluations skip them). */
+  readonly #book: BudgetBook | undefined;
 
   constructor(data: EngineData, opts: { budget?: number } = {}) {
     this.data = data;
@@ -89,6 +98,8 @@ export class Engine {
     this.#table.seal();
     this.#sweep = new SweepState(this.#table);
     this.#completeItems = data.rules.readsItemDetails || (data.fallback?.set.rules.readsItemDetails ?? false);
+    const book = data.budgets ?? new BudgetBook(data.rules.list, undefined, data.rules.cur);
+    this.#book = book.size > 0 ? book : undefined;
     for (const [fid, ids] of data.fallback?.set.replaces ?? []) {
       const c = data.fallback?.set.rules.campaigns.get(fid);
       const replaced = ids.map((id) => data.rules.campaigns.get(id)).filter((r): r is CompiledCampaign => r !== undefined && !r.offlineCapable && this.#linked.has(r.id));
@@ -171,9 +182,10 @@ export class Engine {
         return b ? input.loyalty.available(key, input.customerSessionId, b.activePoints) : 0;
       },
     });
+    const budgets = this.#book !== undefined ? new BudgetRun(this.#book, input.budgets, run, input.customerSessionId) : undefined;
     const ctx: EvalCtx = {
       now, cur, timezone: rules.timezone, bind: view.bind, items: view.items, item: undefined, locals: undefined,
-      budget: this.opts.budget ?? DEFAULT_BUDGET, memo: new Map(), coupon: undefined, audiences, fx: run,
+      budget: this.opts.budget ?? DEFAULT_BUDGET, memo: new Map(), coupon: undefined, audiences, fx: run, budgets,
       loyaltyBalance: (pid, kind, sub) => {
         const key = loyalty.holderFor(pid, profileId, cardId, sub);
         const b = key ? loyalty.balances.get(key) : undefined;
@@ -184,7 +196,7 @@ export class Engine {
     const skipped = new Map<number, string>();
 
     if (state === 'cancelled') {
-      const out = this.#finish(input, run, view, [], [], [], new Set());
+      const out = this.#finish(input, run, view, [], [], [], new Set(), budgets, new Set());
       if (input.explain === true) out.explanation = { campaigns: [], fallback: null, missingAttributes: [], ruleFailureReasons: [], note: 'the session is cancelled: no campaign is evaluated' };
       return out;
     }
@@ -193,6 +205,7 @@ export class Engine {
     const screened = screenCoupons({
       codes: session.couponCodes ?? [], index: this.data.coupons, caseSensitivity: rules.app.caseSensitivity, campaigns: rules.campaigns,
       eligible: (c) => this.eligible(c, now), now, profileId, sessionId: input.customerSessionId, ledger: input.ledger,
+      ...(budgets !== undefined ? { canRedeem: (id: number) => budgets.canRedeem(id) } : {}),
     });
     for (const id of screened.skipped) skipped.set(id, rules.campaigns.get(id)?.reason ?? 'not offline-capable');
     for (const e of screened.rejected) run.out.push(e);
@@ -210,6 +223,7 @@ export class Engine {
         const f = fx[k] as PriceEffect, meta = f.meta;
         const c = rules.campaigns.get(meta.campaignId);
         if (c !== undefined && (!c.offlineCapable ? !this.eligible(c, now) : true)) continue;
+        if (budgets !== undefined && c !== undefined && this.#book?.limited(c.id) === true) { budgets.priceLine(c.id, () => run.priceLineDiscount(meta, ans.type, ans.price, f.ref, it, f.value)); continue; }
         run.priceLineDiscount(meta, ans.type, ans.price, f.ref, it, f.value);
       }
     }
@@ -238,7 +252,9 @@ export class Engine {
     const limited = new Set<string>();
     for (const cand of screened.candidates.values()) if ((cand.coupon.usageLimit ?? 0) > 0) limited.add(cand.code);
     const redeemed = new Set(accepted.filter((a) => a.redeem && limited.has(a.code)).map((a) => a.code));
-    const out = this.#finish(input, run, view, evaluated, [...skipped].map(([id, reason]) => ({ id, reason })), accepted, redeemed);
+    const redeems = new Set(accepted.filter((a) => a.redeem).map((a) => a.code));
+    const redeemedCampaigns = new Set([...screened.candidates].filter(([, cand]) => redeems.has(cand.code)).map(([id]) => id));
+    const out = this.#finish(input, run, view, evaluated, [...skipped].map(([id, reason]) => ({ id, reason })), accepted, redeemed, budgets, redeemedCampaigns);
     if (standIns !== undefined && standIns.length > 0) out.fallback = 'notOfflineCapable';
     if (x !== undefined) out.explanation = this.#explanation(x, now, outcome, skipped, evaluated, standIns ?? [], new Set(out.effects.map((e) => e.campaignId)));
     return out;
@@ -264,7 +280,7 @@ export class Engine {
     return { campaigns, fallback: standIns.length > 0 ? 'fallback promotions stood in for campaigns that are not offline-capable' : null, missingAttributes: [...x.missing].sort(), ruleFailureReasons: reasons };
   }
 
-  #finish(input: EvaluateInput, run: Run, view: { cartItemTotal: number; additionalCostTotal: number }, evaluated: number[], skipped: { id: number; reason: string }[], _accepted: unknown[], redeemed: Set<string>): EvaluateOutput {
+  #finish(input: EvaluateInput, run: Run, view: { cartItemTotal: number; additionalCostTotal: number }, evaluated: number[], skipped: { id: number; reason: string }[], _accepted: unknown[], redeemed: Set<string>, budgets: BudgetRun | undefined, redeemedCampaigns: ReadonlySet<number>): EvaluateOutput {
     const cur = this.data.rules.cur;
     const state = input.session.state ?? 'open';
     const lops = ledgerOps({ ledger: input.ledger, sessionId: input.customerSessionId, terminalId: input.terminalId, now: input.now, state, redeemed });
@@ -282,6 +298,7 @@ export class Engine {
       effects: state === 'cancelled' ? [] : run.out,
       ledgerOps: lops,
       loyaltyOps,
+      budgetOps: budgets ? budgets.ops(state, redeemedCampaigns) : [],
       totals: {
         total: fromMinor(view.cartItemTotal + view.additionalCostTotal, cur),
         cartItemTotal: fromMinor(view.cartItemTotal, cur),

@@ -154,7 +154,8 @@ export function describeRule(c: CompiledCampaign, k: number, ctx: EvalCtx, run: 
         const text = missing.length > 0 && !details.includes('is missing') ? `${details} (missing: ${missing.join(', ')})` : details;
         return { failure: { blockIndex: i, blockType: b.type, effect: EFFECT_BLOCKS.has(b.type), details: text }, missing };
       }
-      return { failure: { blockIndex: -1, blockType: '', effect: false, details: 'the rule failed' }, missing: [] };
+      // Every block held: its effects overran a campaign budget (budgets.ts).
+      return { failure: { blockIndex: -1, blockType: '', effect: false, details: ctx.budgets?.why(c.id) ?? 'the rule failed' }, missing: [] };
     });
   } finally {
     ctx.budget = budget;

@@ -4,12 +4,15 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 import { compileRules, type CompiledRules } from './compile-rules.js';
+import { BudgetBook } from './budgets.js';
+import { CollectionIndex } from './collections.js';
 import { CouponIndex } from './coupons.js';
 import { Catalog, mergeCatalog, type CatalogSnapshot } from './catalog.js';
 import { Engine, DEFAULT_BUDGET } from './evaluate.js';
 import type { FallbackRules } from './fallback.js';
 import { guardJson, DEFAULT_GUARD, type GuardLimits } from './ingest/guard.js';
 import { parseCatalog } from './ingest/catalog.js';
+import { MAX_COLLECTION_ITEMS, parseCollections } from './ingest/collections.js';
 import { parseCoupons } from './ingest/coupons.js';
 import { parseLoyalty } from './ingest/loyalty.js';
 import { parsePrices } from './ingest/prices.js';
@@ -17,7 +20,7 @@ import { parseRules } from './ingest/rules.js';
 import { LoyaltyIndex } from './loyalty.js';
 import { cachedReads, readAttributes, type ReadAttributes } from './read-attributes.js';
 import { EntryBuilder, fromRows, PriceBook, toRow, type EntryRow, type PriceEntry } from './pricebook.js';
-import type { Coupon, DataKind, LoyaltyPayload, RulesPayload } from './types.js';
+import type { CollectionsPayload, Coupon, DataKind, LoyaltyPayload, RulesPayload } from './types.js';
 
 export type { DataKind } from './types.js';
 
@@ -38,6 +41,7 @@ interface Bundle {
   coupons: CouponIndex;
   loyalty: LoyaltyIndex;
   catalog: Catalog;
+  collections: CollectionIndex;
   /** When the rules in use were ingested (ms), or null: none yet (fallback promotions read their age). */
   rulesAt: number | null;
   engine: Engine;
@@ -54,10 +58,16 @@ export interface LocalDataStatus {
   couponsVersion: number;
   loyaltyVersion: number;
   catalogVersion: number;
+  collectionsVersion: number;
   updatedAt: string | null;
   pricedSkus: number;
   coupons: number;
   catalogItems: number;
+  /** Collections held, and their items over all of them. */
+  collections: number;
+  collectionItems: number;
+  /** This store's budget shares from head office: when their counters were read (null: none pushed), and how many. */
+  budgetShares: { readAt: string | null; shares: number };
   campaigns: CampaignStatus[];
   /** Fallback promotions (README "Fallback promotions"): null when none are configured. */
   fallback: { campaigns: number; maxRulesAgeSec: number | null; instead: 'rulesEmpty' | 'rulesStale' | null; standsIn: number[] } | null;
@@ -84,6 +94,7 @@ export class LocalData {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #couponListeners: ((next: ReadonlyMap<string, Coupon>, version: number) => void)[] = [];
   readonly #loyaltyListeners: ((version: number) => void)[] = [];
+  readonly #budgetListeners: ((readAt: number) => void)[] = [];
 
   constructor(deps: { store: SnapshotStore; clock: Clock; storeIntegrationId: string; storeAttributes?: Record<string, unknown>; log?: Logger; limits?: LocalDataLimits }) {
     this.#store = deps.store;
@@ -92,9 +103,9 @@ export class LocalData {
     this.#storeAttrs = deps.storeAttributes ?? {};
     this.#log = deps.log;
     this.#guard = { ...DEFAULT_GUARD, ...deps.limits };
-    this.#listCap = deps.limits?.maxListLength !== undefined ? {} : { rules: 10_000, prices: 200_000, coupons: 1_000_000, loyalty: 1_000_000, catalog: 200_000 };
+    this.#listCap = deps.limits?.maxListLength !== undefined ? {} : { rules: 10_000, prices: 200_000, coupons: 1_000_000, loyalty: 1_000_000, catalog: 200_000, collections: MAX_COLLECTION_ITEMS };
     this.#budget = deps.limits?.evaluationBudget ?? DEFAULT_BUDGET;
-    this.#bundle = this.#make({ versions: { rules: 0, prices: 0, coupons: 0, loyalty: 0, catalog: 0 }, updatedAt: null, rules: compileRules(EMPTY_RULES), rulesPayload: null, prices: new PriceBook(), batches: [], coupons: new CouponIndex(), loyalty: new LoyaltyIndex(), catalog: new Catalog(), rulesAt: null });
+    this.#bundle = this.#make({ versions: { rules: 0, prices: 0, coupons: 0, loyalty: 0, catalog: 0, collections: 0 }, updatedAt: null, rules: compileRules(EMPTY_RULES), rulesPayload: null, prices: new PriceBook(), batches: [], coupons: new CouponIndex(), loyalty: new LoyaltyIndex(), catalog: new Catalog(), collections: new CollectionIndex(), rulesAt: null });
   }
 
   #make(b: Omit<Bundle, 'engine'>): Bundle {
@@ -103,11 +114,13 @@ export class LocalData {
       prices: b.prices, coupons: b.coupons, loyalty: b.loyalty, catalog: b.catalog,
       store: { id: rec?.id, integrationId: this.#storeId, ...(rec?.name !== undefined ? { name: rec.name } : {}), attributes: { ...(rec?.attributes ?? {}), ...this.#storeAttrs } },
     };
+    // Budgets only when a campaign has limits the shop enforces: else evaluations skip them altogether.
+    const book = new BudgetBook(b.rules.list, b.rulesPayload?.budgets, b.rules.cur);
     const fb = this.#fallback;
     // The fallback set without application settings of its own is evaluated with the rules' (currency, time zone).
     const whole = fb === null ? undefined : Object.keys(fb.payload.application).length > 0 ? fb.rules : compileRules({ ...fb.payload, application: b.rules.app });
     const engine = new Engine({
-      ...data, rules: b.rules,
+      ...data, rules: b.rules, ...(book.size > 0 ? { budgets: book } : {}),
       ...(fb && whole ? { fallback: { set: fb, whole: new Engine({ ...data, rules: whole }, { budget: this.#budget }), rulesAt: b.rulesAt } } : {}),
     }, { budget: this.#budget });
     return Object.freeze({ ...b, engine });
@@ -138,10 +151,31 @@ export class LocalData {
     this.#loyaltyListeners.push(fn);
   }
 
+  /**
+   * Called after each rules ingest carrying budget shares, with the time head office read their counters: offline
+   * budget spending confirmed before then is forgotten (README "Durability and the journal").
+   */
+  onBudgets(fn: (readAt: number) => void): void {
+    this.#budgetListeners.push(fn);
+  }
+
+  #budgetsRead(p: RulesPayload): void {
+    const at = p.budgets?.readAt;
+    if (at === undefined) return;
+    for (const fn of this.#budgetListeners) {
+      try {
+        fn(at);
+      } catch (err) {
+        this.#log?.error({ err }, 'budgets listener threw');
+      }
+    }
+  }
+
   /** Loads the persisted snapshots (a corrupt one is logged and ignored). */
   start(): Promise<void> {
     return this.#serial(async () => {
-      for (const kind of ['rules', 'coupons', 'loyalty', 'prices', 'catalog'] as const) {
+      // Collections before the rules: the rules are compiled with them (`inCollection`).
+      for (const kind of ['collections', 'rules', 'coupons', 'loyalty', 'prices', 'catalog'] as const) {
         try {
           const snap = await this.#store.load<unknown>(kind);
           if (!snap) continue;
@@ -149,6 +183,9 @@ export class LocalData {
             const d = snap.data as PricesSnapshot;
             const prices = new PriceBook(fromRows(d.rows));
             this.#bundle = this.#make({ ...this.#bundle, prices, batches: d.batches, versions: { ...this.#bundle.versions, prices: snap.version }, updatedAt: snap.savedAt });
+          } else if (kind === 'collections') {
+            const collections = CollectionIndex.from((snap.data as CollectionsPayload).collections);
+            this.#bundle = this.#make({ ...this.#bundle, collections, versions: { ...this.#bundle.versions, collections: snap.version }, updatedAt: snap.savedAt });
           } else if (kind === 'catalog') {
             const catalog = Catalog.fromSnapshot(snap.data as CatalogSnapshot);
             this.#bundle = this.#make({ ...this.#bundle, catalog, versions: { ...this.#bundle.versions, catalog: snap.version }, updatedAt: snap.savedAt });
@@ -165,7 +202,7 @@ export class LocalData {
   #apply(kind: 'rules' | 'coupons' | 'loyalty', data: unknown, version: number, at: number): void {
     const versions = { ...this.#bundle.versions, [kind]: version };
     if (kind === 'rules') {
-      const { payload, compiled } = parseRules(data);
+      const { payload, compiled } = parseRules(data, { collections: this.#bundle.collections });
       this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: payload, versions, updatedAt: at, rulesAt: at });
     } else if (kind === 'coupons') {
       const p = parseCoupons(data);
@@ -192,10 +229,11 @@ export class LocalData {
       const cur = this.#bundle;
       switch (kind) {
         case 'rules': {
-          const { payload: p, compiled } = parseRules(payload);
+          const { payload: p, compiled } = parseRules(payload, { collections: cur.collections });
           if (p.version <= cur.versions.rules) this.#stale(kind, p.version);
           await this.#store.save({ kind, version: p.version, savedAt: now, data: p });
           this.#bundle = this.#make({ ...this.#bundle, rules: compiled, rulesPayload: p, versions: { ...this.#bundle.versions, rules: p.version }, updatedAt: now, rulesAt: now });
+          this.#budgetsRead(p);
           return { kind, version: p.version, changed: p.campaigns.length };
         }
         case 'coupons': {
@@ -261,8 +299,18 @@ export class LocalData {
           this.#bundle = this.#make({ ...this.#bundle, catalog, versions: { ...this.#bundle.versions, catalog: p.version }, updatedAt: now });
           return { kind, version: p.version, changed };
         }
+        case 'collections': {
+          const p = parseCollections(payload);
+          if (p.version <= cur.versions.collections) this.#stale(kind, p.version);
+          const collections = p.full ? CollectionIndex.from(p.collections.filter((c) => c.deleted !== true)) : cur.collections.withDelta(p.collections);
+          await this.#store.save<CollectionsPayload>({ kind, version: p.version, savedAt: now, data: { version: p.version, full: true, collections: collections.toPayloadList() } });
+          // The rules in use are compiled again with the new collections (a campaign naming a collection it lacked becomes offline-capable, and back).
+          const rules = cur.rulesPayload ? compileRules(cur.rulesPayload, { collections }) : cur.rules;
+          this.#bundle = this.#make({ ...this.#bundle, rules, collections, versions: { ...this.#bundle.versions, collections: p.version }, updatedAt: now });
+          return { kind, version: p.version, changed: p.collections.length };
+        }
         default:
-          throw new DataError(`unknown data kind ${String(kind)}`, [{ path: '/', message: 'kind must be rules, prices, coupons, loyalty or catalog' }]);
+          throw new DataError(`unknown data kind ${String(kind)}`, [{ path: '/', message: 'kind must be rules, prices, coupons, loyalty, catalog or collections' }]);
       }
     });
   }
@@ -307,10 +355,14 @@ export class LocalData {
       couponsVersion: b.versions.coupons,
       loyaltyVersion: b.versions.loyalty,
       catalogVersion: b.versions.catalog,
+      collectionsVersion: b.versions.collections,
       updatedAt: b.updatedAt === null ? null : new Date(b.updatedAt).toISOString(),
       pricedSkus: b.prices.size,
       coupons: b.coupons.size,
       catalogItems: b.catalog.size,
+      collections: b.collections.size,
+      collectionItems: b.collections.items,
+      budgetShares: { readAt: b.rulesPayload?.budgets ? new Date(b.rulesPayload.budgets.readAt).toISOString() : null, shares: b.rulesPayload?.budgets?.shares.length ?? 0 },
       campaigns: b.rules.list.map((c) => ({ id: c.id, name: c.name, running: b.engine.eligible(c, now), offlineCapable: c.offlineCapable, reason: c.reason })),
       fallback: this.#fallbackStatus(b, now),
     };

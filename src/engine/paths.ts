@@ -1,3 +1,4 @@
+import type { CollectionIndex } from './collections.js';
 import { EvalError, lookupLocal, NOT_FOUND, type EvalCtx } from './context.js';
 
 /** A rule referenced something the engine does not implement: its campaign is not offline-capable. */
@@ -103,6 +104,10 @@ export function readPath(ctx: EvalCtx, root: string, segs: readonly string[]): u
 export interface PathEnv {
   /** Selector names of the ruleset → getter of their result. */
   readonly selectors: ReadonlyMap<string, Getter>;
+  /** The store's collections (`inCollection`; src/engine/collections.ts), when the rules are compiled with them. */
+  readonly collections?: CollectionIndex;
+  /** The campaign being compiled (a campaign-level collection of its own is found first by name). */
+  readonly campaignId?: number;
 }
 
 /**

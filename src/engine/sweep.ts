@@ -283,6 +283,8 @@ export class Sweep {
         const pre = k === 0 ? leaf.pre0 : leaf.pres[k];
         if (pre !== undefined && !(k === 0 && pre0Ok) && failsPrecheck(pre, this.#values, this.getters, ctx)) ok = false; // as running it would
         else try { ok = ((k === 0 ? leaf.exec0 : leaf.execs[k]) as Exec)(ctx); } catch (e) { if (e instanceof EvalError && !(e instanceof BudgetError)) ok = false; else throw e; }
+        // A rule whose effects overrun the campaign's budgets fails, as upstream (budgets.ts).
+        if (ok && leaf.c.budget !== undefined && ctx.budgets?.fits(id) !== true) ok = false;
         if (!ok) { run.rollback(m, true); run.flushFailures(); if (this.x !== undefined) this.x.rule(leaf.c, k, false, ctx, run, cand?.coupon); continue; }
         if (this.x !== undefined) this.x.rule(leaf.c, k, true, ctx, run, cand?.coupon);
         run.release(m);
@@ -336,6 +338,7 @@ export class Sweep {
       const pre = leaf.pre0;
       if (pre !== undefined && this.st.verdict[leaf.j] !== 1 && failsPrecheck(pre, this.#values, this.getters, ctx)) ok = false; // as running it would
       else try { ok = (leaf.exec0 as Exec)(ctx); } catch (e) { if (e instanceof EvalError && !(e instanceof BudgetError)) ok = false; else throw e; }
+      if (ok && leaf.c.budget !== undefined && ctx.budgets?.fits(leaf.id) !== true) ok = false;
     } catch (e) {
       if (!(e instanceof BudgetError)) throw e;
       run.rollback(m);

@@ -150,6 +150,8 @@ export interface RulesPayload {
   campaigns: { campaign: Campaign; ruleset: RulesetV2 }[];
   stores?: StoreRecord[];
   cartItemFilters?: CartItemFilterDef[];
+  /** This store's shares of campaign-wide budgets, set by head office (storegate addition; src/engine/budgets.ts). */
+  budgets?: { readAt: number; shares: { campaignId: number; action: string; period?: string; share: number }[] };
 }
 
 export interface Coupon {
@@ -261,4 +263,27 @@ export interface CatalogPayload {
   items: CatalogItem[];
 }
 
-export type DataKind = 'rules' | 'prices' | 'coupons' | 'loyalty' | 'catalog';
+/**
+ * A Talon.One collection (Management API `Collection`): `payload` is its content, the list of strings
+ * `GET /v1/collections/{collectionId}/items` pages through; `campaignId` is set for a campaign-level one.
+ * `deleted: true` (storegate's, in a delta push only) removes it.
+ */
+export interface CollectionData {
+  id: number;
+  name: string;
+  campaignId?: number | null;
+  applicationId?: number;
+  description?: string;
+  modified?: string;
+  payload?: string[];
+  deleted?: boolean;
+}
+
+/** The collections data set: `full: false` is a delta (each collection listed replaces the held one whole, or removes it). */
+export interface CollectionsPayload {
+  version: number;
+  full: boolean;
+  collections: CollectionData[];
+}
+
+export type DataKind = 'rules' | 'prices' | 'coupons' | 'loyalty' | 'catalog' | 'collections';

@@ -93,6 +93,10 @@ export async function openStorage(deps: { config: Config; clock: Clock; log: Log
     const n = state.countedByPush(next, version);
     if (n > 0) log.info({ mod: 'state', forgotten: n }, 'coupon uses counted by the coupons push forgotten');
   });
+  localData.onBudgets((readAt) => {
+    const n = state.budgetsCountedByPush(readAt);
+    if (n > 0) log.info({ mod: 'state', sessions: n }, 'offline budget spending counted by the rules push (budget shares) forgotten');
+  });
   localData.onLoyalty((version) => {
     const n = state.loyaltyCountedByPush(version);
     if (n > 0) log.info({ mod: 'state', sessions: n }, 'offline loyalty spending counted by the loyalty push forgotten');

@@ -18,7 +18,7 @@ export interface AdminRouteDeps {
   dataBodyLimitBytes?: number;
 }
 
-const KINDS = new Set<DataKind>(['rules', 'prices', 'coupons', 'loyalty', 'catalog']);
+const KINDS = new Set<DataKind>(['rules', 'prices', 'coupons', 'loyalty', 'catalog', 'collections']);
 
 /** JWS compact media type (RFC 7515 §9.2.1); `text/plain` is accepted too, for curl. */
 const JWS_TYPES = ['application/jose', 'text/plain'];
@@ -57,7 +57,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   app.put<{ Params: { kind: string } }>('/admin/data/:kind', { bodyLimit: limit }, async (req) => {
     const kind = req.params.kind as DataKind;
     if (!KINDS.has(kind)) {
-      throw new StoregateError('SG_ERR_NOT_FOUND', `unknown data kind "${req.params.kind}"; use rules, prices, coupons, loyalty or catalog`, { statusCode: 404 });
+      throw new StoregateError('SG_ERR_NOT_FOUND', `unknown data kind "${req.params.kind}"; use rules, prices, coupons, loyalty, catalog or collections`, { statusCode: 404 });
     }
     if (req.body === undefined) throw new StoregateError('SG_ERR_BAD_REQUEST', 'a JSON body (or a signed JWS) is required', { statusCode: 400 });
     const ack = typeof req.body === 'string' ? await deps.pushes.signed(kind, req.body, 'http') : await deps.pushes.plain(kind, req.body);

@@ -4,7 +4,7 @@
  * (`<topicPrefix>/` then `*` then `/<kind>/set`): `*` is an ordinary character in MQTT topic names (only `+` and `#` are
  * wildcards), so every shop subscribes to its own topics and to the fleet-wide ones.
  */
-export const PUSH_KINDS = ['config', 'rules', 'prices', 'coupons', 'loyalty', 'catalog'] as const;
+export const PUSH_KINDS = ['config', 'rules', 'prices', 'coupons', 'loyalty', 'catalog', 'collections'] as const;
 export type PushTopicKind = (typeof PUSH_KINDS)[number];
 
 /** The terminal RPC methods and the HTTP operation each one is. */

@@ -36,7 +36,7 @@ export interface PushServiceDeps {
 }
 
 const FINAL_REFUSALS = new Set(['SG_ERR_PUSH_INVALID', 'SG_ERR_PUSH_STALE', 'SG_ERR_PUSH_WRONG_STORE', 'SG_ERR_DATA_INVALID', 'SG_ERR_DATA_STALE', 'SG_ERR_CONFIG_INVALID']);
-const VERSIONED_DATA = new Set<PushKind>(['rules', 'coupons', 'loyalty', 'catalog']);
+const VERSIONED_DATA = new Set<PushKind>(['rules', 'coupons', 'loyalty', 'catalog', 'collections']);
 
 /**
  * Head office's pushes, from MQTT or HTTP, through one gate: signature (src/trust), version above the applied
@@ -123,7 +123,7 @@ export class PushService {
     if (kind === 'config') return Math.max(pushed, this.#d.config.version);
     if (kind === 'prices') return pushed;
     const s = this.#d.localData.status();
-    const held = kind === 'rules' ? s.rulesVersion : kind === 'coupons' ? s.couponsVersion : kind === 'catalog' ? s.catalogVersion : s.loyaltyVersion;
+    const held = kind === 'rules' ? s.rulesVersion : kind === 'coupons' ? s.couponsVersion : kind === 'catalog' ? s.catalogVersion : kind === 'collections' ? s.collectionsVersion : s.loyaltyVersion;
     return Math.max(pushed, held);
   }
 

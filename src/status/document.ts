@@ -80,10 +80,14 @@ export function statusDocument(p: StatusParts): StatusDoc {
           couponsVersion: cache.couponsVersion,
           loyaltyVersion: cache.loyaltyVersion,
           catalogVersion: cache.catalogVersion,
+          collectionsVersion: cache.collectionsVersion,
           updatedAt: cache.updatedAt,
           pricedSkus: cache.pricedSkus,
           coupons: cache.coupons,
           catalogItems: cache.catalogItems,
+          collections: cache.collections,
+          collectionItems: cache.collectionItems,
+          budgetShares: cache.budgetShares,
           campaigns: cache.campaigns,
           fallback: cache.fallback,
         }
@@ -127,6 +131,7 @@ export function mqttStatusDocument(p: Pick<StatusParts, 'config' | 'mode' | 'con
     couponsVersion: v?.coupons ?? 0,
     loyaltyVersion: v?.loyalty ?? 0,
     catalogVersion: v?.catalog ?? 0,
+    collectionsVersion: v?.collections ?? 0,
   };
 }
 

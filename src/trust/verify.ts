@@ -10,7 +10,7 @@ import { StoregateError, type ErrorDetail } from '../core/errors.js';
 import { PUSH_MAX_DEPTH, jsonDepthExcess } from '../core/json-budget.js';
 import type { TrustedKey } from './keys.js';
 
-export type PushKind = 'config' | 'rules' | 'prices' | 'coupons' | 'loyalty' | 'catalog';
+export type PushKind = 'config' | 'rules' | 'prices' | 'coupons' | 'loyalty' | 'catalog' | 'collections';
 
 export interface PushEnvelope {
   version: number;

@@ -82,11 +82,11 @@ describe('checkAttribute operators', () => {
     expect(triggers([block], session, { profile })).toBe(expected);
   });
 
-  it('inCollection makes the campaign not offline-capable', async () => {
+  it('inCollection without the store\'s collections data makes the campaign not offline-capable (engine-collections.test.ts has it with them)', async () => {
     const { engine, rulesPayload, campaign, evaluate } = await import('./engine-helpers.js');
     const e = engine(rulesPayload([campaign(7, [[ca('$Session.Attributes.ShippingCity', 'inCollection', { value: 3 })]])]));
     const out = evaluate(e, session);
-    expect(out.skippedCampaigns).toEqual([{ id: 7, reason: 'operator inCollection: collections are not synced to the store' }]);
+    expect(out.skippedCampaigns).toEqual([{ id: 7, reason: 'operator inCollection: this store has no collections data' }]);
     expect(out.effects).toEqual([]);
   });
 });

@@ -2,7 +2,9 @@ import { DataError } from '../../core/errors.js';
 import { compileRules, type CompiledRules } from '../compile-rules.js';
 import { Invalid } from '../paths.js';
 import { validTimeZone } from '../talang-time.js';
+import type { CollectionIndex } from '../collections.js';
 import type { RulesPayload } from '../types.js';
+import { checkBudgetShares } from './budget-shares.js';
 import { Check } from './check.js';
 
 const MAX_CAMPAIGNS = 10_000;
@@ -17,7 +19,7 @@ function checkBlocks(c: Check, v: unknown, path: string): void {
 }
 
 /** Validates a rules payload (CONTRACT §7) and compiles it; throws {@link DataError} with JSON pointers. */
-export function parseRules(payload: unknown): { payload: RulesPayload; compiled: CompiledRules } {
+export function parseRules(payload: unknown, opts: { collections?: CollectionIndex } = {}): { payload: RulesPayload; compiled: CompiledRules } {
   const c = new Check();
   if (!c.obj(payload, '')) throw new DataError('invalid rules data', c.errors);
   c.version(payload);
@@ -90,10 +92,11 @@ export function parseRules(payload: unknown): { payload: RulesPayload; compiled:
       c.arr(f.expression, `/cartItemFilters/${i}/expression`);
     });
   }
+  if (payload.budgets !== undefined) checkBudgetShares(c, payload.budgets, ids);
   if (!c.ok) throw new DataError('invalid rules data', c.errors);
   const p = { ...(payload as unknown as RulesPayload), evaluationTree: (payload.evaluationTree ?? null) as RulesPayload['evaluationTree'] };
   try {
-    return { payload: p, compiled: compileRules(p) };
+    return { payload: p, compiled: compileRules(p, opts) };
   } catch (e) {
     if (e instanceof Invalid) throw new DataError('invalid rules data', [{ path: e.path, message: e.message }]);
     throw e;
