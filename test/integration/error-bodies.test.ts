@@ -91,7 +91,7 @@ describe('error bodies carry their code', () => {
     const r = await call('PUT', '/admin/data/widgets', { authorization: `Bearer ${ADMIN_TOKEN}`, ...json }, '{}');
     expect(r.status).toBe(404);
     expectExplained(r.body, 'SG_ERR_NOT_FOUND');
-    expect(r.body.errors[0]?.details).toMatch(/rules, prices, coupons, loyalty or catalog/);
+    expect(r.body.errors[0]?.details).toMatch(/rules, prices, coupons, loyalty, catalog or collections/);
   });
 
   it('more cart lines than a local answer takes', async () => {
