@@ -158,6 +158,10 @@ export function readsItemDetails(v: unknown, depth = 0): boolean {
     return false;
   }
   if (v !== null && typeof v === 'object') {
+    // A cart item attribute update reads each line's current value (`update-blocks.ts`), completed from the catalog
+    // as Talon.One does, though the block names the attribute without a `$Item` path.
+    const o = v as Record<string, unknown>;
+    if (o.type === 'updateAttributeValue' && o.target !== null && typeof o.target === 'object' && (o.target as Record<string, unknown>).type !== 'session') return true;
     for (const x of Object.values(v)) if (readsItemDetails(x, depth + 1)) return true;
   }
   return false;

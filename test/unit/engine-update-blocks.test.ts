@@ -6,7 +6,15 @@
  * `UpdateAudienceMembershipBlock`.
  */
 import { describe, expect, it } from 'vitest';
-import { campaign, cart, engine, evaluate, fx, rulesPayload, type B } from './engine-helpers.js';
+import { campaign, cart, engine, evaluate, fx, rulesPayload, NOW, type B } from './engine-helpers.js';
+import { Engine } from '../../src/engine/evaluate.js';
+import { parseRules } from '../../src/engine/ingest/rules.js';
+import { readsItemDetails } from '../../src/engine/compile-rules.js';
+import { mergeCatalog, Catalog } from '../../src/engine/catalog.js';
+import { PriceBook } from '../../src/engine/pricebook.js';
+import { CouponIndex } from '../../src/engine/coupons.js';
+import { LoyaltyIndex, LoyaltyLimits } from '../../src/engine/loyalty.js';
+import { CouponLedger } from '../../src/engine/coupon-ledger.js';
 
 const attr = (name: string, type = 'string') => ({ id: 100, entity: 'CustomerSession', name, title: name, type });
 const upd = (operator: string, name: string, value: unknown, target: B = { type: 'session' }, type = 'string') =>
@@ -65,6 +73,16 @@ describe('updateAttributeValue', () => {
     // One line whose value cannot be computed: no effect for any line, the rule fails.
     const partial = one([disc('first', 5), upd('increaseBy', 'points', 1, { type: 'allItems' }, 'number')], {});
     expect(partial.effects).toEqual([]);
+  });
+
+  it('a cart item\'s current value comes from the catalog when the line lacks it, as Talon.One completes items', () => {
+    expect(readsItemDetails(upd('increaseBy', 'points', 1, { type: 'allItems' }, 'number'))).toBe(true);
+    expect(readsItemDetails(upd('increaseBy', 'points', 1, { type: 'session' }, 'number'))).toBe(false);
+    const { compiled } = parseRules(rulesPayload([campaign(1, [[upd('increaseBy', 'points', 1, { type: 'allItems' }, 'number')]])]));
+    const catalog = mergeCatalog(new Catalog(), true, [{ sku: 'A', catalogid: 1, version: 1, attributes: [{ attributeid: 1, name: 'points', value: 10 }] }]).catalog;
+    const e = new Engine({ rules: compiled, prices: new PriceBook(), coupons: new CouponIndex([]), loyalty: new LoyaltyIndex(), catalog, store: { id: 42, integrationId: 'store-042', attributes: {} } });
+    const out = e.evaluate({ customerSessionId: 's', session: { cartItems: cart(['A', 20]) }, now: NOW, ledger: new CouponLedger(), loyalty: new LoyaltyLimits() });
+    expect(fx(out).map((x) => x.props)).toEqual([{ path: 'Session.CartItems.0.Attributes.points', value: 11 }]);
   });
 
   it('a later block of the rule that fails takes the effect back (rules are all-or-nothing)', () => {
