@@ -77,52 +77,60 @@ export function fromMinor(minor: number, cur: Currency): number {
   return minor / cur.factor;
 }
 
-/** Index slots of the packed sort keys in {@link prorate} (a cart has at most 1,000 lines). */
-const SCALE = 1024;
+/**
+ * One share of a split, cut to the minor unit: `floor(total × w / sum)`, exactly. Below 2^53 the product is an
+ * exact double and the correctly rounded quotient cannot reach the next integer (that would need a numerator
+ * ≥ 2^53), so `Math.floor` of it is the exact floor; above, BigInt.
+ */
+function share(total: number, w: number, sum: number): number {
+  const p = total * w;
+  if (p <= Number.MAX_SAFE_INTEGER || !(Number.isInteger(total) && Number.isInteger(w) && Number.isInteger(sum))) return Math.floor(p / sum);
+  return Number((BigInt(total) * BigInt(w)) / BigInt(sum));
+}
 
 /**
- * Splits `total` minor units over `weights` proportionally (largest-remainder method): the parts are
- * integers, sum exactly to `total` (when the weights sum is positive) and ties go to the earlier index.
+ * Splits `total` minor units over `weights` pro rata, by Talon.One's documented rule (tutorial "Creating a pro
+ * rata discount", https://docs.talon.one/docs/product/tutorials/coupons/prorata-discount: 30 EUR over items of 55,
+ * 60 and 115 EUR gives 7.17, 7.82 and 15.01): each share is cut to the minor unit, and "the error is fixed by
+ * adding the deficit amount to the highest discounted item" (the first of equal ones). The parts are integers and
+ * sum exactly to `total` (when the weights sum is positive). A part never exceeds its weight when `total` does
+ * not exceed the weights' sum: when the highest discounted item cannot take the whole deficit, the rest goes to
+ * the next highest (the docs' example never needs it: the deficit is below one minor unit per item).
  */
 export function prorate(total: number, weights: readonly number[]): number[] {
-  // Index loops and one numeric sort (no per-weight objects): prorated discounts split over every line.
+  // Index loops (no per-weight objects): prorated discounts split over every line.
   const n = weights.length;
   let sum = 0;
   for (let i = 0; i < n; i++) sum += weights[i] as number;
   const parts: number[] = [];
   if (sum <= 0 || total <= 0) { for (let i = 0; i < n; i++) parts.push(0); return parts; }
   let given = 0;
-  const rem = new Float64Array(n);
-  let packable = n <= SCALE && sum * SCALE <= Number.MAX_SAFE_INTEGER;
+  let top = 0;
   for (let i = 0; i < n; i++) {
-    const w = weights[i] as number;
-    const p = Math.floor((total * w) / sum);
+    const p = share(total, weights[i] as number, sum);
     parts.push(p);
     given += p;
-    const r = (total * w) % sum;
-    rem[i] = r;
-    if (!(Number.isInteger(r) && r >= 0)) packable = false;
+    if (p > (parts[top] as number)) top = i;
   }
   let left = total - given;
   if (left <= 0) return parts;
-  if (packable) {
-    // Same order as the comparator sort below, with one native numeric sort: key = remainder, then index
-    // ascending, packed exactly into one integer below 2^53.
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = (rem[i] as number) * SCALE + (SCALE - 1 - i);
-    keys.sort();
-    for (let k = 0; left > 0 && k < n; k++, left--) {
-      const i = SCALE - 1 - ((keys[n - 1 - k] as number) % SCALE);
-      parts[i] = (parts[i] as number) + 1;
-    }
+  // The usual case: the highest discounted item takes the whole deficit (below one minor unit per item).
+  if ((weights[top] as number) - (parts[top] as number) >= left) {
+    parts[top] = (parts[top] as number) + left;
     return parts;
   }
+  // Highest share first, the earlier item on ties; each takes what its weight leaves room for.
   const order: number[] = [];
   for (let i = 0; i < n; i++) order.push(i);
-  order.sort((a, b) => (rem[b] as number) - (rem[a] as number) || a - b);
-  for (let k = 0; left > 0 && k < n; k++, left--) {
+  order.sort((a, b) => (parts[b] as number) - (parts[a] as number) || a - b);
+  for (let k = 0; left > 0 && k < n; k++) {
     const i = order[k] as number;
-    parts[i] = (parts[i] as number) + 1;
+    const room = Math.max(0, (weights[i] as number) - (parts[i] as number));
+    const t = Math.min(room, left);
+    parts[i] = (parts[i] as number) + t;
+    left -= t;
   }
+  // A total above the weights' sum (callers cap it first): the rest to the highest discounted item, so the sum holds.
+  if (left > 0) parts[top] = (parts[top] as number) + left;
   return parts;
 }
