@@ -1,10 +1,11 @@
 import { BudgetError, EvalError, type EvalCtx, type ItemView } from './context.js';
-import { Invalid, num, Unsupported, type Getter, type PathEnv } from './paths.js';
+import { Invalid, num, Unsupported, type Getter } from './paths.js';
 import { compileCheckAttribute } from './check-attribute.js';
 import { compileCheckBudget } from './budgets.js';
 import { compileNumber, compileText } from './template.js';
 import { compileTalang } from './talang.js';
 import type { CompiledSelector } from './selectors.js';
+import { compileTargetDiscount, type TargetEnv } from './discount-targets.js';
 import { compileUpdateAttribute, compileUpdateAudience } from './update-blocks.js';
 
 /** Promotion block types evaluated offline. Everything else makes the campaign not offline-capable. */
@@ -16,7 +17,7 @@ const SUPPORTED = new Set<string>(SUPPORTED_BLOCKS);
 /** A compiled block: true = passed (conditions) / applied (effects). */
 export type Exec = (ctx: EvalCtx) => boolean;
 
-export interface BlockEnv extends PathEnv {
+export interface BlockEnv extends TargetEnv {
   readonly selectorDefs: ReadonlyMap<string, CompiledSelector>;
   readonly globalFilters: ReadonlyMap<string, Getter>;
 }
@@ -175,6 +176,8 @@ function compileBlock(raw: unknown, env: BlockEnv, where: string, depth: number,
       const partial = b.partial === true;
       const value = compileNumber(b.value, env, `${where}/value`);
       const t = obj(b.target, `${where}/target`);
+      const other = compileTargetDiscount(name, t, value, partial, env, `${where}/target`, (lt, w) => targetItems(lt, env, w));
+      if (other !== undefined) return guarded(other);
       const items = targetItems(t, env, `${where}/target`);
       if (items === 'cart') return guarded((ctx) => ctx.fx.cartDiscount(ctx, name, value(ctx), partial));
       if (t.prorated === true) return guarded((ctx) => ctx.fx.itemDiscounts(ctx, name, items(ctx), [], partial, { total: value(ctx) }));

@@ -2,6 +2,7 @@ import { compileBlocks, type BlockEnv, type Exec } from './blocks.js';
 import { campaignBudget, type CampaignBudget } from './budgets.js';
 import type { CollectionIndex } from './collections.js';
 import { compileGlobalFilter, compileSelector, type CompiledSelector } from './selectors.js';
+import { bundleDefs } from './bundles.js';
 import { Invalid, Unsupported, type Getter } from './paths.js';
 import { currency, type Currency } from './money.js';
 import { PathSlots, precheck } from './precheck.js';
@@ -83,7 +84,7 @@ function compileCampaign(entry: RulesPayload['campaigns'][number], filters: Read
     const budget = campaignBudget(c);
     const selectors = new Map<string, Getter>();
     const defs = new Map<string, CompiledSelector>();
-    const env: BlockEnv = { selectors, selectorDefs: defs, globalFilters: filters, campaignId: c.id, ...(collections ? { collections } : {}) };
+    const env: BlockEnv = { selectors, selectorDefs: defs, globalFilters: filters, bundles: bundleDefs(rs.bundles), campaignId: c.id, ...(collections ? { collections } : {}) };
     (rs.selectors ?? []).forEach((s, i) => {
       const key = JSON.stringify([s.source, s.steps]);
       const shareable = !SHAREABLE.test(key);

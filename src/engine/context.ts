@@ -87,6 +87,18 @@ export interface EffectSink {
   emit(effectType: string, props: Record<string, unknown>): void;
   /** Points added to / deducted from a program's main ledger, or `subledgerId`'s. False: cannot be given. */
   loyalty(ctx: EvalCtx, kind: 'add' | 'deduct', programId: number, name: string, points: number, subledgerId?: string): boolean;
+  /** What is left of a cart line (by position) or of an additional cost's pool, minor units. */
+  left(idx: number): number;
+  /** What cart-level discounts may still take, minor units. */
+  sessionLeft(): number;
+  /** Takes `amt` minor units from pool `idx` (and from the session room unless `fromSession` is false), undoably. */
+  take(idx: number, amt: number, fromSession?: boolean): void;
+  /** The pool of an additional cost: the session's (`pos` -1) or cart line `pos`'s; undefined when there is none. */
+  costPool(pos: number, cost: string): number | undefined;
+  /** The application's `enablePartialDiscounts`. */
+  readonly partialAllowed: boolean;
+  /** Additional-cost discounts also take from the session room (the default discount scope is not `cartItems`). */
+  readonly costsInSession: boolean;
 }
 
 export function spend(ctx: EvalCtx, n = 1): void {

@@ -84,6 +84,13 @@ export class Engine {
   readonly #sweep: SweepState;
   /** A rule here (or a fallback campaign standing in) may read item attributes: the catalog completes lines. */
   readonly #completeItems: boolean;
+  /**
+   * Campaigns whose price-book effects are not given: offline-capable ones whose pushed ruleset has strikethrough
+   * rules. Such a campaign writes its per-item discount twice, as promotion rules (what a session gets, evaluated
+   * here) and as strikethrough rules (the shelf price, the price book); giving both would give it twice. Without
+   * strikethrough rules in the ruleset the price book is the only offline copy of their outcome, and is given.
+   */
+  readonly #rulesGivePrices: ReadonlySet<number>;
   /** Fallback campaigns that stand in for campaigns of this store that are not offline-capable. */
   readonly #standIns: { c: CompiledCampaign; replaced: CompiledCampaign[] }[] = [];
   /** The campaigns' budgets (only when one has limits the shop enforces: else evaluations skip them). */
@@ -93,6 +100,7 @@ export class Engine {
     this.data = data;
     this.opts = opts;
     const sid = data.store.id;
+    this.#rulesGivePrices = new Set(data.rules.list.filter((c) => c.offlineCapable && (c.ruleset.strikethroughRules?.length ?? 0) > 0).map((c) => c.id));
     this.#linked = new Set(data.rules.list.filter((c) => c.campaign.state === 'enabled' && (c.linkedStoreIds.length === 0 || (sid !== undefined && c.linkedStoreIds.includes(sid)))).map((c) => c.id));
     this.#plan = this.#resolve(data.rules.plan, undefined) ?? { kind: 'set', operator: 'ALL', mode: 'stackable', children: [], idx: new Int32Array(0) };
     this.#table.seal();
@@ -181,6 +189,7 @@ export class Engine {
         const b = loyalty.balances.get(key);
         return b ? input.loyalty.available(key, input.customerSessionId, b.activePoints) : 0;
       },
+      cartScope: rules.app.enableCascadingDiscounts === true ? scope : undefined, costs: session, costsInSession: scope !== 'cartItems',
     });
     const budgets = this.#book !== undefined ? new BudgetRun(this.#book, input.budgets, run, input.customerSessionId) : undefined;
     const ctx: EvalCtx = {
@@ -210,8 +219,10 @@ export class Engine {
     for (const id of screened.skipped) skipped.set(id, rules.campaigns.get(id)?.reason ?? 'not offline-capable');
     for (const e of screened.rejected) run.out.push(e);
 
-    // Price-book per-item discounts for campaigns the rules do not evaluate here.
-    // (A plain loop and one-line discounts: this runs for ~a third of the lines of every cart.)
+    // Price-book per-item discounts (README of this folder, "Price book"): of campaigns the rules data does not hold,
+    // and of campaigns running for this store, unless the rules give that campaign's per-item discounts here
+    // (offline-capable with strikethrough rules in its pushed ruleset). (A plain loop and one-line discounts: this
+    // runs for ~a third of the lines of every cart.)
     const answers = view.answers;
     for (let pos = 0; pos < answers.length; pos++) {
       const ans = answers[pos];
@@ -222,7 +233,7 @@ export class Engine {
       for (let k = 0; k < fx.length; k++) {
         const f = fx[k] as PriceEffect, meta = f.meta;
         const c = rules.campaigns.get(meta.campaignId);
-        if (c !== undefined && (!c.offlineCapable ? !this.eligible(c, now) : true)) continue;
+        if (c !== undefined && (!this.eligible(c, now) || this.#rulesGivePrices.has(c.id))) continue;
         if (budgets !== undefined && c !== undefined && this.#book?.limited(c.id) === true) { budgets.priceLine(c.id, () => run.priceLineDiscount(meta, ans.type, ans.price, f.ref, it, f.value)); continue; }
         run.priceLineDiscount(meta, ans.type, ans.price, f.ref, it, f.value);
       }

@@ -220,7 +220,7 @@ function describeBlock(c: CompiledCampaign, b: Block, key: string, depth: number
       return bal === undefined ? `no cached ${String(b.balance)} balance of ${of} for this customer or card` : `${String(b.balance)} balance of ${of} is ${bal}, not ${String(b.operator)} ${show(b.value)}${why}`;
     }
     case 'awardDiscount':
-      return `discount "${String(b.name)}" could not be given${why || ': it does not fit in what is left of the cart or session (partial discounts are off)'}`;
+      return `discount "${String(b.name)}" could not be given${why || ': nothing is left of what it applies to (partial discounts are off), or an additional cost it discounts is missing'}`;
     case 'awardItem':
       return `free item ${show(b.sku)} could not be given${why || ': its quantity is not a whole number from 1 to 1,000'}`;
     case 'passthrough':

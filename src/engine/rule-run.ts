@@ -38,6 +38,15 @@ export interface RunDeps {
   holderKey(programId: number, subledgerId?: string): string | undefined;
   /** Points this session may still deduct offline for a holder (cached balance − others' spending, capped). */
   deductible(holderKey: string): number;
+  /**
+   * `scope` of `setDiscount` effects, returned only when the application has cascading discounts
+   * (`SetDiscountEffectProps.scope`: "Cascading discounts must be enabled for this property to be returned").
+   */
+  cartScope?: string | undefined;
+  /** The session evaluated: its additional costs and its lines' become discountable pools on first need. */
+  costs?: { additionalCosts?: Record<string, { price: number }>; cartItems?: { quantity: number; additionalCosts?: Record<string, { price: number }> }[] } | undefined;
+  /** Additional-cost discounts take from the session room too (not when the default discount scope is `cartItems`). */
+  costsInSession?: boolean;
 }
 
 /**
@@ -190,6 +199,51 @@ export class Run implements EffectSink {
     (this.#failureMode ? this.#fail : this.out).push(e);
   }
 
+  /** What is left of pool `idx` (a cart line by position, or an additional cost's pool), minor units. */
+  left(idx: number): number {
+    return Math.max(0, this.d.lines[idx] as number);
+  }
+
+  /** What cart-level discounts may still take, minor units. */
+  sessionLeft(): number {
+    return Math.max(0, this.d.session);
+  }
+
+  get partialAllowed(): boolean {
+    return this.d.enablePartial;
+  }
+
+  get costsInSession(): boolean {
+    return this.d.costsInSession !== false;
+  }
+
+  /** Takes `amt` minor units from pool `idx` (and from the session room unless `fromSession` is false), undoably. */
+  take(idx: number, amt: number, fromSession = true): void {
+    const s = this.d.session;
+    this.#take(idx, amt);
+    if (!fromSession) this.d.session = s;
+  }
+
+  #pools: Map<string, number> | undefined;
+
+  /**
+   * The pool of an additional cost (`pos` -1: the session's, else cart line `pos`'s), or undefined when the
+   * session (line) has no such cost. The pools are added after the cart lines the first time one is asked for:
+   * most sessions never discount an additional cost.
+   */
+  costPool(pos: number, cost: string): number | undefined {
+    let m = this.#pools;
+    if (m === undefined) {
+      m = this.#pools = new Map();
+      const { cur, lines, costs } = this.d;
+      for (const [k, ac] of Object.entries(costs?.additionalCosts ?? {})) { m.set(`-1:${k}`, lines.length); lines.push(Math.max(0, toMinor(ac.price, cur))); }
+      (costs?.cartItems ?? []).forEach((ci, i) => {
+        for (const [k, ac] of Object.entries(ci.additionalCosts ?? {})) { m?.set(`${i}:${k}`, lines.length); lines.push(Math.max(0, toMinor(ac.price, cur)) * ci.quantity); }
+      });
+    }
+    return m.get(`${pos}:${cost}`);
+  }
+
   /** Takes `amt` from line `idx` (-1: from the session only) and the session, with an undo entry. */
   #take(idx: number, amt: number): void {
     let u = this.#undo;
@@ -213,19 +267,24 @@ export class Run implements EffectSink {
     this.discountTotal += amt;
   }
 
+  /**
+   * A cart discount, capped to what is left of the session: `SetDiscountEffectProps` (Integration API) has `value`
+   * "the effective discount" and `desiredValue` the one asked for, so 20 EUR on a 12.90 EUR basket is value 12.90,
+   * desiredValue 20. With nothing left at all the block fails unless `partial` / `enablePartialDiscounts` (as before
+   * the cap: the docs are silent on a discount of nothing).
+   */
   cartDiscount(_ctx: EvalCtx, name: string, value: number, partial: boolean): boolean {
     const desired = toMinor(value, this.d.cur);
     if (desired <= 0) return true;
     const cap = Math.max(0, this.d.session);
-    let v = desired;
-    if (desired > cap) {
-      if (!partial && !this.d.enablePartial) return false;
-      v = cap;
-    }
-    if (v === 0) return true;
+    if (cap === 0) return partial || this.d.enablePartial;
+    const v = Math.min(desired, cap);
     this.#take(-1, v);
-    const props: Record<string, unknown> = { name, value: fromMinor(v, this.d.cur) };
-    if (v !== desired) props.desiredValue = fromMinor(desired, this.d.cur);
+    const cur = this.d.cur, scope = this.d.cartScope;
+    // One literal per shape, keys in the order of the spec's example (name, value, scope, desiredValue).
+    const props: Record<string, unknown> = v !== desired
+      ? (scope !== undefined ? { name, value: fromMinor(v, cur), scope, desiredValue: fromMinor(desired, cur) } : { name, value: fromMinor(v, cur), desiredValue: fromMinor(desired, cur) })
+      : (scope !== undefined ? { name, value: fromMinor(v, cur), scope } : { name, value: fromMinor(v, cur) });
     this.emit('setDiscount', props);
     return true;
   }
@@ -242,10 +301,12 @@ export class Run implements EffectSink {
       const weights: number[] = [];
       let wsum = 0;
       for (let i = 0; i < n; i++) { const w = Math.max(0, dl[(lines[i] as ItemView).Position] as number); weights.push(w); wsum += w; }
+      // Capped to what the lines (and the session) have left, `desiredTotalDiscount` saying what was asked for
+      // (SetDiscountPerItemEffectProps); nothing left at all: fails unless partial, as a cart discount.
       const room = Math.min(wsum, Math.max(0, this.d.session));
-      if (total > room && !allowPartial) return false;
+      if (room === 0) return allowPartial;
       const given = Math.min(total, room);
-      // prorate is pure: the desired split equals the given one when nothing is capped.
+      // Shares cut to the minor unit, the deficit to the highest discounted line (`prorate`, Talon.One's pro rata rule).
       const want = prorate(given, weights);
       const totalDiscount = fromMinor(given, cur);
       const desiredTotal = total > room ? fromMinor(total, cur) : undefined;
@@ -264,9 +325,12 @@ export class Run implements EffectSink {
     // Scratch arrays (itemDiscounts never re-enters itself; one run at a time): no arrays per call.
     if (desiredPool.length < n) { desiredPool = new Float64Array(2 * n); wantPool = new Float64Array(2 * n); }
     const desired = desiredPool, want = wantPool;
-    // Check first (all or nothing), then apply. (A throw of `toMinor` leaves nothing changed either way.)
+    // Each line's discount is capped to what is left of it (and of the session): `value` the effective discount,
+    // `desiredValue` the one asked for (SetDiscountPerItemEffectProps). Computed first, then applied: a throw of
+    // `toMinor` leaves nothing changed, and a block that can give nothing at all (every targeted line used up)
+    // fails unless partial, as a cart discount does.
     let session = Math.max(0, this.d.session);
-    let short = false;
+    let asked = false, gives = false;
     for (let i = 0; i < n; i++) {
       const l = lines[i] as ItemView;
       const d = Math.max(0, toMinor(perUnit[i] as number, cur)) * l.Quantity;
@@ -275,9 +339,10 @@ export class Run implements EffectSink {
       const v = Math.min(d, cap);
       session -= v;
       want[i] = v;
-      if (v !== d) short = true;
+      if (d > 0) asked = true;
+      if (v > 0) gives = true;
     }
-    if (!allowPartial && short) return false;
+    if (asked && !gives && !allowPartial) return false;
     const names = posNames(name);
     for (let i = 0; i < n; i++) {
       const v = want[i] as number;

@@ -57,11 +57,19 @@ describe('awardDiscount', () => {
     expect(out.effects[1]).toMatchObject({ ruleIndex: 1, ruleName: 'R1.1' });
   });
 
-  it('cart: a discount above the cart value fails without partial, is capped with partial', () => {
+  it('cart: a discount above the cart value is capped to it (SetDiscountEffectProps: value effective, desiredValue asked)', () => {
     const no = engine(rulesPayload([campaign(1, [[disc('big', 10)]])]));
-    expect(fx(evaluate(no, small))).toEqual([]);
+    expect(fx(evaluate(no, small))).toEqual([{ type: 'setDiscount', campaignId: 1, props: { name: 'big', value: 5, desiredValue: 10 } }]);
     const yes = engine(rulesPayload([campaign(1, [[disc('big', 10, { type: 'cart' }, true)]])]));
     expect(fx(evaluate(yes, small))).toEqual([{ type: 'setDiscount', campaignId: 1, props: { name: 'big', value: 5, desiredValue: 10 } }]);
+  });
+
+  it('cart: with nothing left at all the block fails without partial, gives nothing with it', () => {
+    const no = engine(rulesPayload([campaign(1, [[disc('all', 5)]]), campaign(2, [[disc('more', 1)]])]));
+    expect(fx(evaluate(no, small)).map((x) => x.campaignId)).toEqual([1]);
+    expect(evaluate(no, small, { explain: true }).explanation?.ruleFailureReasons.map((r) => r.campaignID)).toEqual([2]);
+    const yes = engine(rulesPayload([campaign(1, [[disc('all', 5)]]), campaign(2, [[disc('more', 1, { type: 'cart' }, true), { type: 'showNotification', notificationType: 'Info', title: 't', body: 'b' }]])]));
+    expect(fx(evaluate(yes, small)).map((x) => x.type)).toEqual(['setDiscount', 'showNotification']);
   });
 
   it('application enablePartialDiscounts caps too', () => {
@@ -86,14 +94,14 @@ describe('awardDiscount', () => {
     expect(out.totals.discounts).toBe(10);
   });
 
-  it('per-item discount never exceeds the line value (fails without partial, capped with)', () => {
-    const no = engine(rulesPayload([campaign(1, [[disc('p', 7, { type: 'allItems' })]])]));
-    expect(fx(evaluate(no, { cartItems: cart(['A', 5], ['B', 10]) }))).toEqual([]);
-    const yes = engine(rulesPayload([campaign(1, [[disc('p', 7, { type: 'allItems' }, true)]])]));
-    expect(evaluate(yes, { cartItems: cart(['A', 5], ['B', 10]) }).effects.map((x) => x.props)).toEqual([
-      { name: 'p#0', value: 5, position: 0, desiredValue: 7 },
-      { name: 'p#1', value: 7, position: 1 },
-    ]);
+  it('per-item discount never exceeds the line value: capped, with desiredValue (SetDiscountPerItemEffectProps)', () => {
+    for (const partial of [false, true]) {
+      const e = engine(rulesPayload([campaign(1, [[disc('p', 7, { type: 'allItems' }, partial)]])]));
+      expect(evaluate(e, { cartItems: cart(['A', 5], ['B', 10]) }).effects.map((x) => x.props)).toEqual([
+        { name: 'p#0', value: 5, position: 0, desiredValue: 7 },
+        { name: 'p#1', value: 7, position: 1 },
+      ]);
+    }
   });
 
   it('cascading: a later discount sees what earlier ones left', () => {
@@ -113,8 +121,9 @@ describe('awardDiscount', () => {
     expect(evaluate(e, big).skippedCampaigns).toEqual([{ id: 1, reason: 'cart item filter Nope is not in the rules data' }]);
   });
 
-  it('bundle and additionalCost targets are not offline-capable', () => {
-    const e = engine(rulesPayload([campaign(1, [[disc('b', 1, { type: 'bundle', name: 'x' })]]), campaign(2, [[disc('b', 1, { type: 'additionalCost', additionalCost: { id: 1, name: 'shipping' }, target: { type: 'cart' } })]])]));
+  it('a bundle the ruleset does not define, or defines only as Talang, is not offline-capable', () => {
+    const talang = { name: 'x', type: 'bundle', expression: ['list'] };
+    const e = engine(rulesPayload([campaign(1, [[disc('b', 1, { type: 'bundle', name: 'x' })]]), campaign(2, [[disc('b', 1, { type: 'bundle', name: 'x' })]], { ruleset: { bundles: [talang] } })]));
     expect(evaluate(e, big).skippedCampaigns.map((s) => s.id)).toEqual([1, 2]);
   });
 });

@@ -99,7 +99,8 @@ describe('why a campaign did not apply', () => {
       campaign(1, [[total('greaterThan', 0), total('greaterThan', 100), award('a')]]),
       campaign(2, [[{ type: 'checkAttribute', attribute: '$Session.Attributes.channel', operator: 'equals', value: 'pos' }, award('b')]]),
       campaign(3, [[{ type: 'checkAttribute', attribute: '$colors', operator: 'containsOneOf', values: ['red'] }, award('c')]], { selectors: [{ name: 'colors', type: 'selector', source: '$Session.CartItems', steps: [{ type: 'map', expression: '$Item.Attributes.color' }] }] }),
-      campaign(4, [[{ type: 'awardDiscount', name: 'too much', value: 500, partial: false, target: { type: 'cart' } }]]),
+      // The first discount takes the whole cart; the second has nothing left to discount (capped discounts are given, SetDiscountEffectProps).
+      campaign(4, [[{ type: 'awardDiscount', name: 'all of it', value: 20, partial: false, target: { type: 'cart' } }, { type: 'awardDiscount', name: 'too much', value: 500, partial: false, target: { type: 'cart' } }]]),
       campaign(5, [[{ type: 'passthrough', expression: ['=', ['.', 'Profile', 'Attributes', 'tier'], 'gold'] }, award('e')]]),
     ]));
     const out = evaluate(e, { cartItems: cart(['A', 10, 2]) }, { explain: true });
@@ -108,7 +109,7 @@ describe('why a campaign did not apply', () => {
       [1, 1, undefined, '$Session.Total is 20, not greaterThan 100'],
       [2, 0, undefined, '$Session.Attributes.channel is missing ($Session.Attributes.channel equals "pos")'],
       [3, 0, undefined, '$colors is [null], not containsOneOf ["red"] (missing: $Item.Attributes.color)'],
-      [4, undefined, 0, 'discount "too much" could not be given: it does not fit in what is left of the cart or session (partial discounts are off)'],
+      [4, undefined, 1, 'discount "too much" could not be given: nothing is left of what it applies to (partial discounts are off), or an additional cost it discounts is missing'],
       [5, 0, undefined, 'Talang expression is false (missing: $Profile.Attributes.tier)'],
     ]);
     expect(out.explanation?.missingAttributes).toEqual(['$Item.Attributes.color', '$Profile.Attributes.tier', '$Session.Attributes.channel']);

@@ -17,7 +17,7 @@ describe('engine fast paths', () => {
     expect(Object.is(toMinor(-5e-10, eur), 0)).toBe(true);
   });
 
-  it('prorate: largest remainder, ties to the earlier index (packed-key sort)', () => {
+  it('prorate: floor shares, the deficit to the highest share (the earlier on ties), never past a weight', () => {
     expect(prorate(2, [1, 1, 1])).toEqual([1, 1, 0]);
     expect(prorate(1, [5, 5])).toEqual([1, 0]);
     expect(prorate(10, [3, 3, 4])).toEqual([3, 3, 4]);

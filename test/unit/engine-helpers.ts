@@ -12,10 +12,10 @@ export const NOW = Date.parse('2026-06-01T10:00:00Z');
 export type B = Record<string, unknown>;
 
 /** A campaign entry with one or more rules (each a list of blocks). */
-export function campaign(id: number, rules: B[][], extra: { campaign?: B; selectors?: B[] } = {}): B {
+export function campaign(id: number, rules: B[][], extra: { campaign?: B; selectors?: B[]; ruleset?: B } = {}): B {
   return {
     campaign: { id, name: `C${id}`, state: 'enabled', ...extra.campaign },
-    ruleset: { id: id * 10, created: '2026-01-01T00:00:00Z', userId: 1, strikethroughRules: [], selectors: extra.selectors ?? [], promotionRules: rules.map((blocks, i) => ({ id: `r${i}`, title: `R${id}.${i}`, blocks: blocks.map((b, j) => ({ id: `b${j}`, ...b })) })) },
+    ruleset: { id: id * 10, created: '2026-01-01T00:00:00Z', userId: 1, strikethroughRules: [], selectors: extra.selectors ?? [], promotionRules: rules.map((blocks, i) => ({ id: `r${i}`, title: `R${id}.${i}`, blocks: blocks.map((b, j) => ({ id: `b${j}`, ...b })) })), ...extra.ruleset },
   };
 }
 

@@ -36,9 +36,24 @@ describe('price book (golden: the public strikethrough example)', () => {
     expect(out.totals.cartItemTotal).toBe(200);
     expect(out.effects).toEqual([{ campaignId: 3, rulesetId: 11, ruleIndex: 2, ruleName: 'Give 10% off', selectedPriceType: 'base', selectedPrice: 100, effectType: 'setDiscountPerItem', props: { name: '10% off#0', value: 20, position: 0 } }]);
   });
-  it('a campaign the rules evaluate locally is not applied twice from the book', () => {
-    const e = engine(rulesPayload([campaign(3, [[{ type: 'awardDiscount', name: 'rule', value: 1, partial: false, target: { type: 'allItems' } }]])]), { prices: book() });
-    const out = evaluate(e, { cartItems: cart(['SKU1241028', 100]) }, { now: Date.parse('2025-05-27T10:00:00Z') });
+  // Issue 15, behaviour 3: price-book effects are the outcome of strikethrough rules that stay upstream.
+  const rule = { type: 'awardDiscount', name: 'rule', value: 1, partial: false, target: { type: 'allItems' } };
+  const strike = [{ id: 's', title: 'Shelf price', blocks: [{ id: 'x', type: 'awardDiscount', name: '10% off', value: '{{$Item.Price * 0.1}}', partial: false, target: { type: 'allItems' } }] }];
+  const at = { now: Date.parse('2025-05-27T10:00:00Z') };
+  it('a running campaign whose pushed ruleset has no (or empty) strikethrough rules gets its price-book effects and its rules', () => {
+    for (const ruleset of [{ strikethroughRules: [] }, { strikethroughRules: undefined }]) {
+      const out = evaluate(engine(rulesPayload([campaign(3, [[rule]], { ruleset })]), { prices: book() }), { cartItems: cart(['SKU1241028', 100]) }, at);
+      expect(out.effects.map((x) => [x.campaignId, x.props.name, x.props.value])).toEqual([[3, '10% off#0', 10], [3, 'rule#0', 1]]);
+    }
+  });
+  it('an offline-capable campaign with strikethrough rules gives its per-item discount by its rules only (not twice)', () => {
+    const out = evaluate(engine(rulesPayload([campaign(3, [[rule]], { ruleset: { strikethroughRules: strike } })]), { prices: book() }), { cartItems: cart(['SKU1241028', 100]) }, at);
     expect(out.effects.map((x) => x.props.name)).toEqual(['rule#0']);
+  });
+  it('a campaign of the rules that is not running here gives no price-book effect; one not in the rules data does', () => {
+    const ended = campaign(3, [[rule]], { campaign: { endTime: '2025-01-01T00:00:00Z' } });
+    const other = campaign(3, [[rule]], { campaign: { linkedStoreIds: [7] } });
+    for (const c of [ended, other]) expect(evaluate(engine(rulesPayload([c]), { prices: book() }), { cartItems: cart(['SKU1241028', 100]) }, at).effects).toEqual([]);
+    expect(evaluate(engine(rulesPayload([campaign(9, [[rule]])]), { prices: book() }), { cartItems: cart(['SKU1241028', 100]) }, at).effects.map((x) => x.campaignId)).toEqual([3, 9]);
   });
 });

@@ -9,7 +9,8 @@ function ctx(bind: Record<string, unknown> = {}, budget = 10_000): EvalCtx {
   return {
     now: 0, cur: currency('EUR'), timezone: 'Europe/Berlin', bind, items: [], item: undefined, locals: undefined, budget, memo: new Map(), coupon: undefined,
     audiences: new Set(), loyaltyBalance: () => undefined,
-    fx: { cartDiscount: () => true, itemDiscounts: () => true, couponValid: () => false, emit: () => undefined, loyalty: () => false, mark: () => 0, rollback: () => undefined, onFailure: () => undefined },
+    fx: { cartDiscount: () => true, itemDiscounts: () => true, couponValid: () => false, emit: () => undefined, loyalty: () => false, mark: () => 0, rollback: () => undefined, onFailure: () => undefined,
+      left: () => 0, sessionLeft: () => 0, take: () => undefined, costPool: () => undefined, partialAllowed: false, costsInSession: true },
   };
 }
 const ev = (expr: unknown, bind?: Record<string, unknown>) => compileTalang(expr, { selectors: new Map() }, '/t')(ctx(bind));
