@@ -16,6 +16,7 @@ export class LoadConnection {
   #head = '';
   #status = 0;
   #remaining = -1;
+  #lastHead = '';
 
   private constructor(socket: Socket) {
     this.#socket = socket;
@@ -56,16 +57,29 @@ export class LoadConnection {
     this.#socket.destroy();
   }
 
+  /** The last answer's status line and headers (for a caller that needs one of them, e.g. X-Storegate-Source). */
+  get lastHead(): string {
+    return this.#lastHead;
+  }
+
+  /** Closed by either side (e.g. the server's keep-alive timeout while idle): open a new one. */
+  get closed(): boolean {
+    return this.#socket.destroyed;
+  }
+
   #onData(chunk: Buffer): void {
     if (this.#remaining < 0) {
       this.#head += chunk.toString('latin1');
       const end = this.#head.indexOf(HEADER_END);
       if (end < 0) return;
       const head = this.#head.slice(0, end);
+      this.#lastHead = head;
       this.#status = Number(head.slice(9, 12));
       const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      if (!m) return this.#fail(new Error(`answer without Content-Length (HTTP ${this.#status})`));
-      this.#remaining = Number(m[1]) - (Buffer.byteLength(this.#head, 'latin1') - end - HEADER_END.length);
+      // 204 and 304 answers have no body, hence no Content-Length (RFC 9110 §8.6).
+      const bodyless = this.#status === 204 || this.#status === 304;
+      if (!m && !bodyless) return this.#fail(new Error(`answer without Content-Length (HTTP ${this.#status})`));
+      this.#remaining = (m ? Number(m[1]) : 0) - (Buffer.byteLength(this.#head, 'latin1') - end - HEADER_END.length);
     } else {
       this.#remaining -= chunk.length;
     }

@@ -1,44 +1,44 @@
 /**
  * `npm run bench -- soak [--quick] [--sessions N] [--days D] [--terminals T]`: one simulated week of a busy store
  * (default 200,000 sessions from 50 terminals over 7 days), Talon.One unreachable half the time, and what the
- * gateway keeps: RSS, V8 heap, data-dir size and the size of every bounded in-memory map, at the start, at
- * the end of each simulated day, in the middle (half the sessions) and at the end. Targets (issue 10): RSS
+ * gateway keeps: RSS, V8 heap, data-dir size and the size of every bounded in-memory map, at the start, at the
+ * end of each simulated night, in the middle (half the sessions) and at the end. Targets (issue 10): RSS
  * ≤ 120 MB throughout; the data dir bounded by the retention, not by the number of sessions.
  *
- * Processes. The Talon.One emulator runs in its own process (its bundle, nothing recorded): it keeps every
- * session of the week, which must not count in the gateway's memory. The gateway runs in a worker process
- * started with the daemon's own runtime settings (the V8 flags and malloc setting of the bundle's shebang), as
- * a real `Gateway` in process, because the week's clock is injected: `now()` is the simulated wall time the
- * driver moves (promotion windows, session and replay retention, record ages, snapshots' `savedAt`), while
- * `monotonic()` and `sleep()` stay real, so deadlines, retries, backoff and the flusher's pacing behave as in a
- * shop. The bundle run as a child could not take that clock. The worker's RSS is therefore the gateway's plus
- * the driver's, which keeps only a few counters and 50 terminals' last session ids.
+ * Processes, so that the RSS judged is the gateway's alone:
+ * - the gateway (bench/soak-gateway.ts): the real Gateway, bundled like the daemon and started with the daemon's
+ *   runtime flags and malloc setting, taken from the shebang of the daemon bundle as built now. Its wall clock is
+ *   the simulated week's, moved by a header on the terminals' requests; monotonic time and timers are real.
+ *   Its RSS is read from /proc/<pid>/status (VmRSS) every 200 ms, the peak kept, and VmHWM at the end;
+ * - this process, the driver: 50 terminals, each with its own keep-alive HTTP connection to the gateway over
+ *   loopback (bench/http-load.ts), plus the bookkeeping. Its RSS is reported too, for information;
+ * - the Talon.One emulator (its bundle, nothing recorded): it keeps every session of the week.
+ * Baseline, in the same run: the daemon itself (`storegate run` from its bundle) on the same config, idle.
  *
- * Load. Terminals call the gateway's HTTP app through `app.inject` (src/http/inject.ts: the same hooks,
- * authentication, schema validation, routes and answers as a call over the LAN, without sockets): ~700,000
- * calls over loopback HTTP would take the whole 15 minutes on this 2-core machine. Upstream calls are real
- * loopback HTTP to the emulator. Mode `connected`: online, calls go to Talon.One and the sessions are followed;
- * offline (`refuse`: the emulator stops listening), calls are answered locally and journaled, and the flusher
- * delivers the backlog once the probe sees Talon.One again.
- *
- * Week. The store opens 07:00–22:00; sessions are spread evenly over the opening hours (200,000 / 7 days ≈
- * 28,600 a day, one every ~1.9 s). Talon.One is unreachable 02:30–08:30 and 14:30–20:30 every day (6 hours on,
- * 6 off), so half the sessions are answered offline. At 22:00 the terminals stop and the gateway gets (bounded)
- * real time to deliver what is left, as at night. Sessions: 1–4 updates growing a cart of 1–3 lines each, the
- * last one closes (0.5% cancel, 0.5% are abandoned open); 30% carry a coupon (unlimited FREE2, MULTI10 limited
- * to 1,000 uses, or one of 1,000 single-use ONCE-nnnn); 65% a customer profile out of 120,000; every close
- * carries the terminal's own Idempotency-Key and 1% are retried with it; 10% of sessions start with a profile
- * update, 5% with an event, 2% with a balance read, and 2% return a line of one of the terminal's earlier
- * sessions. Deterministic (seeded). Bounded: each night's drain stops after 120 s (30 s with --quick).
+ * Week (bench/soak-week.ts). The store opens 07:00–22:00; sessions are spread evenly over the opening hours
+ * (200,000 / 7 days ≈ 28,600 a day). Talon.One is unreachable 02:30–08:30 and 14:30–20:30 every day (the
+ * emulator refuses connections), so half the sessions are answered offline, journaled and delivered by the
+ * flusher once the probe sees Talon.One again. At 22:00 the terminals stop; the gateway gets (bounded) real
+ * time to deliver what is left (120 s, 30 s with --quick), then the night passes an hour per real second, so
+ * the retention and upkeep (checked every second against the gateway's clock) run as in a shop.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { NODE_BUNDLE } from '../scripts/esbuild-node.js';
-import { freePort, ROOT, spawnEmulatorBundle, waitForHttp, type Proc } from './procs.js';
+import { optionalStubs } from '../scripts/sea/plugins.js';
+import { sha256Hex } from '../src/http/auth.js';
+import { freePort, ROOT, rssMb, spawnEmulatorBundle, spawnGatewayBundle, waitForHttp, type Proc } from './procs.js';
+import { LoadConnection } from './http-load.js';
+import { CLOSE_AT, DAY, HOUR, OPEN_AT, START, session, shouldBeOffline, soakCoupons, type Call } from './soak-week.js';
+import { dirSize, logSummary, printSoakReport, type Drain, type PhaseStats, type Row } from './soak-report.js';
 
 const API_KEY = 'bench-soak-upstream-key-0123456789';
+const ADMIN = 'bench-soak-admin-token-0123456789';
+const MiB = 1024 * 1024;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function arg(args: string[], name: string, dflt: number): number {
   const i = args.indexOf(name);
@@ -46,46 +46,420 @@ function arg(args: string[], name: string, dflt: number): number {
   return Number.isFinite(v) && v > 0 ? v : dflt;
 }
 
+/** PUT of a JSON body (the emulator's fault switch). */
+function put(url: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'PUT', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/**
+ * scripts/sea/plugins.ts's serialportBindings, with the replacement module found from the checkout: that one
+ * resolves it beside its own file, which inside this bundled benchmark is build/.
+ */
+function serialportBindingsAt(root: string): Plugin {
+  return {
+    name: 'serialport-bindings',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/serialport-bindings$/ }, (a) =>
+        a.importer.includes(`${path.sep}@serialport${path.sep}bindings-cpp${path.sep}`) ? { path: path.join(root, 'scripts', 'sea', 'serialport-bindings.ts') } : undefined,
+      );
+    },
+  };
+}
+
+interface Answer {
+  sizes: Record<string, number>;
+  memory: NodeJS.MemoryUsage;
+  now: number;
+}
+
+/** The gateway process: its pid, its URL, and `ask()` for what only it can tell (bench/soak-gateway.ts). */
+interface GatewayProc {
+  pid: number;
+  port: number;
+  child: ChildProcess;
+  ask(): Promise<Answer>;
+  stop(): Promise<number>;
+}
+
+async function startGateway(file: string, flags: string[], env: Record<string, string>, configFile: string, logFile: string, live: Set<ChildProcess>): Promise<GatewayProc> {
+  const logFd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [...flags, file, '--config', configFile, '--start', String(START)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', logFd, 'inherit', 'ipc'],
+  });
+  closeSync(logFd);
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  let seq = 0;
+  const waiting = new Map<number, (a: Answer | null) => void>();
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`soak gateway exited with ${code} before listening`)));
+    child.on('message', (m: { id?: number; url?: string } & Answer) => {
+      if (m.url) return resolve(m.url);
+      const w = m.id === undefined ? undefined : waiting.get(m.id);
+      if (w && m.id !== undefined) {
+        waiting.delete(m.id);
+        w(m);
+      }
+    });
+  });
+  let exitCode: number | null = null;
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (c, sig) => {
+      exitCode = c ?? (sig ? 1 : 0);
+      for (const w of waiting.values()) w(null);
+      waiting.clear();
+      resolve(exitCode);
+    }),
+  );
+  return {
+    pid: child.pid as number,
+    port: Number(new URL(url).port),
+    child,
+    // Answered within 30 s or the benchmark fails (a stuck gateway must not hang it).
+    ask: () =>
+      new Promise<Answer>((resolve, reject) => {
+        if (exitCode !== null) return reject(new Error(`soak gateway exited with ${exitCode}`));
+        const id = ++seq;
+        const t = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error('soak gateway did not answer over IPC within 30 s'));
+        }, 30_000);
+        waiting.set(id, (a) => {
+          clearTimeout(t);
+          if (a) resolve(a);
+          else reject(new Error(`soak gateway exited with ${exitCode}`));
+        });
+        child.send({ id, q: 'sizes' });
+      }),
+    stop: async () => {
+      if (exitCode !== null) return exitCode;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const sessions = arg(args, '--sessions', quick ? 20_000 : 200_000);
+  const total = arg(args, '--sessions', quick ? 20_000 : 200_000);
   const days = arg(args, '--days', 7);
-  const terminals = arg(args, '--terminals', 50);
+  const nTerminals = arg(args, '--terminals', 50);
+  const drainMaxMs = quick ? 30_000 : 120_000;
+  const perDay = Math.ceil(total / days);
+  const spacing = (CLOSE_AT - OPEN_AT) / perDay;
   const dir = path.join(ROOT, '.bench-tmp', `soak-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const procs: Proc[] = [];
+  let gw: GatewayProc | null = null;
+  // Every child is killed however this ends: an error (finally below), SIGINT/SIGTERM (scripts/bench.ts passes
+  // them on), or an exit without the finally. A gateway whose driver dies outright stops itself when its IPC
+  // channel closes (bench/soak-gateway.ts).
+  const live = new Set<ChildProcess>();
+  const track = <P extends Proc>(p: P): P => {
+    live.add(p.child);
+    p.child.once('exit', () => live.delete(p.child));
+    procs.push(p);
+    return p;
+  };
+  const killLeft = () => {
+    for (const c of live) c.kill('SIGKILL');
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    console.error(`soak: ${sig}, stopping its processes`);
+    killLeft();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', killLeft);
   try {
     const port = await freePort();
-    const adminPort = await freePort();
-    procs.push(spawnEmulatorBundle(['--port', String(port), '--admin-port', String(adminPort), '--api-key', API_KEY, '--no-record']));
-    await waitForHttp(`http://127.0.0.1:${adminPort}/_emulator/faults`);
-    // The daemon's runtime settings, from the shebang of the bundle as built now.
-    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT, stdio: 'ignore' });
-    const words = (readFileSync(path.join(ROOT, 'build', 'storegate.mjs'), 'utf8').split('\n', 1)[0] ?? '').split(/\s+/);
-    const flags = words.filter((w) => w.startsWith('--'));
-    const env = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-    console.log(`soak: ${sessions.toLocaleString('en-US')} sessions, ${terminals} terminals, ${days} simulated days; worker: node ${[...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...flags].join(' ')}`);
-    // The worker is bundled the way the daemon is (dependencies inside, whitespace-minified), so its baseline is the daemon's.
-    const workerFile = path.join(ROOT, 'build', 'soak-worker.mjs');
+    const emuAdmin = `http://127.0.0.1:${await freePort()}`;
+    track(spawnEmulatorBundle(['--port', String(port), '--admin-port', new URL(emuAdmin).port, '--api-key', API_KEY, '--no-record']));
+    await waitForHttp(`${emuAdmin}/_emulator/faults`);
+
+    writeFileSync(path.join(dir, 'coupons.json'), JSON.stringify({ version: 1, full: true, coupons: soakCoupons() }));
+    const tokens = Array.from({ length: nTerminals }, (_, i) => ({ id: `T${String(i + 1).padStart(2, '0')}`, token: `soak-terminal-token-${i}-0123456789` }));
+    const sample = (f: string) => path.join(ROOT, 'config', f);
+    const config = (dataDir: string, httpPort: number) =>
+      JSON.stringify({
+        store: { integrationId: 'store-042', attributes: { region: 'north' } },
+        mode: 'connected',
+        dataDir,
+        http: { host: '127.0.0.1', port: httpPort },
+        adminToken: ADMIN,
+        terminals: tokens.map((t) => ({ id: t.id, tokenSha256: sha256Hex(t.token) })),
+        upstream: { baseUrl: `http://127.0.0.1:${port}`, apiKey: API_KEY },
+        dataFiles: { rules: sample('sample-rules.json'), prices: sample('sample-prices.json'), coupons: path.join(dir, 'coupons.json'), loyalty: sample('sample-loyalty.json') },
+        log: { level: 'info' },
+      });
+
+    // Baseline: the daemon as shipped (`npm run build`), idle on the same config, 2 s after it answers.
+    const basePort = await freePort();
+    writeFileSync(path.join(dir, 'baseline.json'), config(path.join(dir, 'var-baseline'), basePort));
+    const daemon = track(spawnGatewayBundle(['run', '--config', path.join(dir, 'baseline.json')]));
+    await waitForHttp(`http://127.0.0.1:${basePort}/healthz`);
+    await sleep(2000);
+    const daemonIdle = rssMb(daemon.child.pid as number);
+    await daemon.stop();
+    const env = Object.fromEntries(daemon.env.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+    console.log(`soak: ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days; gateway: node ${[...daemon.env, ...daemon.flags].join(' ')}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+
+    // The gateway entry, bundled as the daemon is (same options and plugins), so its baseline is the daemon's.
+    const gwFile = path.join(ROOT, 'build', 'soak-gateway.mjs');
     await build({
-      entryPoints: [path.join(ROOT, 'bench', 'soak-worker.ts')],
+      entryPoints: [path.join(ROOT, 'bench', 'soak-gateway.ts')],
       ...NODE_BUNDLE,
-      outfile: workerFile,
+      outfile: gwFile,
       minifyWhitespace: true,
       minifySyntax: true,
+      plugins: [serialportBindingsAt(ROOT), optionalStubs],
       banner: { js: "import { createRequire as __sgCreateRequire } from 'node:module'; const require = __sgCreateRequire(import.meta.url);" },
     });
-    const child = spawn(
-      process.execPath,
-      [...flags, workerFile, '--dir', dir, '--emu', `http://127.0.0.1:${port}`, '--emu-admin', `http://127.0.0.1:${adminPort}`, '--api-key', API_KEY, '--sessions', String(sessions), '--days', String(days), '--terminals', String(terminals), ...(quick ? ['--quick'] : [])],
-      { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'inherit' },
-    );
-    const code = await new Promise<number>((resolve) => child.once('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
-    if (code !== 0) throw new Error(`soak worker exited with ${code}`);
+    writeFileSync(path.join(dir, 'config.json'), config(path.join(dir, 'var'), 0));
+    const logFile = path.join(dir, 'gateway.log');
+    gw = await startGateway(gwFile, daemon.flags, env, path.join(dir, 'config.json'), logFile, live);
+    const g = gw;
+    await sleep(2000);
+    // The start (reading the data files) has its own peak; VmHWM is reset so that the one read at the end is the week's.
+    const startPeak = rssMb(g.pid).peak;
+    let hwmReset = true;
+    try {
+      writeFileSync(`/proc/${g.pid}/clear_refs`, '5');
+    } catch {
+      hwmReset = false; // not allowed here: the end's VmHWM then includes the start
+    }
+
+    // Memory sampled every 200 ms of real time: the gateway's from /proc, peaks per row and per phase.
+    const vmRss = (pid: number | 'self') => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    let peak = 0;
+    let maxRss = 0;
+    let driverPeak = 0;
+    let phase = 'start';
+    let depth = 0;
+    let offline = false;
+    const phases = new Map<string, PhaseStats>();
+    const sampler = setInterval(() => {
+      let r: number;
+      try {
+        r = vmRss(g.pid);
+      } catch {
+        return; // exited
+      }
+      peak = Math.max(peak, r);
+      maxRss = Math.max(maxRss, r);
+      driverPeak = Math.max(driverPeak, vmRss('self'));
+      const name = phase === 'day' ? (offline ? 'offline, answered locally' : depth > 0 ? 'online, delivering the backlog' : 'online, nothing to deliver') : phase;
+      const p = phases.get(name) ?? { samples: [], max: 0 };
+      p.samples.push(r);
+      p.max = Math.max(p.max, r);
+      phases.set(name, p);
+    }, 200);
+    sampler.unref();
+    // The journal's depth once a second (it tells the sampler's phase apart).
+    const depthPoll = setInterval(() => {
+      g.ask().then((a) => (depth = a.sizes.journalDepth ?? 0), () => undefined);
+    }, 1000);
+    depthPoll.unref();
+
+    const rows: Row[] = [];
+    let done = 0;
+    const measure = async (label: string): Promise<void> => {
+      const a = await g.ask();
+      const rss = vmRss(g.pid);
+      const d = await dirSize(path.join(dir, 'var'));
+      const t = new Date(a.now);
+      rows.push({
+        label,
+        sim: `day ${Math.floor((a.now - START) / DAY) + 1} ${t.toISOString().slice(11, 16)}`,
+        sessions: done,
+        rss,
+        peak: Math.max(peak, rss),
+        heap: a.memory.heapUsed / MiB,
+        heapTotal: a.memory.heapTotal / MiB,
+        external: (a.memory.external + a.memory.arrayBuffers) / MiB,
+        driver: vmRss('self'),
+        data: d.total / MiB,
+        parts: d.parts,
+        sizes: a.sizes,
+      });
+      peak = 0;
+    };
+
+    // Talon.One's reachability follows the simulated clock.
+    let toggling: Promise<void> = Promise.resolve();
+    const setPhase = (t: number): Promise<void> => {
+      const want = shouldBeOffline(t);
+      if (want === offline) return toggling;
+      offline = want;
+      toggling = toggling.then(async () => {
+        const status = await put(`${emuAdmin}/_emulator/faults`, want ? { refuse: true } : {});
+        if (status !== 200) throw new Error(`emulator faults: HTTP ${status}`);
+      });
+      return toggling;
+    };
+    await setPhase(START);
+
+    // One keep-alive connection per terminal (reopened each morning, and whenever the gateway closed it).
+    const host = `127.0.0.1:${g.port}`;
+    const conns = await Promise.all(tokens.map(() => LoadConnection.open(g.port)));
+    let control = await LoadConnection.open(g.port);
+    const statuses = new Map<string, number>();
+    /** Moves the gateway's clock when no terminal calls. */
+    const moveTo = async (t: number): Promise<void> => {
+      if (control.closed) control = await LoadConnection.open(g.port);
+      const status = await control.request(`GET /healthz HTTP/1.1\r\nhost: ${host}\r\nx-soak-now: ${t}\r\n\r\n`, '');
+      if (status !== 200) throw new Error(`/healthz: HTTP ${status}`);
+    };
+    const caller = (w: number, at: number): Call => async (op, method, url, body, idem) => {
+      if ((conns[w] as LoadConnection).closed) conns[w] = await LoadConnection.open(g.port);
+      const payload = body === undefined ? '' : JSON.stringify(body);
+      const head =
+        `${method} ${url} HTTP/1.1\r\nhost: ${host}\r\nauthorization: ApiKey-v1 ${(tokens[w] as (typeof tokens)[number]).token}\r\nx-soak-now: ${at}\r\n` +
+        (idem ? `idempotency-key: ${idem}\r\n` : '') +
+        (body === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n`) +
+        '\r\n';
+      const c = conns[w] as LoadConnection;
+      const status = await c.request(head, payload);
+      const source = /\r\nx-storegate-source:\s*([^\r]*)/i.exec(c.lastHead)?.[1] ?? '?';
+      const k = `${op} ${source} ${status}`;
+      statuses.set(k, (statuses.get(k) ?? 0) + 1);
+    };
+
+    // The dispenser hands out sessions in time order; crossing 22:00 waits for the day's sessions, then the night.
+    let next = 0;
+    let active = 0;
+    let currentDay = 0;
+    let night: Promise<void> | null = null;
+    let idleWaiters: (() => void)[] = [];
+    const drains: Drain[] = [];
+    const timeOf = (i: number) => START + Math.floor(i / perDay) * DAY + OPEN_AT + (i % perDay) * spacing;
+    const runNight = async (day: number): Promise<void> => {
+      while (active > 0) await new Promise<void>((r) => idleWaiters.push(r));
+      phase = 'night: draining, then idle';
+      const closeAt = START + day * DAY + CLOSE_AT;
+      await moveTo(closeAt);
+      await setPhase(closeAt);
+      const t0 = performance.now();
+      let left = (await g.ask()).sizes.journalDepth ?? 0;
+      while (performance.now() - t0 < drainMaxMs && left > 0) {
+        await sleep(100);
+        left = (await g.ask()).sizes.journalDepth ?? 0;
+      }
+      drains.push({ day: day + 1, ms: performance.now() - t0, left });
+      // The night, an hour per real second: the upkeep (every second, against the gateway's clock) sees each hour.
+      for (let h = 23; h <= 30; h++) {
+        await moveTo(closeAt + (h - 22) * HOUR);
+        await setPhase(closeAt + (h - 22) * HOUR);
+        await sleep(1100);
+      }
+      await measure(`night ${day + 1}`);
+      for (let w = 0; w < conns.length; w++) {
+        (conns[w] as LoadConnection).close();
+        conns[w] = await LoadConnection.open(g.port);
+      }
+      phase = 'day';
+    };
+    const dispense = async (): Promise<{ i: number; t: number } | null> => {
+      for (;;) {
+        if (night) await night;
+        if (next >= total) return null;
+        const t = timeOf(next);
+        const day = Math.floor((t - START) / DAY);
+        if (day > currentDay) {
+          if (!night) {
+            night = runNight(currentDay).then(() => {
+              currentDay = day;
+              night = null;
+            });
+          }
+          continue;
+        }
+        const i = next++;
+        active++;
+        if (i === Math.floor(total / 2)) void measure('middle');
+        await setPhase(t);
+        return { i, t };
+      }
+    };
+
+    const recent: string[][] = tokens.map(() => []);
+    const t0 = performance.now();
+    let lastReport = t0;
+    const terminal = async (w: number): Promise<void> => {
+      for (;;) {
+        const s = await dispense();
+        if (!s) return;
+        try {
+          await session(s.i, caller(w, s.t), recent[w] as string[]);
+        } finally {
+          done++;
+          active--;
+          if (active === 0) {
+            const ws = idleWaiters;
+            idleWaiters = [];
+            for (const f of ws) f();
+          }
+        }
+        if (performance.now() - lastReport > 30_000) {
+          lastReport = performance.now();
+          const a = await g.ask();
+          console.log(
+            `soak: ${done.toLocaleString('en-US')} sessions, ${new Date(a.now).toISOString().slice(0, 16)} simulated, ${Math.round((performance.now() - t0) / 1000)} s, gateway RSS ${vmRss(g.pid).toFixed(1)} MiB, heap ${(a.memory.heapUsed / MiB).toFixed(1)} MiB, journal depth ${a.sizes.journalDepth ?? 0}; driver RSS ${vmRss('self').toFixed(1)} MiB`,
+          );
+        }
+      }
+    };
+
+    await measure('start');
+    phase = 'day';
+    await Promise.all(tokens.map((_, w) => terminal(w)));
+    if (night) await night;
+    await runNight(currentDay);
+    const wallS = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    clearInterval(depthPoll);
+    const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${g.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    for (const c of [...conns, control]) c.close();
+    const code = await gw.stop();
+    gw = null;
+    if (code !== 0) throw new Error(`soak gateway exited with ${code}`);
+    printSoakReport({
+      title: `soak — ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days (${Math.round(wallS)} s wall, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
+      days,
+      rows,
+      drains,
+      phases,
+      statuses,
+      maxRss,
+      hwm,
+      driverPeak,
+      daemonIdle,
+      startPeak,
+      hwmReset,
+      log: await logSummary(logFile),
+    });
   } finally {
+    await gw?.stop();
     for (const p of procs) await p.stop();
+    killLeft();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', killLeft);
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
