@@ -24,6 +24,8 @@ export interface ManagementApi {
   putStore(store: Obj): Obj;
   setBalances(b: MgmtBalance[]): void;
   setEvaluationTree(tree: Obj): void;
+  /** A collection's items replaced (a CSV import): logged in `/v1/changes` under the collection's path. */
+  importCollection(id: number, items: string[]): Obj | undefined;
   /** Per endpoint: requests, accepted, 429s, the most in any second, arrivals that ignored a Retry-After. */
   rateLimit(): Record<string, EndpointCounters>;
   resetRateLimit(): void;
@@ -90,6 +92,7 @@ export function createManagement(o: ManagementOptions): ManagementHttp {
     putStore: (s) => st.putStore(s),
     setBalances: (b) => st.setBalances(b),
     setEvaluationTree: (t) => notifier.emit(st.setTree(t)),
+    importCollection: (id, items) => st.importCollection(id, items),
     rateLimit: () => limit.counters(),
     resetRateLimit: () => limit.reset(),
     setNotificationTargets: (t) => notifier.setTargets(t),
@@ -168,6 +171,12 @@ export function createManagement(o: ManagementOptions): ManagementHttp {
             return { status: 200, body: { coupons: n } };
           }
           case 'POST management/stores': return { status: 201, body: api.putStore(obj(body, '/')) };
+          case 'PUT management/collections/:id/items': {
+            const items = (obj(body, '/')['items'] ?? []) as string[];
+            const c = api.importCollection(Number(rest[1]), items);
+            if (!c) throw notFound(`collection ${rest[1]}`);
+            return { status: 200, body: c };
+          }
           case 'PUT management/balances': api.setBalances((obj(body, '/')['balances'] ?? []) as MgmtBalance[]); return { status: 204 };
           case 'PUT management/evaluation_tree': api.setEvaluationTree(obj(body, '/')); return { status: 204 };
           case 'GET management/changes': return { status: 200, body: st.changes };

@@ -157,6 +157,38 @@ export const MANAGEMENT_ROUTES: MgmtRoute[] = [
     },
   },
   {
+    // "List campaign-level collections from all campaigns in a given Application."
+    endpoint: `GET ${APP}/collections`,
+    re: /^\/v1\/applications\/([^/]+)\/collections$/,
+    run: (st, m, q) => {
+      app(st, m[0]!);
+      const all = sorted([...st.collections.values()].map((c) => c.collection).filter((c) => typeof c['campaignId'] === 'number'), q);
+      const { items, hasMore } = page(all, q);
+      return { status: 200, body: q.get('withTotalResultSize') === 'true' ? { totalResultSize: all.length, hasMore, data: items } : { hasMore, data: items } };
+    },
+  },
+  {
+    // "List account-level collections in the account."
+    endpoint: 'GET /v1/collections',
+    re: /^\/v1\/collections$/,
+    run: (st, _m, q) => {
+      const all = sorted([...st.collections.values()].map((c) => c.collection).filter((c) => typeof c['campaignId'] !== 'number'), q);
+      const { items, hasMore } = page(all, q);
+      return { status: 200, body: q.get('withTotalResultSize') === 'true' ? { totalResultSize: all.length, hasMore, data: items } : { hasMore, data: items } };
+    },
+  },
+  {
+    // "Retrieve items from a given collection" (account-level and campaign-level): `{hasMore, data: [{item}]}`.
+    endpoint: 'GET /v1/collections/{collectionId}/items',
+    re: /^\/v1\/collections\/(\d+)\/items$/,
+    run: (st, m, q) => {
+      const c = st.collections.get(Number(m[0]));
+      if (!c) throw notFound(`collection ${m[0]}`);
+      const { items, hasMore } = page(c.items, q);
+      return { status: 200, body: { hasMore, data: items.map((item) => ({ item })) } };
+    },
+  },
+  {
     endpoint: 'GET /v1/loyalty_programs',
     re: /^\/v1\/loyalty_programs$/,
     run: (st) => ({ status: 200, body: { totalResultSize: st.programs.size, data: [...st.programs.values()] } }),

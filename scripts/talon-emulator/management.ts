@@ -1,7 +1,8 @@
 /**
  * The emulated Management API's data: one Application with its campaigns (Management API `Campaign`), their
  * active rulesets (`RulesetV2`, the JSON block format of `getRulesetV2`), stores, cart item filters, coupons
- * (Management `Coupon`), loyalty programs and balances, the campaign evaluation tree, and the audit log that
+ * (Management `Coupon`), loyalty programs and balances, collections (`Collection`: account-level ones enabled for
+ * the Application, and campaign-level ones) with their items, the campaign evaluation tree, and the audit log that
  * `GET /v1/changes` returns. Field names follow Talon.One's Management API spec (https://docs.talon.one/oas/management.yaml); the emulator fills the required
  * fields a test leaves out.
  *
@@ -37,6 +38,8 @@ export interface ManagementData {
   loyaltyPrograms?: Obj[];
   balances?: MgmtBalance[];
   evaluationTree?: Obj | null;
+  /** Collections (Management `Collection` without `payload`) and their items; `campaignId` makes one campaign-level. */
+  collections?: { collection: Obj; items: string[] }[];
 }
 
 export interface Change {
@@ -70,6 +73,8 @@ export class ManagementState {
   readonly programs = new Map<number, Obj>();
   balances: MgmtBalance[] = [];
   evaluationTree: Obj | null = null;
+  /** Collections by id, with their items in import order. */
+  readonly collections = new Map<number, { collection: Obj; items: string[] }>();
   readonly changes: Change[] = [];
   #nextId = 1_000_000;
   readonly #now: () => number;
@@ -143,6 +148,31 @@ export class ManagementState {
     }
     if (d.balances) this.balances = d.balances.map((b) => ({ ...b }));
     if (d.evaluationTree !== undefined) this.evaluationTree = d.evaluationTree;
+    if (d.collections) {
+      this.collections.clear();
+      for (const c of d.collections) this.#putCollection(c.collection, c.items);
+    }
+  }
+
+  #putCollection(c: Obj, items: string[]): Obj {
+    const id = typeof c['id'] === 'number' ? c['id'] : this.#id();
+    const campaign = typeof c['campaignId'] === 'number' ? { campaignId: c['campaignId'], applicationId: this.applicationId } : { subscribedApplicationsIds: [this.applicationId] };
+    const collection = { id, created: T0, accountId: 1, createdBy: 1, name: `Collection ${id}`, description: '', ...campaign, ...c, modified: this.iso() };
+    this.collections.set(id, { collection, items: [...items] });
+    return collection;
+  }
+
+  /**
+   * A collection's items replaced by a CSV import ("The import replaces the initial content of the collection"):
+   * its `modified` moves, and the change is logged on the collection's path (campaign-level: under its campaign).
+   */
+  importCollection(id: number, items: string[]): Obj | undefined {
+    const c = this.collections.get(id);
+    if (!c) return undefined;
+    const next = this.#putCollection(c.collection, items);
+    const cid = next['campaignId'];
+    this.#log(typeof cid === 'number' ? `${this.#campaignPath(cid)}/collections/${id}` : `/v1/collections/${id}`, undefined, { items: items.length });
+    return next;
   }
 
   #put(c: Obj, r: Obj, coupons: Obj[]): Obj {
