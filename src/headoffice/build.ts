@@ -11,14 +11,19 @@
  * - Coupons are those of the shop's campaigns; when every shop holds the same coupon campaigns (the usual
  *   case: store-specific campaigns without coupons) one set serves all (`*`).
  * - Loyalty balances are the chain's (a customer may shop anywhere): one set for all.
+ * - Collections are the Application's (campaign-level and account-level): one set for all.
+ * - Budget shares (storegate's `budgets` in the rules payload) are per store: each campaign-wide budget of a campaign
+ *   the store holds, split among the stores holding it (budget-shares.ts).
  */
 import { createHash } from 'node:crypto';
 import { isStoregateError } from '../core/errors.js';
+import { parseCollections } from '../engine/ingest/collections.js';
 import { parseCoupons } from '../engine/ingest/coupons.js';
 import { guardJson } from '../engine/ingest/guard.js';
 import { parseLoyalty } from '../engine/ingest/loyalty.js';
 import { parseRules } from '../engine/ingest/rules.js';
 import type { CampaignCoupons, PullCache } from './cache.js';
+import { storeShares, type BudgetSplit } from './budget-shares.js';
 import { appSettings, hasCoupons, linkedStores, shopCampaign, shopRuleset, type Obj } from './shapes.js';
 
 export const FLEET = '*';
@@ -33,6 +38,8 @@ export interface RulesTarget {
   common: () => string;
   /** The shop's own `Store` object (JSON). */
   own: string;
+  /** `,"budgets":{…}` (this store's budget shares) or empty: what follows its `stores` in the payload. */
+  extra: string;
   /** The whole data JSON without `version` (the push sets it). */
   text: () => string;
   campaigns: number;
@@ -44,6 +51,13 @@ export interface CouponsTarget {
   /** Oldest read time of the coupons it holds: the push version claims no fresher counters. */
   readAt: number;
   coupons: () => Map<string, Obj>;
+}
+
+export interface CollectionsTarget {
+  target: string;
+  key: string;
+  collections: number;
+  text: () => string;
 }
 
 export interface LoyaltyTarget {
@@ -66,7 +80,7 @@ interface Piece {
 
 /** Data a shop would refuse, left out of what it is sent (and shown on /fleet). */
 export interface BuildProblem {
-  kind: 'rules' | 'coupons' | 'loyalty';
+  kind: 'rules' | 'coupons' | 'loyalty' | 'collections';
   what: string;
   error: string;
 }
@@ -91,6 +105,10 @@ export class Builder {
   #couponProblems = new WeakMap<CampaignCoupons, string | null>();
   #treeChecked: { tree: Obj | null; problem: string | null } = { tree: null, problem: null };
   #loyaltyChecked: { data: object | null; problem: string | null } = { data: null, problem: null };
+  /** Why a shop would refuse a collection (null: it would not), per cached collection object. */
+  #collectionProblems = new WeakMap<Obj, string | null>();
+  /** How campaign-wide budgets are split among the stores (config `budgets`). */
+  budgetSplit: BudgetSplit = { offlineShare: 1, storeWeights: {} };
   /** What the last build left out, per kind. */
   readonly problems: BuildProblem[] = [];
 
@@ -115,10 +133,17 @@ export class Builder {
     const tree = JSON.stringify(this.#tree(withAllCampaigns(cache.tree, pieces.map((p) => p.piece.campaign['id'] as number))));
     const head = hash(`${app}\n${filters}\n${tree}`);
     const groups = new Map<string, () => string>();
+    const currency = typeof cache.application['currency'] === 'string' ? cache.application['currency'] : undefined;
+    const totals = new Map<Obj, number>();
     return cache.stores.map((store) => {
       const sid = store['id'] as number;
       const mine = pieces.filter((p) => p.linked.length === 0 || p.linked.includes(sid)).map((p) => p.piece);
       const own = JSON.stringify(store);
+      const shares = storeShares(store, mine.map((p) => p.campaign), cache.stores ?? [], this.budgetSplit, currency, totals);
+      const extra = shares ? `,"budgets":${JSON.stringify(shares)}` : '';
+      // The key leaves the read time out: counters read again without moving do not send every shop its rules
+      // again (the shop keeps the older readAt, so it forgets less of its offline spending, never more).
+      const shareKey = shares ? JSON.stringify(shares.shares) : '';
       const group = hash(`${head}\n${mine.map((p) => p.key).join(',')}`);
       let common = groups.get(group);
       if (!common) {
@@ -127,7 +152,7 @@ export class Builder {
         groups.set(group, common);
       }
       const shared = common;
-      return { target: String(store['integrationId']), key: hash(`${group}\n${own}`), group, common: shared, own, campaigns: mine.length, text: () => `${shared()},"stores":[${own}]}` };
+      return { target: String(store['integrationId']), key: hash(`${group}\n${own}\n${shareKey}`), group, common: shared, own, extra, campaigns: mine.length, text: () => `${shared()},"stores":[${own}]${extra}}` };
     });
   }
 
@@ -156,6 +181,24 @@ export class Builder {
     const sameForAll = byStore.size === 0 || (everyone && new Set([...byStore.values()].map((l) => l.sort().join(','))).size === 1);
     if (sameForAll) return [this.#couponTarget(cache, FLEET, [...global, ...(byStore.values().next().value ?? [])])];
     return cache.stores.map((s) => this.#couponTarget(cache, String(s['integrationId']), [...global, ...(byStore.get(s['id'] as number) ?? [])]));
+  }
+
+  /** Collections: one set for every shop (`*`), once they have been listed; a collection a shop would refuse is left out. */
+  collections(cache: PullCache): CollectionsTarget[] {
+    this.#clear('collections');
+    if (cache.marks.collectionsDone === 0) return [];
+    const ok: Obj[] = [];
+    for (const c of [...cache.collections.values()].sort((a, b) => (a['id'] as number) - (b['id'] as number))) {
+      let problem = this.#collectionProblems.get(c);
+      if (problem === undefined) {
+        problem = refusal(() => parseCollections({ version: 1, full: true, collections: [c] }), c);
+        this.#collectionProblems.set(c, problem);
+      }
+      if (problem) this.problems.push({ kind: 'collections', what: `collection ${String(c['id'])}`, error: problem });
+      else ok.push(c);
+    }
+    const text = `{"full":true,"collections":${JSON.stringify(ok)}}`;
+    return [{ target: FLEET, key: hash(text), collections: ok.length, text: () => text }];
   }
 
   loyalty(cache: PullCache): LoyaltyTarget[] {

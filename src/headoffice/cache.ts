@@ -42,6 +42,8 @@ export interface Marks {
   couponsDone: number;
   loyaltyStarted: number;
   loyaltyDone: number;
+  collectionsStarted: number;
+  collectionsDone: number;
 }
 
 export type Entry =
@@ -57,6 +59,9 @@ export type Entry =
   | { t: 'couponsDone'; campaignId: number }
   | { t: 'couponsDrop'; campaignId: number }
   | { t: 'loyalty'; v: LoyaltyData }
+  /** A collection with its items (`payload`), read whole. */
+  | { t: 'collection'; v: Obj }
+  | { t: 'collectionsGone'; ids: number[] }
   | { t: 'cursor'; at: string; ids: number[] }
   | { t: 'mark'; key: keyof Marks; at: number };
 
@@ -73,6 +78,7 @@ interface CacheSnapshot {
   coupons: [number, CampaignCoupons][];
   runs: [number, CouponRun][];
   loyalty: LoyaltyData | null;
+  collections?: Obj[];
   cursor: { at: string | null; ids: number[] };
   marks: Marks;
 }
@@ -93,9 +99,11 @@ export class PullCache {
   readonly coupons = new Map<number, CampaignCoupons>();
   readonly runs = new Map<number, CouponRun>();
   loyalty: LoyaltyData | null = null;
+  /** Collections the rules may name (account-level ones enabled for the Application, campaign-level ones), by id, with their items. */
+  readonly collections = new Map<number, Obj>();
   /** The audit log position: `createdAfter` of the next read, and the change ids seen at that instant. */
   cursor: { at: string | null; ids: number[] } = { at: null, ids: [] };
-  marks: Marks = { fullStarted: 0, fullDone: 0, couponsStarted: 0, couponsDone: 0, loyaltyStarted: 0, loyaltyDone: 0 };
+  marks: Marks = { fullStarted: 0, fullDone: 0, couponsStarted: 0, couponsDone: 0, loyaltyStarted: 0, loyaltyDone: 0, collectionsStarted: 0, collectionsDone: 0 };
 
   readonly #log: AppendLog<Line>;
   readonly #snapshots: SnapshotStore;
@@ -124,7 +132,7 @@ export class PullCache {
   async record(...entries: Entry[]): Promise<void> {
     const lines = entries.map((e) => ({ ...e, n: ++this.#n }) as Line);
     for (const l of lines) this.#apply(l);
-    for (const l of lines) this.#logBytes += 64 + (l.t === 'couponsPage' || l.t === 'loyalty' || l.t === 'campaigns' ? 200 * lengthOf(l) : 2000);
+    for (const l of lines) this.#logBytes += 64 + (l.t === 'couponsPage' || l.t === 'loyalty' || l.t === 'campaigns' ? 200 * lengthOf(l) : l.t === 'collection' ? 32 * lengthOf(l) : 2000);
     await this.#log.append(lines);
   }
 
@@ -175,6 +183,8 @@ export class PullCache {
       }
       case 'couponsDrop': this.coupons.delete(e.campaignId); this.runs.delete(e.campaignId); break;
       case 'loyalty': this.loyalty = e.v; break;
+      case 'collection': this.collections.set(e.v['id'] as number, e.v); break;
+      case 'collectionsGone': for (const id of e.ids) this.collections.delete(id); break;
       case 'cursor': this.cursor = { at: e.at, ids: e.ids }; break;
       case 'mark': this.marks = { ...this.marks, [e.key]: e.at }; break;
     }
@@ -199,6 +209,7 @@ export class PullCache {
       coupons: [...this.coupons],
       runs: [...this.runs],
       loyalty: this.loyalty,
+      collections: [...this.collections.values()],
       cursor: this.cursor,
       marks: this.marks,
     };
@@ -215,6 +226,7 @@ export class PullCache {
     for (const [k, v] of s.coupons) this.coupons.set(k, v);
     for (const [k, v] of s.runs) this.runs.set(k, v);
     this.loyalty = s.loyalty;
+    for (const c of s.collections ?? []) this.collections.set(c['id'] as number, c);
     this.cursor = s.cursor;
     this.marks = { ...this.marks, ...s.marks };
   }
@@ -223,5 +235,6 @@ export class PullCache {
 function lengthOf(l: Line): number {
   if (l.t === 'couponsPage' || l.t === 'campaigns') return l.v.length;
   if (l.t === 'loyalty') return l.v.balances.length;
+  if (l.t === 'collection') return Array.isArray(l.v['payload']) ? (l.v['payload'] as unknown[]).length : 1;
   return 1;
 }

@@ -42,6 +42,16 @@ const Pull = Type.Object(
     couponsEveryMin: Type.Integer({ minimum: 1, maximum: 10_080, default: 15, description: "How often every coupon is read again, for its usage counter (redemptions are not in the audit log)." }),
     loyaltyEveryMin: Type.Integer({ minimum: 1, maximum: 10_080, default: 15, description: 'How often the loyalty balances are exported.' }),
     fullEveryMin: Type.Integer({ minimum: 5, maximum: 10_080, default: 360, description: 'How often everything is listed again as a safety net (rulesets are fetched only when a campaign names a new one).' }),
+    collectionsEveryMin: Type.Integer({ minimum: 1, maximum: 10_080, default: 60, description: 'How often the collections are listed (two requests); the items of a collection are read again only when its `modified` moved. The audit log names edited collections sooner.' }),
+    budgetsEveryMin: Type.Integer({ minimum: 5, maximum: 10_080, default: 15, description: "While a campaign has budgets: how often everything is listed again for the budget counters (each store's share is computed from them; counters move with sales, which are not edits)." }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Budgets = Type.Object(
+  {
+    offlineShare: Type.Number({ minimum: 0, maximum: 1, default: 1, description: "The part of a campaign-wide budget's remainder (limit − counter) the stores holding the campaign may spend offline, split among them; the rest stays for what Talon.One answers live." }),
+    storeWeights: Type.Record(Type.String({ minLength: 1 }), Type.Number({ minimum: 0 }), { default: {}, description: 'Weight of a store (by integration id) in that split; a store not listed weighs 1, so by default the remainder is split equally.' }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -105,6 +115,7 @@ export const HeadOfficeSchema = Type.Object(
     $schema: Type.Optional(Type.String()),
     talon: Talon,
     pull: Pull,
+    budgets: Budgets,
     notifications: Notifications,
     http: Http,
     mqtt: Mqtt,

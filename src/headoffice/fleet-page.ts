@@ -15,7 +15,7 @@ function age(iso: string | null, now: number): string {
 }
 
 function versions(s: ShopView): string {
-  return (['rules', 'coupons', 'loyalty', 'prices'] as const)
+  return (['rules', 'coupons', 'loyalty', 'prices', 'collections'] as const)
     .map((k) => {
       const a = s.applied[k];
       const l = s.latest[k];

@@ -9,7 +9,7 @@ import type { SnapshotStore } from '../state/snapshot-store.js';
 import { FLEET } from './build.js';
 import type { PushKind, Streams } from './streams.js';
 
-export const KINDS = ['config', 'rules', 'prices', 'coupons', 'loyalty'] as const;
+export const KINDS = ['config', 'rules', 'prices', 'coupons', 'loyalty', 'collections'] as const;
 export type AckKind = (typeof KINDS)[number];
 
 export interface AckView {
@@ -49,8 +49,8 @@ export interface ShopView extends ShopRecord {
   state: 'ok' | 'offline' | 'silent' | 'lagging' | 'refusing' | 'syncing' | 'unknown';
 }
 
-const STATUS_FIELD: Record<AckKind, string> = { config: 'configVersion', rules: 'rulesVersion', prices: 'pricesVersion', coupons: 'couponsVersion', loyalty: 'loyaltyVersion' };
-const PUSHED: PushKind[] = ['rules', 'coupons', 'loyalty', 'prices'];
+const STATUS_FIELD: Record<AckKind, string> = { config: 'configVersion', rules: 'rulesVersion', prices: 'pricesVersion', coupons: 'couponsVersion', loyalty: 'loyaltyVersion', collections: 'collectionsVersion' };
+const PUSHED: PushKind[] = ['rules', 'coupons', 'loyalty', 'prices', 'collections'];
 
 export class Fleet {
   readonly #shops = new Map<string, ShopRecord>();

@@ -37,6 +37,8 @@ export interface InboxHandlers {
   prices(body: Obj): Promise<void>;
   campaign(id: number, deleted: boolean): Promise<void>;
   tree(tree: Obj): Promise<void>;
+  /** A campaign collection was edited (`campaignCollectionEditedNotification` items carry `collection`). */
+  collections?(): Promise<void>;
 }
 
 interface BookSnapshot {
@@ -194,6 +196,7 @@ export class Inbox {
     for (const i of items) {
       const event = String(i['Event'] ?? i['event'] ?? '');
       await this.#handlers.campaign((i['campaign'] as Obj)['id'] as number, event === 'campaign_deleted');
+      if (i['collection'] !== undefined && i['collection'] !== null) await this.#handlers.collections?.();
     }
   }
 

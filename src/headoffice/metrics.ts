@@ -45,7 +45,7 @@ export class HeadOfficeMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const s of self.#shops()) for (const k of ['rules', 'coupons', 'loyalty', 'prices'] as const) if (s.latest[k] !== null) this.set({ store: s.store, kind: k }, s.behind.includes(k) ? 1 : 0);
+        for (const s of self.#shops()) for (const k of ['rules', 'coupons', 'loyalty', 'prices', 'collections'] as const) if (s.latest[k] !== null) this.set({ store: s.store, kind: k }, s.behind.includes(k) ? 1 : 0);
       },
     });
     new Gauge({

@@ -40,7 +40,7 @@ export interface PublisherDeps {
   onPublished?: (kind: PushKind, target: string, version: number, bytes: number) => void;
 }
 
-type DataKind = 'rules' | 'coupons' | 'loyalty';
+type DataKind = 'rules' | 'coupons' | 'loyalty' | 'collections';
 
 /** Room for the envelope and the JWS header around the data: base64url makes 4 bytes of 3. */
 function dataBudget(maxMessageBytes: number): number {
@@ -76,7 +76,7 @@ export class Publisher {
         if (n > 0) this.#d.log.warn({ streams: n }, 'head office: the broker lost its state (no session); pushing everything again');
         if ((this.#d.streams.get('prices', FLEET)?.version ?? 0) > 0) this.#priceBookDue = true;
       }
-      this.schedule(['rules', 'coupons', 'loyalty']);
+      this.schedule(['rules', 'coupons', 'loyalty', 'collections']);
     });
   }
 
@@ -146,6 +146,13 @@ export class Publisher {
       for (const t of this.#d.builder.loyalty(c)) {
         if (this.#d.streams.get('loyalty', t.target)?.key === t.key) continue;
         jobs.push(() => this.#publishWhole('loyalty', t.target, t.key, t.text, t.readAt));
+      }
+    }
+    if (kinds.includes('collections')) {
+      // The version claims when the collections were listed (nothing forgets by it; it only rises).
+      for (const t of this.#d.builder.collections(c)) {
+        if (this.#d.streams.get('collections', t.target)?.key === t.key) continue;
+        jobs.push(() => this.#publishWhole('collections', t.target, t.key, t.text, c.marks.collectionsStarted));
       }
     }
     if (kinds.includes('coupons') && c.marks.couponsDone > 0) {
@@ -275,7 +282,7 @@ export class Publisher {
       prefixes.set(t.group, prefix);
     }
     const v = this.#d.streams.issue('rules', this.#d.clock.now());
-    const suffix = Buffer.from(`"stores":[${t.own}]},"kind":"rules","version":${v},"storeIntegrationId":${JSON.stringify(t.target)}}`, 'utf8').toString('base64url');
+    const suffix = Buffer.from(`"stores":[${t.own}]${t.extra}},"kind":"rules","version":${v},"storeIntegrationId":${JSON.stringify(t.target)}}`, 'utf8').toString('base64url');
     try {
       await this.#publishSigned('rules', t.target, v, await this.#signer.sign([prefix, suffix]));
     } catch (err) {
@@ -285,7 +292,7 @@ export class Publisher {
     this.#d.streams.published('rules', t.target, v, t.key, 0, this.#d.clock.now());
   }
 
-  async #publishWhole(kind: 'rules' | 'loyalty', target: string, key: string, text: () => string, claim: number): Promise<void> {
+  async #publishWhole(kind: 'rules' | 'loyalty' | 'collections', target: string, key: string, text: () => string, claim: number): Promise<void> {
     const v = this.#d.streams.issue(kind, claim);
     try {
       await this.#send(kind, target, v, text());

@@ -7,6 +7,8 @@
  * - coupons of each campaign with the `coupons` feature (`coupons/no_total`, paged), page by page durably, so
  *   a restart continues at the page it stopped at;
  * - loyalty: the programs of the Application and each one's balances as one CSV export;
+ * - collections: the Application's campaign-level ones and the account-level ones enabled for it, listed (two
+ *   requests), and the items of each one that is new or was modified since it was read;
  * - incrementally, the audit log (`GET /v1/changes`, `createdAfter` the last change seen): it names the entity
  *   every edit was made on (a campaign, its rules, a store, a filter), so one request a minute finds what changed
  *   and only that is read again. Creation filters (`createdAfter` on campaigns) would miss edits, and
@@ -22,9 +24,9 @@ import type { Logger } from '../telemetry/logger.js';
 import type { PullCache } from './cache.js';
 import { parseCsv } from './csv.js';
 import type { ManagementClient } from './mgmt-client.js';
-import { hasCoupons, trimCampaign, trimCoupon, trimProgram, trimStore, wanted, type Obj } from './shapes.js';
+import { hasCoupons, trimCampaign, trimCollection, trimCoupon, trimProgram, trimStore, wanted, type Obj } from './shapes.js';
 
-export type DataKind = 'rules' | 'coupons' | 'loyalty';
+export type DataKind = 'rules' | 'coupons' | 'loyalty' | 'collections';
 
 export interface PullerDeps {
   client: ManagementClient;
@@ -50,6 +52,9 @@ const E = {
   customerBalances: 'GET /v1/loyalty_programs/{loyaltyProgramId}/export_customer_balances',
   cardBalances: 'GET /v1/loyalty_programs/{loyaltyProgramId}/export_card_balances',
   changes: 'GET /v1/changes',
+  appCollections: 'GET /v1/applications/{applicationId}/collections',
+  accountCollections: 'GET /v1/collections',
+  collectionItems: 'GET /v1/collections/{collectionId}/items',
 } as const;
 
 /** Requests in flight per step: enough that the rate limit, not the round trip, sets the pace. */
@@ -61,6 +66,7 @@ export class Puller {
   readonly #d: PullerDeps;
   readonly #app: string;
   readonly #couponRuns = new Map<number, Promise<void>>();
+  #collectionsRun: Promise<void> = Promise.resolve();
 
   constructor(d: PullerDeps) {
     this.#d = d;
@@ -113,7 +119,8 @@ export class Puller {
     const c = this.#d.cache;
     let k: Obj;
     try {
-      k = trimCampaign(await this.#d.client.json<Obj>(E.campaign, `${this.#app}/campaigns/${id}`, {}, signal));
+      const readAt = this.#d.clock.now();
+      k = trimCampaign(await this.#d.client.json<Obj>(E.campaign, `${this.#app}/campaigns/${id}`, {}, signal), readAt);
     } catch (err) {
       if (isStoregateError(err) && err.code === 'SG_ERR_NOT_FOUND') return this.dropCampaign(id);
       throw err;
@@ -208,6 +215,58 @@ export class Puller {
     this.#d.changed(['loyalty']);
   }
 
+  /**
+   * The collections rules may name: the Application's campaign-level ones and the account-level ones enabled for it
+   * (`subscribedApplicationsIds`). Items are read only for a collection that is new or whose `modified` moved since
+   * it was read (a CSV import replaces a collection's content and moves it), so a pass over unchanged collections is
+   * two requests. A collection the audit log named (`force`) has its items read again even if its `modified` did
+   * not move (Talon.One does not document that an import moves it). A collection is recorded once all its items
+   * are read: a pass cut by a restart reads it again.
+   */
+  collections(signal?: AbortSignal, force: ReadonlySet<number> = new Set()): Promise<void> {
+    // One pass at a time (the collections lane and the audit log both start them): a pass listed before a
+    // collection was created must not drop what a later pass read.
+    const run = this.#collectionsRun.catch(() => undefined).then(() => this.#collections(signal, force));
+    this.#collectionsRun = run;
+    return run;
+  }
+
+  async #collections(signal: AbortSignal | undefined, force: ReadonlySet<number>): Promise<void> {
+    const c = this.#d.cache;
+    await c.record({ t: 'mark', key: 'collectionsStarted', at: this.#d.clock.now() });
+    const listed: Obj[] = [];
+    for await (const p of this.#d.client.pages<Obj>(E.appCollections, `${this.#app}/collections`, {}, this.#d.pageSize, 0, signal)) listed.push(...p.items);
+    for await (const p of this.#d.client.pages<Obj>(E.accountCollections, '/v1/collections', {}, this.#d.pageSize, 0, signal)) {
+      for (const k of p.items) {
+        const apps = k['subscribedApplicationsIds'];
+        if (!Array.isArray(apps) || apps.includes(this.#d.applicationId)) listed.push(k);
+      }
+    }
+    let changed = false;
+    const keep = new Set<number>();
+    for (const k of listed) {
+      const id = k['id'];
+      if (typeof id !== 'number') continue;
+      keep.add(id);
+      const had = c.collections.get(id);
+      if (had && !force.has(id) && had['modified'] === k['modified'] && had['name'] === k['name']) continue;
+      const payload: string[] = [];
+      for await (const p of this.#d.client.pages<{ item?: unknown }>(E.collectionItems, `/v1/collections/${id}/items`, {}, this.#d.pageSize, 0, signal)) {
+        for (const it of p.items) if (typeof it?.item === 'string') payload.push(it.item);
+      }
+      await c.record({ t: 'collection', v: { ...trimCollection(k), payload } });
+      changed = true;
+    }
+    const gone = [...c.collections.keys()].filter((id) => !keep.has(id));
+    if (gone.length > 0) {
+      await c.record({ t: 'collectionsGone', ids: gone });
+      changed = true;
+    }
+    await c.record({ t: 'mark', key: 'collectionsDone', at: this.#d.clock.now() });
+    if (changed) this.#d.log.info({ collections: c.collections.size }, 'collections read');
+    this.#d.changed(['collections']);
+  }
+
   /** Reads the audit log since the cursor and re-reads what each change names. Returns how many changes. */
   async changes(signal?: AbortSignal): Promise<number> {
     const c = this.#d.cache;
@@ -224,10 +283,19 @@ export class Puller {
     let stores = false;
     let filters = false;
     let listing = false;
+    let collections = false;
+    const namedCollections = new Set<number>();
     for (const ch of found) {
       const entity = String(ch['entity'] ?? '');
       const appOf = /^\/v1\/applications\/(\d+)(\/.*)?$/.exec(entity);
       if (appOf && Number(appOf[1]) !== this.#d.applicationId) continue;
+      // A collection edited or imported (account-level, or campaign-level under its campaign): read the collections.
+      const named = /^\/v1\/collections\/(\d+)/.exec(entity) ?? /\/campaigns\/\d+\/collections(?:\/(\d+))?(?:\/|$)/.exec(entity);
+      if (named) {
+        collections = true;
+        if (named[1] !== undefined) namedCollections.add(Number(named[1]));
+        continue;
+      }
       const campaign = /^\/v1\/applications\/\d+\/campaigns\/(\d+)(\/.*)?$/.exec(entity);
       if (campaign) {
         campaigns.add(Number(campaign[1]));
@@ -238,7 +306,8 @@ export class Puller {
     }
     const newest = found.reduce((a, ch) => (String(ch['created']) > a ? String(ch['created']) : a), c.cursor.at);
     const maxId = found.reduce((a, ch) => Math.max(a, ch['id'] as number), lastId);
-    this.#d.log.info({ changes: found.length, campaigns: campaigns.size, stores, filters, listing }, 'Talon.One audit log: reading what changed');
+    this.#d.log.info({ changes: found.length, campaigns: campaigns.size, stores, filters, listing, collections }, 'Talon.One audit log: reading what changed');
+    if (collections) await this.collections(signal, namedCollections);
     if (listing) await this.listing(signal);
     else {
       if (stores) await this.#d.cache.record({ t: 'stores', v: await this.#getStores(signal) });
@@ -291,8 +360,10 @@ export class Puller {
     const out = new Map<number, Obj>();
     const now = this.#d.clock.now();
     for (const campaignState of ['running', 'scheduled']) {
+      // Budget counters are at least as fresh as the moment each page was asked for.
+      const readAt = this.#d.clock.now();
       for await (const p of this.#d.client.pages<Obj>(E.campaigns, `${this.#app}/campaigns`, { campaignState }, this.#d.pageSize, 0, signal)) {
-        for (const k of p.items) if (typeof k['id'] === 'number' && wanted(k, now)) out.set(k['id'], trimCampaign(k));
+        for (const k of p.items) if (typeof k['id'] === 'number' && wanted(k, now)) out.set(k['id'], trimCampaign(k, readAt));
       }
     }
     return [...out.values()];

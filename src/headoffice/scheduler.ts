@@ -2,8 +2,10 @@
  * When head office pulls what (README "Head office sync"): the first sync (or its resumption) at start, then
  * in three lanes that never wait for each other — `meta` (the audit log every `pull.changesEverySec`, the
  * campaigns notifications name, a full listing every `pull.fullEveryMin`; one lane, so a listing taken before
- * a campaign was created cannot overwrite that campaign's later re-read), `coupons` (every `couponsEveryMin`)
- * and `loyalty` (every `loyaltyEveryMin`). A failed step is retried after a growing pause (5 s doubling to
+ * a campaign was created cannot overwrite that campaign's later re-read; while a campaign has budgets, the listing
+ * comes every `budgetsEveryMin` for their counters), `coupons` (every `couponsEveryMin`), `loyalty` (every
+ * `loyaltyEveryMin`) and `collections` (every `collectionsEveryMin`, from the start on: it does not wait for the
+ * first sync, nor does the first sync wait for it). A failed step is retried after a growing pause (5 s doubling to
  * 5 min); its error is shown on /fleet.
  */
 import type { Clock } from '../platform/clock.js';
@@ -16,6 +18,7 @@ export interface PullStatus {
   lastListingAt: string | null;
   lastCouponsAt: string | null;
   lastLoyaltyAt: string | null;
+  lastCollectionsAt: string | null;
   lastChangesAt: string | null;
   running: string[];
   queuedCampaigns: number;
@@ -32,9 +35,11 @@ export interface SchedulerOptions {
   couponsEveryMin: number;
   loyaltyEveryMin: number;
   fullEveryMin: number;
+  collectionsEveryMin: number;
+  budgetsEveryMin: number;
 }
 
-type Lane = 'meta' | 'coupons' | 'loyalty';
+type Lane = 'meta' | 'coupons' | 'loyalty' | 'collections';
 
 const TICK_MS = 250;
 
@@ -50,6 +55,8 @@ export class Scheduler {
   #lastError: string | null = null;
   #lastErrorAt: number | null = null;
   #loop: Promise<void> | null = null;
+  /** The collections are read at the next tick (a notification said one was edited). */
+  #collectionsDue = false;
   /** Ends the current tick early (a notification named a campaign: no need to wait for the next tick). */
   #wake: (() => void) | null = null;
 
@@ -76,6 +83,12 @@ export class Scheduler {
     this.#wake?.();
   }
 
+  /** A collection was edited (a notification said so): the collections are read again soon. */
+  collections(): void {
+    this.#collectionsDue = true;
+    this.#wake?.();
+  }
+
   status(): PullStatus {
     const m = this.#o.cache.marks;
     const iso = (t: number | null) => (t ? new Date(t).toISOString() : null);
@@ -84,6 +97,7 @@ export class Scheduler {
       lastListingAt: iso(m.fullDone),
       lastCouponsAt: iso(m.couponsDone),
       lastLoyaltyAt: iso(m.loyaltyDone),
+      lastCollectionsAt: iso(m.collectionsDone),
       lastChangesAt: iso(this.#lastChanges),
       running: [...this.#busy.values()],
       queuedCampaigns: this.#campaigns.size,
@@ -118,7 +132,7 @@ export class Scheduler {
                 throw err;
               }
             }));
-          } else if (now - m.fullDone >= this.#o.fullEveryMin * 60_000) {
+          } else if (now - m.fullDone >= this.#listingEveryMs()) {
             track(this.#go('meta', 'listing', () => p.listing(signal)));
           } else if (now - this.#lastChanges >= this.#o.changesEverySec * 1000) {
             track(this.#go('meta', 'audit log', async () => {
@@ -130,6 +144,10 @@ export class Scheduler {
         if (this.#free('coupons', now) && now - m.couponsDone >= this.#o.couponsEveryMin * 60_000) track(this.#go('coupons', 'coupons', () => p.coupons(signal)));
         if (this.#free('loyalty', now) && now - m.loyaltyDone >= this.#o.loyaltyEveryMin * 60_000) track(this.#go('loyalty', 'loyalty', () => p.loyalty(signal)));
       }
+      if (this.#free('collections', now) && (this.#collectionsDue || now - m.collectionsDone >= this.#o.collectionsEveryMin * 60_000)) {
+        this.#collectionsDue = false;
+        track(this.#go('collections', 'collections', () => p.collections(signal)));
+      }
       const woken = new Promise<void>((r) => (this.#wake = r));
       try {
         await Promise.race([this.#o.clock.sleep(TICK_MS, signal), woken]);
@@ -140,6 +158,13 @@ export class Scheduler {
       }
     }
     await Promise.allSettled([...lanes]);
+  }
+
+  /** The listing's period: `budgetsEveryMin` while a campaign carries budget counters (they move without an edit). */
+  #listingEveryMs(): number {
+    let budgets = false;
+    for (const c of this.#o.cache.campaigns.values()) if (Array.isArray(c['budgets']) && (c['budgets'] as unknown[]).length > 0) { budgets = true; break; }
+    return (budgets ? Math.min(this.#o.fullEveryMin, this.#o.budgetsEveryMin) : this.#o.fullEveryMin) * 60_000;
   }
 
   #free(lane: Lane, now: number): boolean {

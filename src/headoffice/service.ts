@@ -142,6 +142,7 @@ export class HeadOffice {
           metrics.pushBytes.inc({ kind }, bytes);
         },
       });
+      this.#builder.budgetSplit = config.budgets;
       const puller = new Puller({ client, cache, applicationId: config.talon.applicationId, pageSize: config.talon.pageSize, clock, log: log.child({ mod: 'pull' }), changed: (kinds) => publisher?.schedule(kinds) });
       const scheduler = (this.#scheduler = new Scheduler({ puller, cache, clock, log: log.child({ mod: 'pull' }), ...config.pull }));
       this.#inbox = new Inbox({
@@ -151,6 +152,7 @@ export class HeadOffice {
         handlers: {
           prices: (body) => (publisher as Publisher).prices(body),
           campaign: async (id, deleted) => scheduler.campaign(id, deleted),
+          collections: async () => scheduler.collections(),
           tree: async (tree) => {
             await cache.record({ t: 'tree', v: tree });
             publisher?.schedule(['rules']);
@@ -214,7 +216,7 @@ export class HeadOffice {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const m = this.#cache?.marks;
-      if (this.#scheduler?.initialDone && m && m.fullDone > 0 && m.couponsDone > 0 && m.loyaltyDone > 0) {
+      if (this.#scheduler?.initialDone && m && m.fullDone > 0 && m.couponsDone > 0 && m.loyaltyDone > 0 && m.collectionsDone > 0) {
         await this.#publisher?.idle();
         return;
       }
@@ -230,7 +232,7 @@ export class HeadOffice {
     const summary: Record<string, number> = {};
     for (const s of shops) summary[s.state] = (summary[s.state] ?? 0) + 1;
     const all = streams.all();
-    const pushed = (['rules', 'coupons', 'loyalty', 'prices'] as const).map((kind) => {
+    const pushed = (['rules', 'coupons', 'loyalty', 'prices', 'collections'] as const).map((kind) => {
       const mine = all.filter((r) => r.kind === kind && r.version > 0);
       return { kind, streams: mine.length, fleetWide: mine.some((r) => r.target === FLEET), latestVersion: Math.max(0, ...mine.map((r) => r.version)) };
     });

@@ -8,6 +8,14 @@ export type Obj = Record<string, unknown>;
 
 /** Campaign fields of the rules payload (README "Local data": `id`, `name`, `state`, times, `linkedStoreIds`, `features`, `limits`) and what rules may read. */
 const CAMPAIGN_FIELDS = ['id', 'name', 'description', 'state', 'startTime', 'endTime', 'linkedStoreIds', 'features', 'limits', 'activeRulesetId', 'attributes', 'type', 'tags', 'campaignGroups', 'couponAttributes', 'reevaluateOnReturn'] as const;
+/**
+ * Kept in the cache but not in what shops get as the campaign: `budgets` (`CampaignBudget{action, limit, counter}`,
+ * whose counters move with every sale) and when they were read — head office turns them into each store's share
+ * (build.ts), a part of the rules payload of its own.
+ */
+const VOLATILE = ['budgets', 'budgetsReadAt'] as const;
+/** Talon.One `Collection` fields the shops' collections payload carries (src/engine/ingest/collections.ts), besides `payload`. */
+const COLLECTION_FIELDS = ['id', 'name', 'description', 'campaignId', 'applicationId', 'modified'] as const;
 const STORE_FIELDS = ['id', 'integrationId', 'name', 'attributes'] as const;
 /** Talon.One `Coupon` fields the shop's coupons payload reads (src/engine/ingest/coupons.ts). */
 const COUPON_FIELDS = ['id', 'value', 'campaignId', 'usageLimit', 'usageCounter', 'startDate', 'expiryDate', 'recipientIntegrationId', 'attributes', 'discountLimit'] as const;
@@ -39,9 +47,23 @@ function compact(o: Obj, keep: readonly string[]): Obj {
 /** A `RulesetV2` as shops read it: its rules (and selectors, bundles, parameters when there are any), not its audit fields. */
 export const shopRuleset = (r: Obj): Obj => compact(pick(r, ['id', 'campaignId', 'promotionRules', 'strikethroughRules', 'selectors', 'bundles', 'parameters']), ['id', 'promotionRules']);
 /** A campaign as shops read it (the kept fields, empty ones left out; those a shop requires always kept). */
-export const shopCampaign = (c: Obj): Obj => compact(c, ['id', 'name', 'state']);
+export const shopCampaign = (c: Obj): Obj => {
+  const out = compact(c, ['id', 'name', 'state']);
+  for (const k of VOLATILE) delete out[k];
+  return out;
+};
 
-export const trimCampaign = (c: Obj): Obj => pick(c, CAMPAIGN_FIELDS);
+/** A campaign as cached: its kept fields, and its budget counters with the time they were read (`readAt`, ms). */
+export const trimCampaign = (c: Obj, readAt?: number): Obj => {
+  const out = pick(c, CAMPAIGN_FIELDS);
+  if (Array.isArray(c['budgets']) && (c['budgets'] as unknown[]).length > 0 && readAt !== undefined) {
+    out['budgets'] = c['budgets'];
+    out['budgetsReadAt'] = readAt;
+  }
+  return out;
+};
+/** A collection as shops read it (its items added as `payload`). */
+export const trimCollection = (c: Obj): Obj => pick(c, COLLECTION_FIELDS);
 export const trimStore = (s: Obj): Obj => pick(s, STORE_FIELDS);
 export const trimCoupon = (k: Obj): Obj => pick(k, COUPON_FIELDS);
 export const trimProgram = (p: Obj): Obj => pick(p, PROGRAM_FIELDS);

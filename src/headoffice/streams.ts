@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { SnapshotStore } from '../state/snapshot-store.js';
 
-export type PushKind = 'rules' | 'coupons' | 'loyalty' | 'prices';
+export type PushKind = 'rules' | 'coupons' | 'loyalty' | 'prices' | 'collections';
 
 export interface StreamError {
   code: string;
@@ -53,7 +53,7 @@ const MAX_REQUIRES = 64;
 
 export class Streams {
   readonly #store: SnapshotStore;
-  #versions: Record<PushKind, number> = { rules: 0, coupons: 0, loyalty: 0, prices: 0 };
+  #versions: Record<PushKind, number> = { rules: 0, coupons: 0, loyalty: 0, prices: 0, collections: 0 };
   readonly #streams = new Map<string, StreamRecord>();
   #dirty = false;
   #saving: Promise<void> = Promise.resolve();
