@@ -97,14 +97,22 @@ export class LocalState {
   /**
    * Opens the stores and the ledger snapshot, then replays the journal records (undelivered and dead letters,
    * in seq order) that are newer than what they reflect, parsing each record at most once for all of them.
+   * `records` may be a function giving the records above a seq: it is asked only for those newer than what every
+   * store reflects (after a `kill -9`, a few of a backlog of 100,000), since older ones change nothing below.
    */
-  async start(records: readonly JournalEntry[], others: readonly RecordConsumer[] = []): Promise<{ replayed: number }> {
+  async start(
+    records: readonly JournalEntry[] | ((after: number) => readonly JournalEntry[]),
+    others: readonly RecordConsumer[] = [],
+  ): Promise<{ replayed: number }> {
     const ledgerHw = await this.#ledger.load();
     await this.#sessions.start();
     await this.#profiles.start();
     const sessionsHw = this.#sessions.hw;
     const profilesHw = this.#profiles.hw;
     const othersHw = Math.min(Infinity, ...others.map((o) => o.hw));
+    // A record at or below every store's mark is skipped by the loop below without being read, and raises
+    // #lastSeq no higher than those marks do: leaving it out changes nothing.
+    if (typeof records === 'function') records = records(Math.min(ledgerHw, sessionsHw, profilesHw, othersHw));
     // The newest session update of each session among the records to replay holds the whole session (README
     // "Durability and the journal"): the updates before it need not be written to the store — only their ledger
     // ops and replay answers count, when those stores are behind too.

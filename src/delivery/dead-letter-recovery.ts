@@ -18,7 +18,8 @@ export async function reconcileDeadLetters(journal: Journal, store: DeadLetterSt
   if (fresh.length > 0) {
     await store.add(fresh.map((d) => ({ entry: d.entry, status: d.status, body: d.body, failedAt: d.at, laterSent: LATER_SENT_UNKNOWN })));
   }
-  const duplicates = journal.undelivered().filter((e) => store.has(e.seq)).map((e) => e.seq);
+  // Asked per dead letter (few), not per undelivered record (a backlog of 100,000 is not made into objects).
+  const duplicates = store.list().map((d) => d.seq).filter((seq) => journal.isUndelivered(seq)).sort((a, b) => a - b);
   const gone = [...legacy.map((d) => d.entry.seq), ...duplicates];
   if (gone.length > 0) await journal.markDelivered(gone);
   if (legacy.length > 0) log.warn({ takenOver: legacy.length }, 'dead letters of an older journal cursor moved to the dead-letter store');

@@ -68,7 +68,8 @@ export async function openStorage(deps: { config: Config; clock: Clock; log: Log
   const deadStore = await DeadLetterStore.open(path.join(config.dataDir, 'state', 'dead-letters.log'));
   into.deadStore = deadStore;
   await reconcileDeadLetters(journal, deadStore, log.child({ mod: 'delivery' }));
-  const replayed = () => [...journal.undelivered(), ...deadStore.list()].sort((a, b) => a.seq - b.seq);
+  // Only the records above `after` (what every state store reflects already is not made into entry objects).
+  const replayed = (after: number) => [...journal.undeliveredAfter(after), ...deadStore.list().filter((d) => d.seq > after)].sort((a, b) => a.seq - b.seq);
   // Sessions, profiles and replay answers live in disk-backed keyed stores (README "Memory and retention").
   const stateDir = path.join(config.dataDir, 'state');
   const tornTail = (file: string) => (t: { offset: number; bytes: number }) =>
@@ -86,7 +87,7 @@ export async function openStorage(deps: { config: Config; clock: Clock; log: Log
   });
   // Dead letters are replayed too: their answers were given (a single-use code they accepted is still used)
   // until an operator retries them or Talon.One has them.
-  await state.start(replayed(), [replay.consumer()]);
+  await state.start(replayed, [replay.consumer()]);
   into.state = state; // only a started state is saved by stop()
   // A coupons push that counts uses Talon.One already had lets the ledger forget them.
   localData.onCoupons((next, version) => {

@@ -30,6 +30,7 @@ import { Preallocator } from './preallocator.js';
 import { ResidentPayloads, SegmentSources } from './payloads.js';
 import { GroupCommit } from './group-commit.js';
 import { type SegmentState, type Slot, recover } from './recovery.js';
+import type { RecoveredIndex } from './recovered-index.js';
 import { MAX_FIELD_BYTES, type PreparedRecord, encodeBatch, prepareRecord, segmentFileName } from './segment.js';
 import {
   type AppendRequest,
@@ -84,7 +85,10 @@ export class Journal {
   #segments: SegmentState[];
   #active: SegmentState;
   #handle: SegmentHandle;
-  #undelivered: Map<number, Slot>;
+  /** Undelivered records found at open, in seq order (compact: see recovered-index.ts). */
+  readonly #recovered: RecoveredIndex;
+  /** Undelivered records appended since open, in seq order (Map iteration order); all above the recovered ones. */
+  readonly #undelivered = new Map<number, Slot>();
   readonly #keys = new KeyCount();
   /** Dead letters of a cursor written by an older storegate, until taken over (see cursor.ts). */
   readonly #setAside: Map<number, { slot: Slot; info: LegacyDeadInfo }>;
@@ -133,8 +137,8 @@ export class Journal {
     this.#segments = o.rec.segments;
     this.#active = o.active;
     this.#handle = o.handle;
-    this.#undelivered = o.rec.undelivered;
-    for (const slot of this.#undelivered.values()) this.#keys.add(slot.entry.key, 1);
+    this.#recovered = o.rec.undelivered;
+    for (const [key, n] of this.#recovered.keyCounts()) this.#keys.add(key, n);
     this.#setAside = o.rec.setAside;
     this.#delivered = o.rec.delivered;
     this.#lastDurableSeq = o.rec.lastSeq;
@@ -236,6 +240,13 @@ export class Journal {
   async markDelivered(seqs: number | readonly number[]): Promise<void> {
     this.#assertNotClosed();
     for (const seq of typeof seqs === 'number' ? [seqs] : seqs) {
+      const found = this.#recovered.remove(seq);
+      if (found) {
+        this.#keys.add(found.key, -1);
+        found.seg.live -= 1;
+        this.#delivered.add(seq);
+        continue;
+      }
       const slot = this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot;
       if (!slot) continue;
       if (this.#undelivered.delete(seq)) this.#keys.add(slot.entry.key, -1);
@@ -265,12 +276,27 @@ export class Journal {
 
   /** Undelivered records, in seq order. A snapshot array. */
   undelivered(): JournalEntry[] {
-    return Array.from(this.#undelivered.values(), (s) => s.entry);
+    return this.undeliveredAfter(0);
+  }
+
+  /**
+   * Undelivered records with a seq above `after`, in seq order (a snapshot array). A restart's state rebuild
+   * asks only for what its stores do not reflect yet, so the records before it are never made into objects.
+   */
+  undeliveredAfter(after: number): JournalEntry[] {
+    const out = this.#recovered.entriesAfter(after);
+    for (const s of this.#undelivered.values()) if (s.entry.seq > after) out.push(s.entry);
+    return out;
+  }
+
+  /** True while the record with this seq waits for delivery (not delivered, not set aside). */
+  isUndelivered(seq: number): boolean {
+    return this.#undelivered.has(seq) || this.#recovered.has(seq);
   }
 
   /** The undelivered record with this seq, if any (delivered ones are not kept in memory). */
   get(seq: number): JournalEntry | undefined {
-    return (this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot)?.entry;
+    return this.#recovered.get(seq) ?? (this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot)?.entry;
   }
 
   /**
@@ -283,11 +309,11 @@ export class Journal {
   }
 
   stats(): JournalStats {
-    const oldest = this.#undelivered.values().next().value as Slot | undefined;
+    const oldestAt = this.#recovered.firstAt() ?? (this.#undelivered.values().next().value as Slot | undefined)?.entry.at;
     return {
-      depth: this.#undelivered.size,
+      depth: this.#recovered.live + this.#undelivered.size,
       bytes: this.#bytes,
-      oldestAgeSec: oldest ? Math.max(0, (this.#clock.now() - oldest.entry.at) / 1000) : 0,
+      oldestAgeSec: oldestAt !== undefined ? Math.max(0, (this.#clock.now() - oldestAt) / 1000) : 0,
       segments: this.#segments.length,
       lastSeq: this.#lastDurableSeq,
     };
@@ -470,7 +496,7 @@ export class Journal {
 
   #lowWatermark(): number {
     let lw = this.#lastDurableSeq;
-    const first = this.#undelivered.keys().next().value as number | undefined;
+    const first = this.#recovered.firstSeq() ?? (this.#undelivered.keys().next().value as number | undefined);
     if (first !== undefined) lw = Math.min(lw, first - 1);
     for (const seq of this.#setAside.keys()) lw = Math.min(lw, seq - 1);
     return lw;

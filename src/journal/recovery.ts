@@ -8,8 +8,9 @@ import { StoregateError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { CURSOR_FILE, type CursorState, type LegacyDeadInfo, EMPTY_CURSOR, RangeSet, decodeCursor } from './cursor.js';
 import type { JournalFileOps, SegmentHandle } from './file-ops.js';
-import { type BadRegion, type ScanResult, type ScannedRecord, parseSegmentFileName } from './segment.js';
-import { visitSegmentFile } from './scan-file.js';
+import { BODY_FIXED_BYTES, type BadRegion, HEADER_BYTES, type ScanResult, parseSegmentFileName } from './segment.js';
+import { indexSegmentFile } from './scan-file.js';
+import { RecoveredIndex } from './recovered-index.js';
 import { type PayloadSource, StoredEntry } from './types.js';
 
 /** A segment file as the journal tracks it. `live` counts its undelivered (and set-aside) records. */
@@ -28,8 +29,8 @@ export interface Slot {
 
 export interface Recovered {
   readonly segments: SegmentState[];
-  /** Undelivered slots, in seq order (Map iteration order). */
-  readonly undelivered: Map<number, Slot>;
+  /** Undelivered records, in seq order (compact: see recovered-index.ts). */
+  readonly undelivered: RecoveredIndex;
   /** Dead letters of an older storegate's cursor, by seq. */
   readonly setAside: Map<number, { slot: Slot; info: LegacyDeadInfo }>;
   readonly delivered: RangeSet;
@@ -71,19 +72,12 @@ export async function recover(
     .sort((a, b) => a.first - b.first);
 
   const segments: SegmentState[] = [];
-  const undelivered = new Map<number, Slot>();
+  const undelivered = new RecoveredIndex();
   const setAside = new Map<number, { slot: Slot; info: LegacyDeadInfo }>();
   let lastSeq = Math.max(cursor.lw, cursor.hw);
   let prevSeq = 0;
   let active: SegmentHandle | undefined;
   let activeFileBytes = 0;
-  const strings = new Map<string, string>();
-  const intern = (x: string): string => {
-    const known = strings.get(x);
-    if (known !== undefined) return known;
-    strings.set(x, x);
-    return x;
-  };
 
   for (let i = 0; i < segFiles.length; i++) {
     const { n, first } = segFiles[i] as { n: string; first: number };
@@ -94,28 +88,32 @@ export async function recover(
     let fileBytes: number;
     const seg: SegmentState = { firstSeq: first, path, size: 0, live: 0 };
     const src = sourceFor(seg);
+    const segNo = undelivered.addSegment(seg, src);
     let scan: ScanResult;
     // Each good record goes straight into the index (no array of every record of the segment is held).
-    const visit = (r: ScannedRecord): void => {
-      if (r.seq <= prevSeq || r.seq < first || !Number.isSafeInteger(r.seq)) {
-        reportCorruption(path, [{ offset: r.offset, end: r.offset + r.size, reason: `seq ${r.seq} out of order` }], onCorrupt, log);
+    const visit = (seq: number, at: number, mono: number, offset: number, size: number, key: string, kind: string): void => {
+      if (seq <= prevSeq || seq < first || !Number.isSafeInteger(seq)) {
+        reportCorruption(path, [{ offset, end: offset + size, reason: `seq ${seq} out of order` }], onCorrupt, log);
         return;
       }
-      prevSeq = r.seq;
-      lastSeq = Math.max(lastSeq, r.seq);
-      if (isDelivered(r.seq)) return;
-      // Keys and kinds repeat (a session's records share its key): one string each for the whole index.
-      const entry = new StoredEntry({ seq: r.seq, id: r.id, key: intern(r.key), kind: intern(r.kind), at: r.at, mono: r.mono }, undefined);
-      entry.locate(src, r.payloadStart, r.payloadEnd - r.payloadStart);
-      const slot: Slot = { entry, seg };
+      prevSeq = seq;
+      if (seq > lastSeq) lastSeq = seq;
+      if (isDelivered(seq)) return;
       seg.live += 1;
-      const info = deadInfo.get(r.seq);
-      if (info) setAside.set(r.seq, { slot, info });
-      else undelivered.set(r.seq, slot);
+      const info = deadInfo.get(seq);
+      if (!info) {
+        undelivered.add(seq, at, mono, segNo, offset, size, key, kind);
+        return;
+      }
+      // Set aside (an older storegate's dead letter, rare): an entry object as before, its payload read back.
+      const { id, payloadAt } = idAndPayload(src, offset, size);
+      const entry = new StoredEntry({ seq, id, key, kind, at, mono }, undefined);
+      entry.locate(src, offset + payloadAt, size - payloadAt);
+      setAside.set(seq, { slot: { entry, seg }, info });
     };
     try {
       fileBytes = reader.size();
-      scan = visitSegmentFile(reader, fileBytes, isLast, visit);
+      scan = indexSegmentFile(reader, fileBytes, isLast, visit);
     } finally {
       reader.close();
     }
@@ -148,6 +146,15 @@ export async function recover(
     if (!setAside.has(seq)) log.error({ seq }, 'journal: dead letter listed in the cursor has no record; forgetting it');
   }
   return { segments, undelivered, setAside, delivered, lastSeq, active, activeFileBytes };
+}
+
+/** The id of the record at `offset` and where its payload starts in it (read back: the scan decodes no ids). */
+function idAndPayload(src: PayloadSource, offset: number, size: number): { id: string; payloadAt: number } {
+  const b = src.read(offset, size);
+  const h = HEADER_BYTES;
+  const start = h + BODY_FIXED_BYTES;
+  const idLen = b.readUInt16LE(h + 2);
+  return { id: b.toString('utf8', start, start + idLen), payloadAt: start + idLen + b.readUInt16LE(h + 4) + b.readUInt16LE(h + 6) };
 }
 
 function reportCorruption(path: string, regions: BadRegion[], policy: 'fail' | 'skip', log: Logger): void {

@@ -11,7 +11,8 @@
  * handed to {@link scanSegment}, whose torn-tail and re-synchronisation rules then apply unchanged (the rest
  * is a few MiB of zeros in practice; only a damaged segment costs more).
  */
-import { BODY_FIXED_BYTES, HEADER_BYTES, MAGIC_U32, type ScanResult, type ScannedRecord, decodeAt, scanSegment } from './segment.js';
+import { crc32 } from 'node:zlib';
+import { BODY_FIXED_BYTES, FORMAT_VERSION, HEADER_BYTES, MAGIC_U32, type ScanResult, type ScannedRecord, decodeAt, scanSegment } from './segment.js';
 
 export const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
 
@@ -42,6 +43,70 @@ export function visitSegmentFile(
   visit: (r: ScannedRecord) => void,
   windowBytes = SCAN_WINDOW_BYTES,
 ): ScanResult {
+  return walk(file, size, isLast, windowBytes, (win, at, base) => {
+    const r = decodeAt(win, at, base);
+    if (typeof r === 'string') return 0;
+    visit(r);
+    return r.size;
+  }, visit);
+}
+
+/**
+ * What start-up indexes of a good record: its fixed fields, where it lies (segment offset and size, header
+ * included) and its ordering key and kind. The id and the payload stay on disk until they are read.
+ */
+export type IndexVisitor = (seq: number, at: number, mono: number, offset: number, size: number, key: string, kind: string) => void;
+
+/**
+ * The scan recovery runs (see recovery.ts): the same records, data end, torn tail and corruption as
+ * {@link visitSegmentFile} — a record the lean path does not accept is left to the same whole-rest scan — but a
+ * clean record costs no object and no id string: only its key and kind are decoded, for the index.
+ */
+export function indexSegmentFile(
+  file: { read(position: number, length: number): Buffer; readInto(target: Buffer, position: number, length: number): void },
+  size: number,
+  isLast: boolean,
+  visit: IndexVisitor,
+  windowBytes = SCAN_WINDOW_BYTES,
+): ScanResult {
+  // The checks decodeAt makes, in the same order; any failure hands the rest of the file to scanSegment.
+  return walk(file, size, isLast, windowBytes, (win, at, base) => {
+    const len = win.readUInt32LE(at + 8);
+    const end = at + HEADER_BYTES + len;
+    if (crc32(win.subarray(at + 8, end)) !== win.readUInt32LE(at + 4)) return 0;
+    const b = at + HEADER_BYTES;
+    if (win[b] !== FORMAT_VERSION) return 0;
+    const idLen = win.readUInt16LE(b + 2);
+    const keyLen = win.readUInt16LE(b + 4);
+    const kindLen = win.readUInt16LE(b + 6);
+    const k = b + BODY_FIXED_BYTES + idLen;
+    if (k + keyLen + kindLen > end) return 0;
+    visit(
+      win.readDoubleLE(b + 12),
+      win.readDoubleLE(b + 20),
+      win.readDoubleLE(b + 28),
+      base + at,
+      end - at,
+      win.toString('utf8', k, k + keyLen),
+      win.toString('utf8', k + keyLen, k + keyLen + kindLen),
+    );
+    return end - at;
+  }, (r) => visit(r.seq, r.at, r.mono, r.offset, r.size, r.key, r.kind));
+}
+
+/**
+ * The windowed walk both scans share. `decode` takes a record whose header and body lie in the window (magic and
+ * length checked) and returns its size, or 0 when it is not valid; from the first offset where no valid record
+ * starts, the rest of the file goes to scanSegment and its good records to `rest`.
+ */
+function walk(
+  file: { read(position: number, length: number): Buffer; readInto(target: Buffer, position: number, length: number): void },
+  size: number,
+  isLast: boolean,
+  windowBytes: number,
+  decode: (win: Buffer, at: number, base: number) => number,
+  rest: (r: ScannedRecord) => void,
+): ScanResult {
   let buf = Buffer.allocUnsafe(Math.min(windowBytes, size));
   let win: Buffer = buf.subarray(0, 0);
   let winStart = 0;
@@ -63,14 +128,13 @@ export function visitSegmentFile(
     if (win.readUInt32LE(at) !== MAGIC_U32) break;
     const len = win.readUInt32LE(at + 8);
     if (len < BODY_FIXED_BYTES || !cover(off, HEADER_BYTES + len)) break;
-    const r = decodeAt(win, off - winStart, winStart);
-    if (typeof r === 'string') break;
-    visit(r);
-    off += r.size;
+    const n = decode(win, off - winStart, winStart);
+    if (n === 0) break;
+    off += n;
   }
   if (off >= size) return { records: [], end: off, corrupt: [], droppedRecords: 0 };
   buf = win = Buffer.alloc(0); // the rest is read on its own: do not hold both
-  const rest = scanSegment(file.read(off, size - off), isLast, off);
-  for (const r of rest.records) visit(r);
-  return { ...rest, records: [] };
+  const tail = scanSegment(file.read(off, size - off), isLast, off);
+  for (const r of tail.records) rest(r);
+  return { ...tail, records: [] };
 }
