@@ -17,9 +17,9 @@
  */
 import { createHash } from 'node:crypto';
 import { isStoregateError } from '../core/errors.js';
-import { parseCollections } from '../engine/ingest/collections.js';
+import { MAX_COLLECTION_ITEMS, MAX_COLLECTIONS, MAX_COLLECTIONS_ITEMS, parseCollections } from '../engine/ingest/collections.js';
 import { parseCoupons } from '../engine/ingest/coupons.js';
-import { guardJson } from '../engine/ingest/guard.js';
+import { DEFAULT_GUARD, guardJson } from '../engine/ingest/guard.js';
 import { parseLoyalty } from '../engine/ingest/loyalty.js';
 import { parseRules } from '../engine/ingest/rules.js';
 import type { CampaignCoupons, PullCache } from './cache.js';
@@ -85,9 +85,15 @@ export interface BuildProblem {
   error: string;
 }
 
+/**
+ * Longest list a shop accepts per kind: its JSON guard's caps (src/engine/local-data.ts, `#listCap`). The guard's
+ * default (200,000) would leave out a loyalty export or a coupon campaign of 250,000 that every shop takes.
+ */
+const LIST_CAP = { rules: 10_000, coupons: 1_000_000, loyalty: 1_000_000, collections: MAX_COLLECTION_ITEMS } as const;
+
 /** The shop's own check of a data set (src/engine/ingest): null when it would accept it, else why not. */
-function refusal(check: () => unknown, value: unknown): string | null {
-  const hostile = guardJson(value);
+function refusal(kind: keyof typeof LIST_CAP, check: () => unknown, value: unknown): string | null {
+  const hostile = guardJson(value, { ...DEFAULT_GUARD, maxListLength: LIST_CAP[kind] });
   if (hostile.length > 0) return hostile.slice(0, 3).map((d) => `${d.path ?? '/'}: ${d.message}`).join('; ');
   try {
     check();
@@ -166,7 +172,7 @@ export class Builder {
       const id = c['id'] as number;
       const set = cache.coupons.get(id);
       if (!hasCoupons(c) || !set) continue;
-      if (!this.#couponProblems.has(set)) this.#couponProblems.set(set, refusal(() => parseCoupons({ version: 1, full: true, coupons: set.coupons }), set.coupons));
+      if (!this.#couponProblems.has(set)) this.#couponProblems.set(set, refusal('coupons', () => parseCoupons({ version: 1, full: true, coupons: set.coupons }), set.coupons));
       const problem = this.#couponProblems.get(set);
       if (problem) {
         this.problems.push({ kind: 'coupons', what: `coupons of campaign ${id}`, error: problem });
@@ -183,19 +189,30 @@ export class Builder {
     return cache.stores.map((s) => this.#couponTarget(cache, String(s['integrationId']), [...global, ...(byStore.get(s['id'] as number) ?? [])]));
   }
 
-  /** Collections: one set for every shop (`*`), once they have been listed; a collection a shop would refuse is left out. */
+  /**
+   * Collections: one set for every shop (`*`), once they have been listed; a collection a shop would refuse is left
+   * out, and so is one past what a shop takes in one push (its items over all collections, or their number): the
+   * whole push would be refused by every shop otherwise. Those are listed on /fleet.
+   */
   collections(cache: PullCache): CollectionsTarget[] {
     this.#clear('collections');
     if (cache.marks.collectionsDone === 0) return [];
     const ok: Obj[] = [];
+    let items = 0;
     for (const c of [...cache.collections.values()].sort((a, b) => (a['id'] as number) - (b['id'] as number))) {
       let problem = this.#collectionProblems.get(c);
       if (problem === undefined) {
-        problem = refusal(() => parseCollections({ version: 1, full: true, collections: [c] }), c);
+        problem = refusal('collections', () => parseCollections({ version: 1, full: true, collections: [c] }), c);
         this.#collectionProblems.set(c, problem);
       }
+      const n = Array.isArray(c['payload']) ? (c['payload'] as unknown[]).length : 0;
+      if (!problem && items + n > MAX_COLLECTIONS_ITEMS) problem = `${n} items would take the push over the ${MAX_COLLECTIONS_ITEMS} items a shop takes over all collections`;
+      if (!problem && ok.length >= MAX_COLLECTIONS) problem = `a push carries at most ${MAX_COLLECTIONS} collections`;
       if (problem) this.problems.push({ kind: 'collections', what: `collection ${String(c['id'])}`, error: problem });
-      else ok.push(c);
+      else {
+        ok.push(c);
+        items += n;
+      }
     }
     const text = `{"full":true,"collections":${JSON.stringify(ok)}}`;
     return [{ target: FLEET, key: hash(text), collections: ok.length, text: () => text }];
@@ -206,7 +223,7 @@ export class Builder {
     const l = cache.loyalty;
     if (!l) return [];
     const data = { programs: l.programs, balances: l.balances };
-    if (this.#loyaltyChecked.data !== l) this.#loyaltyChecked = { data: l, problem: refusal(() => parseLoyalty({ version: 1, ...data }), data) };
+    if (this.#loyaltyChecked.data !== l) this.#loyaltyChecked = { data: l, problem: refusal('loyalty', () => parseLoyalty({ version: 1, ...data }), data) };
     if (this.#loyaltyChecked.problem) {
       this.problems.push({ kind: 'loyalty', what: 'balances', error: this.#loyaltyChecked.problem });
       return [];
@@ -224,7 +241,7 @@ export class Builder {
     if (had && had.ruleset === ruleset) return had;
     const entry = { campaign: shopCampaign(c), ruleset: shopRuleset(ruleset) };
     const text = JSON.stringify(entry);
-    const problem = refusal(() => parseRules({ version: 1, application: {}, evaluationTree: null, campaigns: [entry] }), entry);
+    const problem = refusal('rules', () => parseRules({ version: 1, application: {}, evaluationTree: null, campaigns: [entry] }), entry);
     const p = { campaign: c, ruleset, text, key: hash(text), problem };
     this.#pieces.set(c, p);
     return p;
@@ -233,7 +250,7 @@ export class Builder {
   /** A tree a shop would refuse is replaced by none (shops then run every campaign, in payload order). */
   #tree(tree: Obj | null): Obj | null {
     if (tree === null) return null;
-    if (this.#treeChecked.tree !== tree) this.#treeChecked = { tree, problem: refusal(() => parseRules({ version: 1, application: {}, evaluationTree: tree, campaigns: [] }), tree) };
+    if (this.#treeChecked.tree !== tree) this.#treeChecked = { tree, problem: refusal('rules', () => parseRules({ version: 1, application: {}, evaluationTree: tree, campaigns: [] }), tree) };
     if (!this.#treeChecked.problem) return tree;
     this.problems.push({ kind: 'rules', what: 'evaluation tree', error: this.#treeChecked.problem });
     return null;

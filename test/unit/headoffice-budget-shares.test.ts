@@ -4,7 +4,9 @@
  * Talon.One's Management API), times `budgets.offlineShare`, split among the stores holding the campaign by
  * `budgets.storeWeights`, rounded down to the action's unit; no share when the counter is unknown. Then what the
  * stores get: the rules push carries the share and the shop's own validation accepts it, the same counters read
- * again later push nothing, and the Application's collections go to every shop in one push the shop accepts.
+ * again later push nothing, and the Application's collections go to every shop in one push the shop accepts (a
+ * collection past what a shop takes in one push is left out and listed, not refused by every shop). Data sets are
+ * checked with the shop's own list caps (a loyalty export of 250,000 balances is pushed).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -252,5 +254,32 @@ describe('collections pulled', () => {
     const parsed = parseCollections({ ...(p.data as object), version: p.version });
     expect(parsed.collections).toEqual([{ id: 22, name: 'Berlin', modified: '2026-06-02T00:00:00Z', payload: ['eve'] }]);
     pub.stop();
+  });
+});
+
+describe('the collections push', () => {
+  it('leaves out, and lists, a collection past the items a shop takes in one push, instead of every shop refusing it', async () => {
+    const cache = await PullCache.open(mkdtempSync(path.join(tmpdir(), 'sg-ho-big-')));
+    const big = (id: number) => ({ id, name: `big ${id}`, modified: '2026-06-01T00:00:00Z', payload: Array.from({ length: 400_000 }, (_, i) => `${id}-${i}`) });
+    await cache.record({ t: 'collection', v: big(1) }, { t: 'collection', v: big(2) }, { t: 'collection', v: big(3) }, { t: 'collection', v: { id: 4, name: 'small', modified: '2026-06-01T00:00:00Z', payload: ['a'] } });
+    await cache.record({ t: 'mark', key: 'collectionsDone', at: READ_AT });
+    const builder = new Builder();
+    const [t] = builder.collections(cache);
+    // 1,000,000 items at most: collections 1 and 2 (800,000) and the small one go; 3 would make 1,200,001.
+    expect(t?.collections).toBe(3);
+    expect(builder.problems).toEqual([{ kind: 'collections', what: 'collection 3', error: expect.stringContaining('1000000 items') }]);
+    const parsed = parseCollections({ ...(JSON.parse(t?.text() as string) as object), version: 1 });
+    expect(parsed.collections.map((c) => c.id)).toEqual([1, 2, 4]);
+  });
+});
+
+describe("head office checks data with the shop's own list caps", () => {
+  it('pushes a loyalty export of 250,000 balances (shops take 1,000,000; the JSON guard alone stops at 200,000)', async () => {
+    const cache = await PullCache.open(mkdtempSync(path.join(tmpdir(), 'sg-ho-cap-')));
+    const balances = Array.from({ length: 250_000 }, (_, i) => ({ programId: 1, profileId: `p${i}`, activePoints: i % 100 }));
+    await cache.record({ t: 'loyalty', v: { readAt: READ_AT, programs: [{ id: 1 }], balances } });
+    const builder = new Builder();
+    expect(builder.loyalty(cache)).toHaveLength(1);
+    expect(builder.problems).toEqual([]);
   });
 });
