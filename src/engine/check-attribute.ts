@@ -64,7 +64,6 @@ export function compileCheckAttribute(b: Record<string, unknown>, env: PathEnv, 
   const op = b.operator;
   if (typeof op !== 'string') throw new Invalid(`${where}/operator`, 'operator must be a string');
   if (!SUPPORTED.has(op)) {
-    if (op === 'inCollection' || op === 'not(inCollection)') throw new Unsupported(`operator ${op}: collections are not synced to the store`);
     throw new Unsupported(`checkAttribute operator ${op} is not supported offline`);
   }
   const attr = compilePath(b.attribute, env, `${where}/attribute`);

@@ -38,9 +38,6 @@ export const NEEDS_TALON_ONE: Readonly<Record<string, string>> = {
 /** Why an item that could run offline does not yet (shown only while it is not supported). */
 const NOT_YET: Readonly<Record<string, string>> = {
   checkEvent: 'its event type names for session events are not public (the spec\'s one example is `profileCreated`); tracked custom events are evaluated by Talon.One when the journalled event is delivered',
-  checkBudget: 'campaign budgets are not enforced offline yet',
-  inCollection: 'collections are not synced to shops yet',
-  'not(inCollection)': 'collections are not synced to shops yet',
 };
 
 export type CoverageStatus = 'offline' | 'needsTalonOne' | 'notYet';
