@@ -8,6 +8,7 @@ import { StoregateError, isStoregateError, type ErrorCode } from '../core/errors
 import { PUSH_MAX_DEPTH, TERMINAL_MAX_DEPTH, jsonDepthExcess } from '../core/json-budget.js';
 import { talonError, validationErrors } from './talon-errors.js';
 import talonSchemas from './talon-request-schemas.json' with { type: 'json' };
+import { lazyValidators } from './lazy-validators.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,12 +30,15 @@ export interface AppDeps {
 }
 
 export const TALON_SCHEMA_ID = 'talon';
+const WARM_VALIDATORS_AFTER_MS = 1000;
 
 /**
  * The fastify app factory (listening is the caller's business, so tests can `inject()` or `listen(0)`).
  * Errors of every kind leave in Talon.One's error shape, with `X-Storegate-Source`.
  */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  // Route validators compile on first use (src/http/lazy-validators.ts), not before the server listens.
+  const validators = lazyValidators();
   // With `https` fastify builds an https.Server; the app's types stay those of the plain one (same request API).
   const app = Fastify({
     ...(deps.https ? { https: deps.https } : {}),
@@ -43,6 +47,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     // Terminals' bodies are forwarded upstream: validation must never rewrite them (no coercion, no defaults).
     ajv: { customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: false, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: validators.buildValidator } },
     // What fastify answers by itself before any route runs leaves in Talon.One's shape too (it otherwise sends its
     // own `{error, code, statusCode}` body, which a Talon.One SDK cannot read): a URL whose percent-encoding does
     // not decode, a path parameter over find-my-way's 100 characters, and HTTP that Node's parser refuses.
@@ -64,6 +69,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.decorateRequest('answerSource', 'gateway');
   app.decorateRequest('plainErrorShape', false);
   app.addSchema({ $id: TALON_SCHEMA_ID, definitions: talonSchemas.definitions });
+  // The validators a start no longer compiles are compiled a second after the server listens, one per event-loop
+  // turn, so /readyz and READY=1 do not wait for them and a shop's first sale does not pay for them either.
+  app.addHook('onListen', (done) => {
+    const warm = () => validators.warm().catch((err: unknown) => deps.log.error({ mod: 'http', err }, 'a route validator does not compile: its requests answer 500'));
+    setTimeout(warm, WARM_VALIDATORS_AFTER_MS).unref();
+    done();
+  });
 
   // An empty body on a route that takes none (reopen) is not malformed JSON; fastify's own parser (which
   // also strips `__proto__` and `constructor.prototype` poisoning) handles the rest.
