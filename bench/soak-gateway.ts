@@ -12,10 +12,12 @@
  *
  * What only the process itself can tell (the entries each bounded part holds, V8's heap figures, the journal's
  * depth) goes to the driver over the IPC channel Node opens for a child: `{ id, q: 'sizes' }` is answered with
- * `{ id, sizes, memory }`. Log lines go to stdout, as the daemon's do (the driver points it at a file, as fast a
+ * `{ id, sizes, memory, spaces, now }` (`gc` and `snapshot` are diagnostics the driver asks for only with --gc
+ * or --heap-snapshot). Log lines go to stdout, as the daemon's do (the driver points it at a file, as fast a
  * reader as journald).
  */
 import type { IncomingMessage } from 'node:http';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { Gateway } from '../src/gateway/gateway.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
@@ -64,8 +66,21 @@ async function main(): Promise<void> {
     const at = req.headers['x-soak-now'];
     if (typeof at === 'string') clock.advanceTo(Number(at));
   });
-  process.on('message', (m: { id: number; q: string }) => {
-    if (m.q === 'sizes') send({ id: m.id, sizes: gateway.stateSizes(), memory: process.memoryUsage(), now: clock.now() });
+  const answer = (id: number, extra: Record<string, unknown> = {}) => {
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((x) => [x.space_name, [x.space_size, x.space_used_size]]));
+    send({ id, sizes: gateway.stateSizes(), memory: process.memoryUsage(), spaces, now: clock.now(), ...extra });
+  };
+  process.on('message', (m: { id: number; q: string; file?: string }) => {
+    if (m.q === 'sizes') answer(m.id);
+    // Diagnostics (bench/soak.ts --gc, --heap-snapshot): never in a judged run.
+    else if (m.q === 'gc') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (!gc) throw new Error('soak gateway: q=gc needs --expose-gc');
+      gc();
+      gc();
+      // V8 gives freed pages back on background threads: let them run before the driver reads RSS.
+      setTimeout(() => answer(m.id), 300);
+    } else if (m.q === 'snapshot' && m.file) answer(m.id, { file: writeHeapSnapshot(m.file) });
   });
   let stopping = false;
   const stop = () => {

@@ -76,7 +76,11 @@ function serialportBindingsAt(root: string): Plugin {
 interface Answer {
   sizes: Record<string, number>;
   memory: NodeJS.MemoryUsage;
+  /** V8's heap spaces: name → [committed, used] bytes. */
+  spaces: Record<string, [number, number]>;
   now: number;
+  /** Where a heap snapshot was written (`q: 'snapshot'`). */
+  file?: string;
 }
 
 /** The gateway process: its pid, its URL, and `ask()` for what only it can tell (bench/soak-gateway.ts). */
@@ -84,7 +88,8 @@ interface GatewayProc {
   pid: number;
   port: number;
   child: ChildProcess;
-  ask(): Promise<Answer>;
+  /** `sizes` (default); `gc`: a full GC first (--gc only); `snapshot`: a heap snapshot into `file` first. */
+  ask(q?: 'sizes' | 'gc' | 'snapshot', file?: string): Promise<Answer>;
   stop(): Promise<number>;
 }
 
@@ -125,20 +130,20 @@ async function startGateway(file: string, flags: string[], env: Record<string, s
     port: Number(new URL(url).port),
     child,
     // Answered within 30 s or the benchmark fails (a stuck gateway must not hang it).
-    ask: () =>
+    ask: (q = 'sizes', file?: string) =>
       new Promise<Answer>((resolve, reject) => {
         if (exitCode !== null) return reject(new Error(`soak gateway exited with ${exitCode}`));
         const id = ++seq;
         const t = setTimeout(() => {
           waiting.delete(id);
           reject(new Error('soak gateway did not answer over IPC within 30 s'));
-        }, 30_000);
+        }, q === 'snapshot' ? 300_000 : 30_000);
         waiting.set(id, (a) => {
           clearTimeout(t);
           if (a) resolve(a);
           else reject(new Error(`soak gateway exited with ${exitCode}`));
         });
-        child.send({ id, q: 'sizes' });
+        child.send({ id, q, file });
       }),
     stop: async () => {
       if (exitCode !== null) return exitCode;
@@ -157,6 +162,22 @@ export async function run(args: string[]): Promise<void> {
   const days = arg(args, '--days', 7);
   const nTerminals = arg(args, '--terminals', 50);
   const drainMaxMs = quick ? 30_000 : 120_000;
+  // Diagnostics (they change what is measured, so never part of a judged run): `--gc` starts the gateway with
+  // --expose-gc and reads its RSS and heap again after a full GC at every row (what is live vs. not yet
+  // collected); `--heap-snapshot DIR` writes V8 heap snapshots of the gateway into DIR: at the first afternoon
+  // outage's deepest backlog (day 1, 20:24) and at the end.
+  const gcProbe = args.includes('--gc');
+  const snapAt = args.indexOf('--heap-snapshot');
+  const snapDir = snapAt >= 0 ? args[snapAt + 1] : undefined;
+  // Experiments with the runtime (never a judged run either): `--gateway-flags "…"` adds node flags to the
+  // daemon's, `--gateway-env "NAME=VALUE …"` sets environment variables for the gateway process.
+  const words = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? (args[i + 1] ?? '').split(/\s+/).filter(Boolean) : [];
+  };
+  const extraFlags = words('--gateway-flags');
+  const extraEnv = Object.fromEntries(words('--gateway-env').map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  const experiment = gcProbe || extraFlags.length > 0 || Object.keys(extraEnv).length > 0;
   const perDay = Math.ceil(total / days);
   const spacing = (CLOSE_AT - OPEN_AT) / perDay;
   const dir = path.join(ROOT, '.bench-tmp', `soak-${process.pid}`);
@@ -232,7 +253,9 @@ export async function run(args: string[]): Promise<void> {
     });
     writeFileSync(path.join(dir, 'config.json'), config(path.join(dir, 'var'), 0));
     const logFile = path.join(dir, 'gateway.log');
-    gw = await startGateway(gwFile, daemon.flags, env, path.join(dir, 'config.json'), logFile, live);
+    const gwFlags = [...daemon.flags, ...extraFlags, ...(gcProbe ? ['--expose-gc'] : [])];
+    gw = await startGateway(gwFile, gwFlags, { ...env, ...extraEnv }, path.join(dir, 'config.json'), logFile, live);
+    if (experiment) console.log(`soak: EXPERIMENT, the gateway runs as: ${[...Object.entries({ ...env, ...extraEnv }).map(([k, v]) => `${k}=${v}`), 'node', ...gwFlags].join(' ')}`);
     const g = gw;
     await sleep(2000);
     // The start (reading the data files) has its own peak; VmHWM is reset so that the one read at the end is the week's.
@@ -246,6 +269,12 @@ export async function run(args: string[]): Promise<void> {
 
     // Memory sampled every 200 ms of real time: the gateway's from /proc, peaks per row and per phase.
     const vmRss = (pid: number | 'self') => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    /** VmRSS's two parts: anonymous memory (heap, malloc) and file pages (the node binary's code and data, clean and shared). */
+    const rssParts = (pid: number) => {
+      const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) / 1024;
+      return { anon: kb('RssAnon'), file: kb('RssFile') };
+    };
     let peak = 0;
     let maxRss = 0;
     let driverPeak = 0;
@@ -281,21 +310,33 @@ export async function run(args: string[]): Promise<void> {
     const measure = async (label: string): Promise<void> => {
       const a = await g.ask();
       const rss = vmRss(g.pid);
+      const parts = rssParts(g.pid);
+      let afterGc: Row['afterGc'];
+      if (gcProbe) {
+        const b = await g.ask('gc');
+        afterGc = { rss: vmRss(g.pid), ...rssParts(g.pid), heap: b.memory.heapUsed / MiB, heapTotal: b.memory.heapTotal / MiB, external: b.memory.external / MiB };
+      }
       const d = await dirSize(path.join(dir, 'var'));
+      const st = await dirSize(path.join(dir, 'var', 'state'));
       const t = new Date(a.now);
       rows.push({
         label,
         sim: `day ${Math.floor((a.now - START) / DAY) + 1} ${t.toISOString().slice(11, 16)}`,
         sessions: done,
         rss,
+        ...parts,
         peak: Math.max(peak, rss),
         heap: a.memory.heapUsed / MiB,
         heapTotal: a.memory.heapTotal / MiB,
-        external: (a.memory.external + a.memory.arrayBuffers) / MiB,
+        // process.memoryUsage(): `external` already includes `arrayBuffers` (all Buffers).
+        external: a.memory.external / MiB,
         driver: vmRss('self'),
         data: d.total / MiB,
         parts: d.parts,
+        stateFiles: st.parts,
         sizes: a.sizes,
+        spaces: a.spaces,
+        ...(afterGc ? { afterGc } : {}),
       });
       peak = 0;
     };
@@ -374,6 +415,16 @@ export async function run(args: string[]): Promise<void> {
       }
       phase = 'day';
     };
+    let snapTaken = false;
+    const SNAP_AT = 20.4 * HOUR;
+    const snapshot = async (label: string): Promise<void> => {
+      if (!snapDir) return;
+      mkdirSync(snapDir, { recursive: true });
+      const file = path.resolve(snapDir, `soak-gateway-${label}.heapsnapshot`);
+      const before = vmRss(g.pid);
+      const a = await g.ask('snapshot', file);
+      console.log(`soak: heap snapshot (${label}) written to ${a.file}: RSS ${before.toFixed(1)} MiB, heap used ${(a.memory.heapUsed / MiB).toFixed(1)} MiB, journal depth ${a.sizes.journalDepth ?? 0}`);
+    };
     const dispense = async (): Promise<{ i: number; t: number } | null> => {
       for (;;) {
         if (night) await night;
@@ -392,6 +443,11 @@ export async function run(args: string[]): Promise<void> {
         const i = next++;
         active++;
         if (i === Math.floor(total / 2)) void measure('middle');
+        if (snapDir && !snapTaken && t >= START + SNAP_AT) {
+          // The first afternoon outage's backlog at its deepest (Talon.One is back at 20:30).
+          snapTaken = true;
+          await snapshot('outage');
+        }
         await setPhase(t);
         return { i, t };
       }
@@ -434,12 +490,13 @@ export async function run(args: string[]): Promise<void> {
     clearInterval(sampler);
     clearInterval(depthPoll);
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${g.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    await snapshot('end');
     for (const c of [...conns, control]) c.close();
     const code = await gw.stop();
     gw = null;
     if (code !== 0) throw new Error(`soak gateway exited with ${code}`);
     printSoakReport({
-      title: `soak — ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days (${Math.round(wallS)} s wall, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
+      title: `soak — ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days (${Math.round(wallS)} s wall, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})${experiment ? ` — EXPERIMENT (${[...(gcProbe ? ['full GCs at every row'] : []), ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`), ...extraFlags].join(', ')}), not a run to judge` : ''}`,
       days,
       rows,
       drains,
