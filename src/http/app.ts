@@ -33,6 +33,15 @@ export const TALON_SCHEMA_ID = 'talon';
 const WARM_VALIDATORS_AFTER_MS = 1000;
 
 /**
+ * fastify's Ajv options. Terminals' bodies are forwarded upstream: validation must never rewrite them (no
+ * coercion, no defaults). `validateSchema: false`: Ajv no longer checks each schema against the JSON Schema
+ * meta-schema at every start — the schemas are fixed in the build, and test/unit/route-schemas.test.ts checks
+ * them so, once. That check compiled the meta-schema's own validator in every daemon: ~5 MiB of the single binary's
+ * idle RSS (README "Benchmarks", **startup**). Ajv's strict mode still refuses an unknown keyword as it compiles.
+ */
+export const AJV_OPTIONS = { customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: false, allErrors: false, validateSchema: false } } as const;
+
+/**
  * The fastify app factory (listening is the caller's business, so tests can `inject()` or `listen(0)`).
  * Errors of every kind leave in Talon.One's error shape, with `X-Storegate-Source`.
  */
@@ -45,8 +54,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: false,
     bodyLimit: deps.bodyLimitBytes,
     return503OnClosing: true,
-    // Terminals' bodies are forwarded upstream: validation must never rewrite them (no coercion, no defaults).
-    ajv: { customOptions: { removeAdditional: false, useDefaults: false, coerceTypes: false, allErrors: false } },
+    ajv: AJV_OPTIONS,
     schemaController: { compilersFactory: { buildValidator: validators.buildValidator } },
     // What fastify answers by itself before any route runs leaves in Talon.One's shape too (it otherwise sends its
     // own `{error, code, statusCode}` body, which a Talon.One SDK cannot read): a URL whose percent-encoding does

@@ -5,10 +5,10 @@
  * Talon.One's request schemas (src/http/talon-request-schemas.json, one shared schema of many definitions): Ajv
  * generating and compiling those validators was a fifth of the CPU of an empty start (a CPU profile of the
  * single binary's start, README "Benchmarks", **startup**). Here fastify's own compiler (@fastify/ajv-compiler,
- * with the app's Ajv options, the shared schemas and Ajv's check of each schema against its meta-schema, all as
- * before) runs for a route the first time a request of it is validated, or when `warm()` gets to it: the daemon
- * warms them one per event-loop turn shortly after it listens, so a shop's first sale does not pay for them and
- * the start does not wait for them. What a validator accepts, refuses and reports is unchanged.
+ * with the app's Ajv options and the shared schemas, as before) runs for a route the first time a request of it
+ * is validated, or when `warm()` gets to it: the daemon warms them one per event-loop turn shortly after it
+ * listens, so a shop's first sale does not pay for them and the start does not wait for them. What a validator
+ * accepts, refuses and reports is unchanged.
  */
 import AjvCompiler from '@fastify/ajv-compiler';
 
