@@ -43,6 +43,19 @@ export class RecoveredIndex {
   readonly #kinds: string[] = [];
   readonly #kindIds = new Map<string, number>();
 
+  /**
+   * Makes room for `n` more records at once (recovery passes an estimate from a segment's size before scanning
+   * it), so the arrays are not copied again and again as they fill; {@link trim} gives back what was not used.
+   */
+  reserve(n: number): void {
+    if (this.#n + n > this.#seq.length) this.#grow(this.#n + n);
+  }
+
+  /** Shrinks the arrays to what they hold when more than half of them went unused (after the scan). */
+  trim(): void {
+    if (this.#seq.length > 1024 && this.#n * 2 < this.#seq.length) this.#grow(Math.max(1024, this.#n), true);
+  }
+
   /** Undelivered records still in the index. */
   get live(): number {
     return this.#live;
@@ -177,16 +190,17 @@ export class RecoveredIndex {
     return -1;
   }
 
-  #grow(): void {
-    const cap = Math.max(1024, this.#seq.length * 2);
+  #grow(min = 0, exact = false): void {
+    const cap = exact ? min : Math.max(1024, this.#seq.length * 2, min);
+    const n = this.#n;
     const f64 = (a: Float64Array) => {
       const b = new Float64Array(cap);
-      b.set(a);
+      b.set(a.subarray(0, n));
       return b;
     };
     const u32 = (a: Uint32Array) => {
       const b = new Uint32Array(cap);
-      b.set(a);
+      b.set(a.subarray(0, n));
       return b;
     };
     this.#seq = f64(this.#seq);
@@ -198,7 +212,7 @@ export class RecoveredIndex {
     this.#key = u32(this.#key);
     this.#kind = u32(this.#kind);
     const g = new Uint8Array(cap);
-    g.set(this.#gone);
+    g.set(this.#gone.subarray(0, n));
     this.#gone = g;
   }
 

@@ -113,6 +113,8 @@ export async function recover(
     };
     try {
       fileBytes = reader.size();
+      // About one record per KiB (a session update is ~1 KiB): room for them in one step; trimmed after the scan.
+      undelivered.reserve(Math.ceil(fileBytes / 1024));
       scan = indexSegmentFile(reader, fileBytes, isLast, visit);
     } finally {
       reader.close();
@@ -142,6 +144,7 @@ export async function recover(
       }
     }
   }
+  undelivered.trim();
   for (const seq of deadInfo.keys()) {
     if (!setAside.has(seq)) log.error({ seq }, 'journal: dead letter listed in the cursor has no record; forgetting it');
   }

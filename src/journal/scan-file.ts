@@ -43,7 +43,7 @@ export function visitSegmentFile(
   visit: (r: ScannedRecord) => void,
   windowBytes = SCAN_WINDOW_BYTES,
 ): ScanResult {
-  return walk(file, size, isLast, windowBytes, (win, at, base) => {
+  return walk(file, size, isLast, windowBytes, (win, _dv, at, base) => {
     const r = decodeAt(win, at, base);
     if (typeof r === 'string') return 0;
     visit(r);
@@ -69,27 +69,29 @@ export function indexSegmentFile(
   visit: IndexVisitor,
   windowBytes = SCAN_WINDOW_BYTES,
 ): ScanResult {
+  // Kinds are few and runs of records share one: its bytes are compared with the last kind's, not decoded again.
+  let lastKind = '';
+  let lastKindBytes = Buffer.alloc(0);
   // The checks decodeAt makes, in the same order; any failure hands the rest of the file to scanSegment.
-  return walk(file, size, isLast, windowBytes, (win, at, base) => {
-    const len = win.readUInt32LE(at + 8);
+  return walk(file, size, isLast, windowBytes, (win, dv, at, base) => {
+    const len = dv.getUint32(at + 8, true);
     const end = at + HEADER_BYTES + len;
-    if (crc32(win.subarray(at + 8, end)) !== win.readUInt32LE(at + 4)) return 0;
+    if (crc32(win.subarray(at + 8, end)) !== dv.getUint32(at + 4, true)) return 0;
     const b = at + HEADER_BYTES;
     if (win[b] !== FORMAT_VERSION) return 0;
-    const idLen = win.readUInt16LE(b + 2);
-    const keyLen = win.readUInt16LE(b + 4);
-    const kindLen = win.readUInt16LE(b + 6);
+    const idLen = dv.getUint16(b + 2, true);
+    const keyLen = dv.getUint16(b + 4, true);
+    const kindLen = dv.getUint16(b + 6, true);
     const k = b + BODY_FIXED_BYTES + idLen;
     if (k + keyLen + kindLen > end) return 0;
-    visit(
-      win.readDoubleLE(b + 12),
-      win.readDoubleLE(b + 20),
-      win.readDoubleLE(b + 28),
-      base + at,
-      end - at,
-      win.toString('utf8', k, k + keyLen),
-      win.toString('utf8', k + keyLen, k + keyLen + kindLen),
-    );
+    const t = k + keyLen;
+    let same = kindLen === lastKindBytes.length;
+    for (let i = 0; same && i < kindLen; i++) same = win[t + i] === lastKindBytes[i];
+    if (!same) {
+      lastKind = win.toString('utf8', t, t + kindLen);
+      lastKindBytes = Buffer.from(win.subarray(t, t + kindLen));
+    }
+    visit(dv.getFloat64(b + 12, true), dv.getFloat64(b + 20, true), dv.getFloat64(b + 28, true), base + at, end - at, win.toString('utf8', k, t), lastKind);
     return end - at;
   }, (r) => visit(r.seq, r.at, r.mono, r.offset, r.size, r.key, r.kind));
 }
@@ -104,11 +106,13 @@ function walk(
   size: number,
   isLast: boolean,
   windowBytes: number,
-  decode: (win: Buffer, at: number, base: number) => number,
+  decode: (win: Buffer, dv: DataView, at: number, base: number) => number,
   rest: (r: ScannedRecord) => void,
 ): ScanResult {
   let buf = Buffer.allocUnsafe(Math.min(windowBytes, size));
   let win: Buffer = buf.subarray(0, 0);
+  // Fixed-width fields are read through a DataView of the window (cheaper per call than Buffer's readers).
+  let dv = new DataView(win.buffer, win.byteOffset, 0);
   let winStart = 0;
   /** Makes `[from, from + len)` readable from the window; false when the file is shorter. */
   const cover = (from: number, len: number): boolean => {
@@ -118,6 +122,7 @@ function walk(
     if (n > buf.length) buf = Buffer.allocUnsafe(n); // one record bigger than the window
     file.readInto(buf, from, n);
     win = buf.subarray(0, n);
+    dv = new DataView(win.buffer, win.byteOffset, n);
     winStart = from;
     return true;
   };
@@ -125,10 +130,10 @@ function walk(
   while (off < size) {
     if (!cover(off, HEADER_BYTES)) break;
     const at = off - winStart;
-    if (win.readUInt32LE(at) !== MAGIC_U32) break;
-    const len = win.readUInt32LE(at + 8);
+    if (dv.getUint32(at, true) !== MAGIC_U32) break;
+    const len = dv.getUint32(at + 8, true);
     if (len < BODY_FIXED_BYTES || !cover(off, HEADER_BYTES + len)) break;
-    const n = decode(win, off - winStart, winStart);
+    const n = decode(win, dv, off - winStart, winStart);
     if (n === 0) break;
     off += n;
   }

@@ -75,4 +75,31 @@ describe('recovered index', () => {
       await cleanup();
     }
   });
+
+  it('keeps every record through the arrays growing past their first room and shrinking back after the scan', async () => {
+    const { dir, cleanup } = await tempDir();
+    const opts = { dir, maxBytes: 1 << 26, segmentBytes: 1 << 22, clock: new ManualClock(), preallocate: false };
+    try {
+      let j = await Journal.open(opts);
+      const written: ReturnType<typeof plain>[] = [];
+      for (let b = 0; b < 30; b++) {
+        const batch = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => j.append({ key: `session:${(b * 100 + i) % 97}`, kind: 'updateSession', payload: { n: b * 100 + i, pad: 'q'.repeat(600) } })),
+        );
+        written.push(...batch.map(plain));
+      }
+      await j.close();
+      // 3,000 undelivered in a 2 MB segment: more than the room made from its size, so the arrays grow (copied).
+      j = await Journal.open(opts);
+      expect(j.undelivered().map(plain)).toEqual(written);
+      await j.markDelivered(written.slice(0, 2900).map((w) => w.seq));
+      await j.close();
+      // 100 left in the same segment: far less than its room, so the arrays are shrunk (copied) after the scan.
+      j = await Journal.open(opts);
+      expect(j.undelivered().map(plain)).toEqual(written.slice(2900));
+      await j.close();
+    } finally {
+      await cleanup();
+    }
+  });
 });
