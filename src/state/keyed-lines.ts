@@ -49,26 +49,100 @@ export class Slots {
   }
 }
 
-/** Splits and checks one line `buf[start, nl)`; undefined when it is not a whole, valid line. */
-function parseLine(buf: Buffer, start: number, nl: number): { seq: number; at: number; keyJson: string; valueAt: number; valueLen: number } | undefined {
-  const t1 = buf.indexOf(TAB, start);
-  if (t1 !== start + 8 || t1 >= nl) return undefined;
-  const body = buf.subarray(t1 + 1, nl);
-  const crc = Number.parseInt(buf.toString('latin1', start, t1), 16);
-  if (!Number.isFinite(crc) || crc32(body) !== crc) return undefined;
-  const t2 = buf.indexOf(TAB, t1 + 1);
-  const t3 = t2 < 0 ? -1 : buf.indexOf(TAB, t2 + 1);
-  if (t3 < 0 || t3 >= nl) return undefined;
-  // The key is JSON: a string may hold a tab only escaped, so the next raw tab ends it.
-  const t4 = buf.indexOf(TAB, t3 + 1);
-  if (t4 < 0 || t4 >= nl) return undefined;
-  const seq = Number(buf.toString('latin1', t1 + 1, t2));
-  const at = Number(buf.toString('latin1', t2 + 1, t3));
-  if (!Number.isFinite(seq) || !Number.isFinite(at)) return undefined;
-  return { seq, at, keyJson: buf.toString('utf8', t3 + 1, t4), valueAt: t4 + 1, valueLen: nl - t4 - 1 };
+/**
+ * A line's fields as {@link parseLine} found them. One object, reused for every line of a scan (a start reads every
+ * line of a store: an object per line was garbage for nothing).
+ */
+interface LineFields {
+  seq: number;
+  at: number;
+  key: string | null;
+  valueAt: number;
+  valueLen: number;
 }
 
-/** One good line as {@link scanLines} found it (`key` null: the header of a compacted file). */
+/**
+ * The number written as `buf[from, to)`, or NaN. Plain decimal digits (what lineOf writes: seqs and times are
+ * integers) are read in place; anything else goes through `Number()` of the text, as it always did.
+ */
+function decimalAt(buf: Buffer, from: number, to: number): number {
+  if (to > from && to - from <= 15) {
+    let n = 0;
+    let i = from;
+    for (; i < to; i++) {
+      const d = (buf[i] as number) - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+    }
+    if (i === to) return n;
+  }
+  return Number(buf.toString('latin1', from, to));
+}
+
+/** The CRC written as the 8 characters at `from`: lower-case hex (what lineOf writes) read in place, else parseInt. */
+function crcAt(buf: Buffer, from: number): number {
+  let n = 0;
+  for (let i = from; i < from + 8; i++) {
+    const c = buf[i] as number;
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (d < 0) return Number.parseInt(buf.toString('latin1', from, from + 8), 16);
+    n = n * 16 + d;
+  }
+  return n;
+}
+
+/**
+ * The key written as JSON in `buf[from, to)`; undefined when it is not JSON or not a string or null. A plain
+ * ASCII string (no escape, no control or non-ASCII byte: a session id, a profile id) is copied out directly —
+ * what JSON.parse would give — anything else is parsed as before.
+ */
+function keyAt(buf: Buffer, from: number, to: number): string | null | undefined {
+  if (to - from >= 2 && buf[from] === 0x22 && buf[to - 1] === 0x22) {
+    let plain = true;
+    for (let i = from + 1; plain && i < to - 1; i++) {
+      const c = buf[i] as number;
+      plain = c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+    }
+    if (plain) return buf.toString('latin1', from + 1, to - 1);
+  }
+  let key: unknown;
+  try {
+    key = JSON.parse(buf.toString('utf8', from, to));
+  } catch {
+    return undefined; // a line that passed its CRC but is not ours
+  }
+  return key === null || typeof key === 'string' ? key : undefined;
+}
+
+/** Splits and checks one line `buf[start, nl)` into `out`; false when it is not a whole, valid line of ours. */
+function parseLine(buf: Buffer, start: number, nl: number, out: LineFields): boolean {
+  const t1 = buf.indexOf(TAB, start);
+  if (t1 !== start + 8 || t1 >= nl) return false;
+  const crc = crcAt(buf, start);
+  if (!Number.isFinite(crc) || crc32(buf.subarray(t1 + 1, nl)) !== crc) return false;
+  const t2 = buf.indexOf(TAB, t1 + 1);
+  const t3 = t2 < 0 ? -1 : buf.indexOf(TAB, t2 + 1);
+  if (t3 < 0 || t3 >= nl) return false;
+  // The key is JSON: a string may hold a tab only escaped, so the next raw tab ends it.
+  const t4 = buf.indexOf(TAB, t3 + 1);
+  if (t4 < 0 || t4 >= nl) return false;
+  const seq = decimalAt(buf, t1 + 1, t2);
+  const at = decimalAt(buf, t2 + 1, t3);
+  if (!Number.isFinite(seq) || !Number.isFinite(at)) return false;
+  const key = keyAt(buf, t3 + 1, t4);
+  if (key === undefined) return false;
+  out.seq = seq;
+  out.at = at;
+  out.key = key;
+  out.valueAt = t4 + 1;
+  out.valueLen = nl - t4 - 1;
+  return true;
+}
+
+/**
+ * One good line as {@link scanLines} found it (`key` null: the header of a compacted file). The visitor gets the
+ * same object for every line: it must copy what it keeps.
+ */
 export interface ScannedLine {
   seq: number;
   at: number;
@@ -90,6 +164,8 @@ export function scanLines(readInto: (target: Buffer, position: number, length: n
   let win: Buffer = buf.subarray(0, 0);
   let winStart = 0;
   let off = 0;
+  const f: LineFields = { seq: 0, at: 0, key: null, valueAt: 0, valueLen: 0 };
+  const line: ScannedLine = { seq: 0, at: 0, key: null, valueOffset: 0, valueLen: 0, lineBytes: 0 };
   while (off < size) {
     let nl = off >= winStart && off < winStart + win.length ? win.indexOf(LINE_END, off - winStart) : -1;
     if (nl < 0) {
@@ -107,17 +183,17 @@ export function scanLines(readInto: (target: Buffer, position: number, length: n
       if (nl < 0) break; // a last line without its newline: torn
     }
     const at0 = off - winStart;
-    const p = parseLine(win, at0, nl);
-    if (!p) break;
-    let key: string | null;
-    try {
-      key = JSON.parse(p.keyJson) as string | null;
-    } catch {
-      break; // a line that passed its CRC but is not ours: the end of good data
-    }
-    if (key !== null && typeof key !== 'string') break;
+    // Not a whole line, or one that passed its CRC but is not ours (its key not JSON text, a string or null):
+    // the end of good data.
+    if (!parseLine(win, at0, nl, f)) break;
     const lineBytes = nl + 1 - at0;
-    visit({ seq: p.seq, at: p.at, key, valueOffset: winStart + p.valueAt, valueLen: p.valueLen, lineBytes });
+    line.seq = f.seq;
+    line.at = f.at;
+    line.key = f.key;
+    line.valueOffset = winStart + f.valueAt;
+    line.valueLen = f.valueLen;
+    line.lineBytes = lineBytes;
+    visit(line);
     off += lineBytes;
   }
   return off;
