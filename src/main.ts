@@ -22,6 +22,7 @@ import { runtimeChecks } from './cli/runtime-info.js';
 import { headofficeCommand } from './headoffice/cli.js';
 import { SystemdNotifier } from './platform/sd-notify.js';
 import { setNativeCacheDir } from './platform/native-addon.js';
+import { startIdleHeapNudge } from './platform/idle-heap.js';
 
 const USAGE = `usage: storegate [command] [options]
   run [--config FILE]                 start the daemon (default command)
@@ -208,6 +209,8 @@ async function run(configPath: string | undefined): Promise<number> {
   // The shutdown handler is installed only once the gateway runs: close-with-grace also acts on `beforeExit`
   // and would turn a failed start into exit 0.
   const url = await gateway.start();
+  // V8's memory reducer gives an idle daemon's heap back (src/platform/idle-heap.ts).
+  const idleHeap = startIdleHeapNudge();
   // Read once started: the config file plus what head office pushed (a pushed value waits for a restart).
   const drainMs = gateway.config.config.http.drainTimeoutMs;
   // SIGTERM/SIGINT: stop taking requests, drain in-flight ones (at most drainMs), sync the journal, exit 0
@@ -233,6 +236,7 @@ async function run(configPath: string | undefined): Promise<number> {
       if (err) log.error({ err }, 'fatal error, shutting down');
       else log.info({ signal, drainTimeoutMs: drainMs }, 'shutting down');
       void systemd.stopping();
+      idleHeap.stop();
       await gateway.stop({ drainMs });
       log.flush();
     },
