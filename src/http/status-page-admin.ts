@@ -61,10 +61,10 @@ function renderAdmin() {
   var camps = ((st.cache && st.cache.campaigns) || []).filter(function (c) { return c.running !== false && c.offlineCapable === false; });
   out.push(section('Campaigns not offline-capable', camps.length ? rows(camps.map(function (c) { return [c.name + ' (' + c.id + ')', c.reason || 'no reason given']; })) : el('p', null, 'none')));
   out.push(section('Terminals', (st.terminals || []).length ? rows(st.terminals.map(function (t) {
-    return [t.id, t.lastSeenAt ? 'last seen ' + ago(t.lastSeenAt) + ' · ' + fmtNum(t.requests) + ' requests' : 'not seen since the start'];
+    return [t.id, t.lastSeenAt ? 'last seen ' + ago(t.lastSeenAt) + ' \u00b7 ' + fmtNum(t.requests) + ' requests' : 'not seen since the start'];
   })) : el('p', null, 'none configured')));
   if ((st.serial || []).length) {
-    out.push(section('Scanners', rows(st.serial.map(function (p) { return [p.id + ' (' + p.role + ')', p.path + ' · ' + (p.open ? 'open' : 'closed') + ' · ' + fmtNum(p.scans) + ' scans, ' + fmtNum(p.reopenCount) + ' reopens']; }))));
+    out.push(section('Scanners', rows(st.serial.map(function (p) { return [p.id + ' (' + p.role + ')', p.path + ' \u00b7 ' + (p.open ? 'open' : 'closed') + ' \u00b7 ' + fmtNum(p.scans) + ' scans, ' + fmtNum(p.reopenCount) + ' reopens']; }))));
   }
   var m = st.mqtt || {};
   out.push(section('Head office broker', m.configured === false ? el('p', null, 'not configured') : rows([

@@ -18,7 +18,7 @@ function svgEl(tag, attrs) {
 /** x of a time in the hour ending at "end", in viewBox units. */
 function xOf(at, end, spanMs) { return Math.max(0, Math.min(PLOT_W, PLOT_W - ((end - at) / spanMs) * PLOT_W)); }
 
-/** A nice upper bound for the y axis (1, 2, 5 × 10^n), so labels read well. */
+/** A nice upper bound for the y axis (1, 2, 5 x 10^n), so labels read well. */
 function niceMax(v) {
   if (!(v > 0)) return 1;
   var p = Math.pow(10, Math.floor(Math.log10(v)));

@@ -82,20 +82,20 @@ function renderFigures(s) {
     ? tile('Talon.One', 'not set up', 'no connection configured', 'warn', 'upstream-state')
     : tile('Talon.One', UP_WORDS[up.state] || up.state, up.latencyMsP50 === null ? 'no calls yet' : 'median ' + fmtNum(up.latencyMsP50) + ' ms' + (up.latencyMsP95 === null ? '' : ', 95 % within ' + fmtNum(up.latencyMsP95) + ' ms'),
       up.state === 'up' ? 'good' : up.state === 'degraded' ? 'warn' : 'bad', 'upstream-state');
-  var full = j.usedPct === null ? '' : ' · ' + fmtNum(j.usedPct) + ' % full';
+  var full = j.usedPct === null ? '' : ' \u00b7 ' + fmtNum(j.usedPct) + ' % full';
   var jTone = !j.writable || j.usedPct >= 90 ? 'bad' : j.usedPct >= 70 ? 'warn' : null;
   var t = s.terminals;
   var open = s.scanners.filter(function (p) { return p.open; }).length;
   fill('figures', el('div', 'grid', [
     tile('Mode', s.mode, MODES[s.mode] || null, null, 'mode'),
     upTile,
-    tile('Journal: sales waiting', fmtNum(j.depth), (j.depth ? 'oldest ' + dur(j.oldestAgeSec) : 'nothing to send') + full + (j.writable ? '' : ' · NOT WRITABLE'), jTone, 'journal-depth'),
+    tile('Journal: sales waiting', fmtNum(j.depth), (j.depth ? 'oldest ' + dur(j.oldestAgeSec) : 'nothing to send') + full + (j.writable ? '' : ' \u00b7 NOT WRITABLE'), jTone, 'journal-depth'),
     tile('Dead letters', fmtNum(j.dead), j.dead ? 'refused by Talon.One' : 'none', j.dead ? 'bad' : 'good', 'dead-letters'),
     tile('Reconciliation', fmtNum(s.reconciliation), 'answers Talon.One corrected', null, 'reconciliation'),
     tile('Clock skew', skew === null ? 'unknown' : fmtNum(skew / 1000) + ' s', skew === null ? 'no answer from Talon.One yet' : 'vs Talon.One', skew !== null && Math.abs(skew) > 2000 ? 'bad' : skew === null ? null : 'good', 'clock-skew'),
     tile('Terminals seen', t.seen + ' of ' + t.configured, t.lastSeenAt ? 'last ' + ago(t.lastSeenAt) : 'none since the start', null, 'terminals'),
     tile('Scanners', s.scanners.length ? open + ' of ' + s.scanners.length : 'none', s.scanners.length ? 'connected' : 'configured', open < s.scanners.length ? 'warn' : null, 'scanners'),
-    tile('Head office link', !s.mqtt.configured ? 'not set up' : s.mqtt.connected ? 'up' : 'down', s.mqtt.configured ? (s.mqtt.since ? (s.mqtt.connected ? 'connected ' : 'lost ') + ago(s.mqtt.since) : 'never connected') + (s.mqtt.queued ? ' · ' + s.mqtt.queued + ' queued' : '') : 'no broker configured', !s.mqtt.configured ? null : s.mqtt.connected ? 'good' : 'warn', 'mqtt'),
+    tile('Head office link', !s.mqtt.configured ? 'not set up' : s.mqtt.connected ? 'up' : 'down', s.mqtt.configured ? (s.mqtt.since ? (s.mqtt.connected ? 'connected ' : 'lost ') + ago(s.mqtt.since) : 'never connected') + (s.mqtt.queued ? ' \u00b7 ' + s.mqtt.queued + ' queued' : '') : 'no broker configured', !s.mqtt.configured ? null : s.mqtt.connected ? 'good' : 'warn', 'mqtt'),
   ]));
 }
 
@@ -110,14 +110,14 @@ function renderData(s) {
     ['Coupons version', fmtNum(c.couponsVersion) + ' (' + fmtNum(c.coupons) + ' codes)'],
     ['Loyalty version', fmtNum(c.loyaltyVersion)],
     ['Last updated', ago(c.updatedAt)],
-    s.flush ? ['Last delivery to Talon.One', ago(s.flush.lastFlushAt) + (s.flush.retrying ? ' · ' + s.flush.retrying + ' retrying' : '')] : null,
+    s.flush ? ['Last delivery to Talon.One', ago(s.flush.lastFlushAt) + (s.flush.retrying ? ' \u00b7 ' + s.flush.retrying + ' retrying' : '')] : null,
     s.pendingRestart ? ['Waiting for a restart', s.pendingRestart + ' setting(s)'] : null,
   ]));
 }
 
 function renderDevices(s) {
   var items = s.scanners.map(function (p) {
-    return ['Scanner ' + p.id, (p.open ? 'connected' : 'NOT connected' + (p.errorCode ? ' (' + p.errorCode + ')' : '')) + (p.lastScanAt ? ' · last scan ' + ago(p.lastScanAt) : '')];
+    return ['Scanner ' + p.id, (p.open ? 'connected' : 'NOT connected' + (p.errorCode ? ' (' + p.errorCode + ')' : '')) + (p.lastScanAt ? ' \u00b7 last scan ' + ago(p.lastScanAt) : '')];
   });
   if (!items.length) items.push(['Scanners', 'none configured']);
   items.push(['Terminal requests', fmtNum(s.terminals.requests) + ' since the start']);
@@ -135,7 +135,7 @@ function render() {
   fill('plots-body', renderPlots(s.history, serverNow()));
   renderData(s);
   renderDevices(s);
-  fill('footer', 'Updated ' + clockText(state.receivedAt) + ' · refreshes every ' + POLL_MS / 1000 + ' s · storegate ' + (s.version || '') + ' · running for ' + dur(s.uptimeSec || 0));
+  fill('footer', 'Updated ' + clockText(state.receivedAt) + ' \u00b7 refreshes every ' + POLL_MS / 1000 + ' s \u00b7 storegate ' + (s.version || '') + ' \u00b7 running for ' + dur(s.uptimeSec || 0));
 }
 
 // ---- network ------------------------------------------------------------------------------------

@@ -46,8 +46,8 @@ export function toAscii(s: string): string {
   return s
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
-    .replace(/€/g, 'EUR')
-    .replace(/£/g, 'GBP')
-    .replace(/ß/g, 'ss')
+    .replace(/\u20ac/g, 'EUR')
+    .replace(/\u00a3/g, 'GBP')
+    .replace(/\u00df/g, 'ss')
     .replace(/[^\x20-\x7e]/g, '?');
 }
