@@ -1,6 +1,6 @@
 /**
  * Process entry: parse argv, run one command, set the exit code.
- * Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid config (CONTRACT §2).
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid config (README "Commands").
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';

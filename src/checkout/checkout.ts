@@ -78,7 +78,7 @@ export interface ScannedCoupons {
 }
 
 /**
- * The core use case: route one terminal call (CONTRACT §2).
+ * The core use case: route one terminal call (README "Configuration", `mode`).
  * - `connected`: forward to Talon.One with this store's id; if the upstream is down, fails, answers 5xx/429,
  *   or misses its deadline, answer locally instead, within the same deadline. A session or profile that
  *   already has journaled records stays local until they are delivered, so upstream never sees them out of order;
@@ -207,8 +207,9 @@ export class Checkout {
   }
 
   /**
-   * CONTRACT §3: storegate sets `storeIntegrationId` on every session and event it sends upstream; a body naming
-   * another store is refused. Bodies arrive already parsed and validated, so they are ours to modify.
+   * storegate sets `storeIntegrationId` on every session and event it sends upstream; a body naming another
+   * store is refused (README "Terminal API (Talon.One-compatible)"). Bodies arrive already parsed and
+   * validated, so they are ours to modify.
    */
   #withStore(req: TerminalRequest): unknown {
     const path = req.spec.storePath;

@@ -30,9 +30,9 @@ type Query = URLSearchParams;
 
 /**
  * Answers terminals from the shop's own data: the engine evaluates, the journal records the answer durably,
- * and only then does the terminal get it (CONTRACT §6). Calls on one session are serialised so successive
- * updates build on each other; the coupon ledger is reserved during evaluation and released again if the
- * journal cannot take the record, so a failed write never leaves a coupon used.
+ * and only then does the terminal get it (README "Durability and the journal"). Calls on one session are
+ * serialised so successive updates build on each other; the coupon ledger is reserved during evaluation and
+ * released again if the journal cannot take the record, so a failed write never leaves a coupon used.
  */
 export class LocalAnswers {
   readonly #d: LocalAnswersDeps;
@@ -129,7 +129,7 @@ export class LocalAnswers {
     const now = clock.now();
     const dry = q.get('dry') === 'true';
     const ctx = { now, terminalId: req.terminalId, storeIntegrationId: this.#d.storeIntegrationId };
-    // A dry run considers only the payload sent, and changes nothing (NOTES §1.1).
+    // A dry run considers only the payload sent, and changes nothing (Talon.One Integration API, `dry`).
     const next = mergeUpdate(dry ? undefined : state.session(id), id, body.customerSession, ctx);
     const profile = next.profileId ? state.profile(next.profileId) : undefined;
     const out = this.#d.localData.engine().evaluate({

@@ -5,8 +5,9 @@ import type { UpdateSessionRecord } from './records.js';
 /**
  * Customer sessions as the shop knows them while answering locally. Updates build on each other as upstream
  * does (PUT semantics: a field sent replaces, a field left out is kept, `couponCodes: []` clears), and the
- * state machine is Talon.One's (NOTES §1.1): open→closed|cancelled; closed→cancelled by update,
- * →partially_returned by a return, →open by reopen; partially_returned→cancelled; cancelled is final.
+ * state machine is Talon.One's: open→closed|cancelled; closed→cancelled by update, →partially_returned by a
+ * return, →open by reopen; partially_returned→cancelled; cancelled is final (scripts/talon-emulator/README.md,
+ * "Session state machine").
  */
 export interface LocalSession {
   integrationId: string;

@@ -1,6 +1,6 @@
 import type { UpstreamOp } from '../upstream/client.js';
 
-/** The seven terminal operations of CONTRACT §3, with their Talon.One routes. */
+/** The seven Talon.One terminal operations (README "Terminal API (Talon.One-compatible)"), with their routes. */
 export type TerminalOp = 'updateSession' | 'returnItems' | 'reopenSession' | 'trackEvent' | 'updateProfile' | 'getInventory' | 'getBalances';
 
 export interface OperationSpec {

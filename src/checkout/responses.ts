@@ -2,9 +2,9 @@ import type { Effect, ProfileInput } from '../engine/index.js';
 import type { LocalSession } from './local-sessions.js';
 
 /**
- * Talon.One's answer shapes, built from local state (NOTES §1.1–§1.8), so a terminal cannot tell a local
- * answer from an upstream one except by `X-Storegate-Source`. Numeric ids that only Talon.One assigns
- * (session `id`, `applicationId`, event ids) are 0 in local answers.
+ * Talon.One's answer shapes (Integration API models, e.g. `IntegrationStateV2`), built from local state, so a
+ * terminal cannot tell a local answer from an upstream one except by `X-Storegate-Source`. Numeric ids that
+ * only Talon.One assigns (session `id`, `applicationId`, event ids) are 0 in local answers.
  */
 
 /** Sums in integer minor units so a 20-line cart never shows 59.699999999999996. */
@@ -90,7 +90,7 @@ export function integrationState(
   return { ...out, ...parts.extra };
 }
 
-/** Rollback effects for what a return or a reopen takes back (NOTES §1.3, §1.4). */
+/** Rollback effects for what a return or a reopen takes back (Talon.One Integration API, `rollbackDiscount` etc.). */
 export function rollbackEffects(effects: readonly Effect[], positions?: ReadonlySet<number>): Effect[] {
   const out: Effect[] = [];
   for (const e of effects) {

@@ -57,8 +57,8 @@ function shown(path: string, v: unknown): string {
 }
 
 /**
- * One schema error in words. `envOf` names the environment variable that set a path (CONTRACT's overrides), so
- * a bad `STOREGATE_MODE` is reported as such rather than against the config file.
+ * One schema error in words. `envOf` names the environment variable that set a path (README "Configuration",
+ * env column), so a bad `STOREGATE_MODE` is reported as such rather than against the config file.
  */
 export function explainSchemaError(e: ValueError, envOf: (path: string) => string | undefined): { path: string; message: string } {
   const path = e.path || '/';

@@ -88,7 +88,7 @@ export interface LoadedConfig {
 
 type EnvRule = { env: string; path: string[]; type: 'string' | 'integer' };
 
-/** CONTRACT §2: environment variables that override single keys. */
+/** Environment variables that override single keys (README "Configuration", env column). */
 export const ENV_OVERRIDES: readonly EnvRule[] = [
   { env: 'STOREGATE_DATA_DIR', path: ['dataDir'], type: 'string' },
   { env: 'STOREGATE_HTTP_HOST', path: ['http', 'host'], type: 'string' },
@@ -101,7 +101,7 @@ export const ENV_OVERRIDES: readonly EnvRule[] = [
   { env: 'STOREGATE_ADMIN_TOKEN', path: ['adminToken'], type: 'string' },
 ];
 
-/** Resolution order of CONTRACT §1: --config, $STOREGATE_CONFIG, /etc/storegate/config.json, built-in defaults. */
+/** Resolution order (README "Commands"): --config, $STOREGATE_CONFIG, /etc/storegate/config.json, built-in defaults. */
 export function resolveConfigPath(opts: LoadOptions): string | null {
   const env = opts.env ?? process.env;
   if (opts.configPath) return path.resolve(opts.configPath);

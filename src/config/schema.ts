@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 /**
  * The config schema: the single source of the config's types, defaults and descriptions.
  * `config/schema.json` is generated from it (`npm run gen:schema`; a test fails when it is stale) and
- * `config/default.json` holds the defaults a run with no config file uses (CONTRACT §1).
+ * `config/default.json` holds the defaults a run with no config file uses (README "Commands").
  * Every object is closed (`additionalProperties: false`) so a typo is an error, not a silent default.
  */
 
@@ -366,7 +366,7 @@ const Offline = Type.Object(
 
 const DataFiles = Type.Object(
   {
-    rules: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Rules file (CONTRACT §7 shape) loaded at start.' }),
+    rules: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Rules file (shape: README "Local data") loaded at start.' }),
     prices: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Strikethrough notification batch(es) loaded at start.' }),
     coupons: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Coupons file loaded at start.' }),
     loyalty: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Loyalty file loaded at start.' }),

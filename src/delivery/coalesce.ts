@@ -1,5 +1,5 @@
 /**
- * Coalescing of one key's pending journal records into one upstream send (CONTRACT §6, flusher issue).
+ * Coalescing of one key's pending journal records into one upstream send (README "Durability and the journal").
  *
  * Rule: starting at the key's head record, a run of `updateSession` records whose `state` is `open`,
  * followed by one more `updateSession` (`open` or `closed`), collapses into one send of the *last*

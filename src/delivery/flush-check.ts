@@ -1,7 +1,7 @@
 /**
  * The flusher's look at a session's upstream state (`GET /v2/customer_sessions/:id`), used before
- * replaying a record older than 23 h and after a 400 to an update that closes a session (NOTES gap #1),
- * and the rules that decide whether a record is already applied upstream.
+ * replaying a record older than 23 h and after a 400 to an update that closes a session (Talon.One answers
+ * 400 to a replayed close), and the rules that decide whether a record is already applied upstream.
  */
 import type { JournalRecord } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
@@ -49,8 +49,9 @@ export async function getUpstreamSession(upstream: UpstreamClient, sessionId: st
 /**
  * Whether `rec` is already reflected by the upstream session (so replaying it is unnecessary):
  * - `updateSession` to `open`/`closed`: upstream is `closed`, `partially_returned` or `cancelled`
- *   (CONTRACT §6). For a closing record that is the close itself having been delivered (its
- *   acknowledgement lost to a crash or timeout); for an `open` record it is superseded by a later close.
+ *   (scripts/talon-emulator/README.md, "Session state machine"). For a closing record that is the close
+ *   itself having been delivered (its acknowledgement lost to a crash or timeout); for an `open` record it
+ *   is superseded by a later close.
  * - `updateSession` to `cancelled`: only an upstream `cancelled` (a closed session still needs the cancel).
  * - `returnItems`: upstream `cancelled` (a return is moot), or `partially_returned` with at least this
  *   record's quantity already returned at every position it names (heuristic: an earlier return of the

@@ -1,9 +1,10 @@
 /**
  * One upstream delivery attempt of a group of journal records (one key's head, possibly coalesced), and
- * the classification of its outcome (CONTRACT §6):
+ * the classification of its outcome (README "Durability and the journal", "Dead letters"):
  * - 2xx → delivered (an `updateSession` answer is reconciled first);
  * - 409, 429, 408, 5xx, network errors → retry later; 401/403 too (a key problem is not the record's fault);
- * - 400 to a session record whose effect upstream already shows (NOTES gap #1, `alreadyApplied`) → delivered;
+ * - 400 to a session record whose effect upstream already shows (`alreadyApplied`: a replayed close gets 400)
+ *   → delivered;
  * - other 4xx → dead letter with the upstream body text.
  * Records older than `oldRecordMs` (session kinds) are checked with a GET first.
  */
@@ -73,7 +74,8 @@ export async function deliverGroup(ctx: SendContext, group: readonly JournalEntr
   // A bad or revoked API key is not the record's fault: keep it and retry (health goes down meanwhile).
   if (st === 401 || st === 403) return { t: 'retry', reason: `auth_${st}` };
   if (st === 400 && sessionId !== undefined) {
-    // NOTES gap #1: replaying an update of a session already closed upstream is answered 400. If upstream
+    // Talon.One answers 400 to any update of a session already closed upstream, even the same close again
+    // (undocumented; scripts/talon-emulator/README.md, "Session state machine"). If upstream
     // already shows what this record does (e.g. it is closed and the record closes it), the record went
     // through earlier and its acknowledgement was lost: delivered, not a dead letter.
     const s = await getUpstreamSession(ctx.upstream, sessionId);

@@ -1,5 +1,5 @@
 /**
- * The flusher (CONTRACT §6): replays journal records upstream.
+ * The flusher (README "Durability and the journal"): replays journal records upstream.
  *
  * - Per key (`session:<id>`, `profile:<id>`): strict seq order, at most one request in flight; overall at
  *   most `concurrency` keys in flight. Keys take turns (FIFO of ready keys); a key backing off is parked

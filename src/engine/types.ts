@@ -1,5 +1,5 @@
 /**
- * Data model of the local evaluation engine: the Talon.One shapes it reads (CONTRACT §7) and the
+ * Data model of the local evaluation engine: the Talon.One shapes it reads (README "Local data") and the
  * shapes it returns. Payloads are validated by `ingest/*` before they are typed as these.
  */
 
@@ -60,7 +60,7 @@ export interface Effect {
   adjustmentReferenceId?: string;
 }
 
-// ---------- data sets (CONTRACT §7) ----------
+// ---------- data sets (src/engine/README.md, "Data sets") ----------
 
 export interface ApplicationSettings {
   currency?: string;

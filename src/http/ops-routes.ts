@@ -3,7 +3,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { checkAdminToken } from './auth.js';
 import { talonError } from './talon-errors.js';
 
-/** What `/status` reports (CONTRACT §4); sections appear as their capabilities exist. */
+/** What `/status` reports (README "Operations API"); sections appear as their capabilities exist. */
 export type StatusDoc = Record<string, unknown> & { version: string; mode: string };
 
 /** The admin token now (a pushed config can change it), or a fixed one. */
@@ -35,7 +35,7 @@ export function requireAdmin(source: AdminTokenSource) {
   };
 }
 
-/** Operations routes (CONTRACT §4): liveness, readiness, status, metrics. */
+/** Operations routes (README "Operations API"): liveness, readiness, status, metrics. */
 export async function opsRoutes(app: FastifyInstance, deps: OpsRouteDeps): Promise<void> {
   const admin = requireAdmin(deps.adminToken);
   app.addHook('onSend', async (_req, reply, payload) => {

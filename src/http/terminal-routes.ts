@@ -12,9 +12,9 @@ export interface TerminalRouteDeps {
 }
 
 /**
- * The Talon.One-compatible terminal API (CONTRACT §3): same paths, methods, bodies and answers as the
- * Integration API, so a POS built on a Talon.One SDK only changes its base URL. Bodies are checked against
- * Talon.One's own request schemas before anything else happens.
+ * The Talon.One-compatible terminal API (README "Terminal API (Talon.One-compatible)"): same paths, methods,
+ * bodies and answers as the Integration API, so a POS built on a Talon.One SDK only changes its base URL.
+ * Bodies are checked against Talon.One's own request schemas before anything else happens.
  */
 export async function terminalRoutes(app: FastifyInstance, deps: TerminalRouteDeps): Promise<void> {
   for (const spec of OPERATIONS) {

@@ -13,7 +13,7 @@ export function backoffDelay(retry: number, policy: BackoffPolicy, random: () =>
   return Math.floor(random() * ceiling);
 }
 
-/** Statuses worth another try (CONTRACT §6): 409 (upstream's per-session queue is full), 429, and 5xx. */
+/** Statuses worth another try: 409 (upstream's per-session queue is full), 429, and 5xx (README "Durability and the journal"). */
 export function isRetryableStatus(status: number): boolean {
   return status === 409 || status === 429 || status >= 500;
 }

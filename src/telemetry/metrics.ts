@@ -63,7 +63,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // --- journal flusher (CONTRACT §6) ---
+  // --- journal flusher (README "Durability and the journal") ---
   readonly flushDelivered = new Counter({
     name: 'storegate_flush_delivered_total',
     help: 'Journal records delivered upstream by the flusher (coalesced records count each), by record kind and how.',

@@ -16,7 +16,7 @@ export interface HealthSnapshot {
 export interface HealthOptions {
   timeoutMs: number;
   clock: Clock;
-  /** Consecutive failed calls that make the upstream `down` (CONTRACT §6). */
+  /** Consecutive failed calls that make the upstream `down`. */
   failureThreshold?: number;
   /** Latency samples kept for p50/p95. */
   window?: number;
@@ -28,7 +28,7 @@ export interface HealthOptions {
  * Upstream health: `down` after consecutive failures or when p95 latency exceeds the call deadline,
  * `degraded` after a failure or when p95 passes half the deadline, `up` otherwise. Once down, only
  * `probeSucceeded()` (the background probe) brings it back: terminals' calls don't, so a flapping link
- * doesn't make every checkout wait for a timeout (CONTRACT §6).
+ * doesn't make every checkout wait for a timeout.
  */
 export class UpstreamHealth {
   readonly #opts: Required<HealthOptions>; // timeoutMs can change (setTimeoutMs)

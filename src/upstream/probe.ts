@@ -2,8 +2,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { UpstreamClient } from './client.js';
 
 /**
- * The background probe (CONTRACT §6): while the upstream is `down`, it alone decides when Talon.One is back,
- * so terminals never wait on a dead link to find out.
+ * The background probe (README "Configuration", `mode`): while the upstream is `down`, it alone decides when
+ * Talon.One is back, so terminals never wait on a dead link to find out.
  */
 export class UpstreamProbe {
   readonly #client: UpstreamClient;

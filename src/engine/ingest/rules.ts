@@ -18,7 +18,7 @@ function checkBlocks(c: Check, v: unknown, path: string): void {
   });
 }
 
-/** Validates a rules payload (CONTRACT §7) and compiles it; throws {@link DataError} with JSON pointers. */
+/** Validates a rules payload (README "Local data") and compiles it; throws {@link DataError} with JSON pointers. */
 export function parseRules(payload: unknown, opts: { collections?: CollectionIndex } = {}): { payload: RulesPayload; compiled: CompiledRules } {
   const c = new Check();
   if (!c.obj(payload, '')) throw new DataError('invalid rules data', c.errors);
