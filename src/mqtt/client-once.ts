@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { noDelay } from './connection.js';
+import { noDelay } from './link.js';
 
 export interface PublishAndWaitOptions {
   url: string;
