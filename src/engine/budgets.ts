@@ -150,8 +150,10 @@ export class BudgetBook {
     for (const c of campaigns) {
       if (c.budget) m.set(c.budget.campaignId, c.budget);
       else if (Array.isArray(c.campaign.limits) && c.campaign.limits.length > 0) {
+        // Not compiled (not offline-capable, maybe for another reason): its price-book lines still spend its limits.
         try {
-          campaignBudget(c.campaign);
+          const b = campaignBudget(c.campaign);
+          if (b) m.set(b.campaignId, b);
         } catch (e) {
           if (!(e instanceof Unsupported)) throw e;
           this.#uncountable.add(c.id);

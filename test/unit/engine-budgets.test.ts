@@ -199,4 +199,13 @@ describe('price-book discounts of campaigns with limits', () => {
     await free.ingest('prices', prices(2));
     expect(basket(free, new BudgetLimits(), 'a')).toEqual([3, 3]);
   });
+
+  it('a campaign not offline-capable for another reason still has its countable limits honoured on price-book lines', async () => {
+    // Campaign-wide setDiscount limit (countable), but a block the shop cannot run: the price book still carries the
+    // campaign's per-item discounts, which spend its budget, and without a share nothing of it may be given offline.
+    const ld = await localData(rulesPayload([campaign(3, [[{ type: 'checkReferral' }]], limits({ action: 'setDiscount', limit: 100 }))]));
+    await ld.ingest('prices', prices(3));
+    expect(ld.status().campaigns[0]).toMatchObject({ id: 3, offlineCapable: false, reason: expect.stringContaining('checkReferral') });
+    expect(basket(ld, new BudgetLimits(), 'a')).toEqual([]);
+  });
 });
