@@ -4,9 +4,9 @@
  * (Prometheus), `GET /healthz`. Errors are `{"error": {"code": "SG_ERR_…", "message", "details"?}}`; a secret
  * never appears in an answer or a log line.
  */
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { StoregateError, isStoregateError, type ErrorCode } from '../core/errors.js';
+import { parseScheme, secretEquals } from '../http/auth.js';
 import type { Logger } from '../telemetry/logger.js';
 import { renderFleetPage } from './fleet-page.js';
 import type { FleetDoc } from './service.js';
@@ -27,12 +27,6 @@ export interface HeadOfficeHttpDeps {
 
 const UUID = /^[A-Za-z0-9._:-]{1,200}$/;
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 function fail(code: ErrorCode, statusCode: number, message: string, details?: { path: string; message: string }[]): StoregateError {
   return new StoregateError(code, message, { statusCode, ...(details ? { details } : {}) });
 }
@@ -46,7 +40,7 @@ export function buildHeadOfficeApp(d: HeadOfficeHttpDeps): FastifyInstance {
     if (req.method !== 'POST' || !req.url.startsWith('/notifications')) return;
     const given = req.headers[header];
     if (d.notificationSecret === null) throw fail('SG_ERR_UNAUTHORIZED', 401, 'notifications are not configured (notifications.secretFile is null)');
-    if (typeof given !== 'string' || !same(given, d.notificationSecret)) throw fail('SG_ERR_UNAUTHORIZED', 401, `missing or wrong ${d.notificationHeader} header`);
+    if (typeof given !== 'string' || !secretEquals(given, d.notificationSecret)) throw fail('SG_ERR_UNAUTHORIZED', 401, `missing or wrong ${d.notificationHeader} header`);
   });
 
   const notify = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -69,11 +63,10 @@ export function buildHeadOfficeApp(d: HeadOfficeHttpDeps): FastifyInstance {
 
   const admin = async (req: FastifyRequest, reply: FastifyReply) => {
     if (d.adminToken === null) return;
-    const a = req.headers.authorization ?? '';
-    let token = '';
-    if (a.startsWith('Bearer ')) token = a.slice(7);
-    else if (a.startsWith('Basic ')) token = Buffer.from(a.slice(6), 'base64').toString('utf8').split(':').slice(1).join(':');
-    if (token && same(token, d.adminToken)) return;
+    const a = req.headers.authorization;
+    const basic = parseScheme(a, 'Basic');
+    const token = parseScheme(a, 'Bearer') ?? (basic === null ? '' : Buffer.from(basic, 'base64').toString('utf8').split(':').slice(1).join(':'));
+    if (token && secretEquals(token, d.adminToken)) return;
     reply.header('www-authenticate', 'Basic realm="storegate head office", charset="UTF-8"');
     throw fail('SG_ERR_UNAUTHORIZED', 401, 'Authorization: Bearer <http.adminToken> (or HTTP Basic with it as the password) required');
   };

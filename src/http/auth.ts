@@ -106,17 +106,20 @@ function certificateIds(terminals: readonly TerminalEntry[]): Map<string, string
 export function checkAdminToken(header: string | undefined, adminToken: string | null): boolean {
   if (!adminToken) return false;
   const presented = parseScheme(header, 'Bearer');
-  if (!presented) return false;
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(adminToken).digest();
-  return timingSafeEqual(a, b);
+  return presented !== null && secretEquals(presented, adminToken);
+}
+
+/** Compares a presented secret with the configured one in constant time, without revealing its length (both hashed first). */
+export function secretEquals(presented: string, secret: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(presented).digest(), createHash('sha256').update(secret).digest());
 }
 
 export function sha256Hex(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-function parseScheme(header: string | undefined, scheme: string): string | null {
+/** The credentials of an `Authorization` header of `scheme` (case-insensitive), or null. */
+export function parseScheme(header: string | undefined, scheme: string): string | null {
   if (!header) return null;
   const sp = header.indexOf(' ');
   if (sp <= 0 || header.slice(0, sp).toLowerCase() !== scheme.toLowerCase()) return null;
