@@ -10,9 +10,9 @@ import { CouponIndex } from './coupons.js';
 import { Catalog, mergeCatalog, type CatalogSnapshot } from './catalog.js';
 import { Engine, DEFAULT_BUDGET } from './evaluate.js';
 import type { FallbackRules } from './fallback.js';
-import { guardJson, DEFAULT_GUARD, type GuardLimits } from './ingest/guard.js';
+import { guardJson, DEFAULT_GUARD, LIST_CAPS, type GuardLimits } from './ingest/guard.js';
 import { parseCatalog } from './ingest/catalog.js';
-import { MAX_COLLECTION_ITEMS, parseCollections } from './ingest/collections.js';
+import { parseCollections } from './ingest/collections.js';
 import { parseCoupons } from './ingest/coupons.js';
 import { parseLoyalty } from './ingest/loyalty.js';
 import { parsePrices } from './ingest/prices.js';
@@ -103,7 +103,7 @@ export class LocalData {
     this.#storeAttrs = deps.storeAttributes ?? {};
     this.#log = deps.log;
     this.#guard = { ...DEFAULT_GUARD, ...deps.limits };
-    this.#listCap = deps.limits?.maxListLength !== undefined ? {} : { rules: 10_000, prices: 200_000, coupons: 1_000_000, loyalty: 1_000_000, catalog: 200_000, collections: MAX_COLLECTION_ITEMS };
+    this.#listCap = deps.limits?.maxListLength !== undefined ? {} : LIST_CAPS;
     this.#budget = deps.limits?.evaluationBudget ?? DEFAULT_BUDGET;
     this.#bundle = this.#make({ versions: { rules: 0, prices: 0, coupons: 0, loyalty: 0, catalog: 0, collections: 0 }, updatedAt: null, rules: compileRules(EMPTY_RULES), rulesPayload: null, prices: new PriceBook(), batches: [], coupons: new CouponIndex(), loyalty: new LoyaltyIndex(), catalog: new Catalog(), collections: new CollectionIndex(), rulesAt: null });
   }

@@ -17,9 +17,9 @@
  */
 import { createHash } from 'node:crypto';
 import { isStoregateError } from '../core/errors.js';
-import { MAX_COLLECTION_ITEMS, MAX_COLLECTIONS, MAX_COLLECTIONS_ITEMS, parseCollections } from '../engine/ingest/collections.js';
+import { MAX_COLLECTIONS, MAX_COLLECTIONS_ITEMS, parseCollections } from '../engine/ingest/collections.js';
 import { parseCoupons } from '../engine/ingest/coupons.js';
-import { DEFAULT_GUARD, guardJson } from '../engine/ingest/guard.js';
+import { DEFAULT_GUARD, guardJson, LIST_CAPS } from '../engine/ingest/guard.js';
 import { parseLoyalty } from '../engine/ingest/loyalty.js';
 import { parseRules } from '../engine/ingest/rules.js';
 import type { CampaignCoupons, PullCache } from './cache.js';
@@ -85,15 +85,9 @@ export interface BuildProblem {
   error: string;
 }
 
-/**
- * Longest list a shop accepts per kind: its JSON guard's caps (src/engine/local-data.ts, `#listCap`). The guard's
- * default (200,000) would leave out a loyalty export or a coupon campaign of 250,000 that every shop takes.
- */
-const LIST_CAP = { rules: 10_000, coupons: 1_000_000, loyalty: 1_000_000, collections: MAX_COLLECTION_ITEMS } as const;
-
 /** The shop's own check of a data set (src/engine/ingest): null when it would accept it, else why not. */
-function refusal(kind: keyof typeof LIST_CAP, check: () => unknown, value: unknown): string | null {
-  const hostile = guardJson(value, { ...DEFAULT_GUARD, maxListLength: LIST_CAP[kind] });
+function refusal(kind: 'rules' | 'coupons' | 'loyalty' | 'collections', check: () => unknown, value: unknown): string | null {
+  const hostile = guardJson(value, { ...DEFAULT_GUARD, maxListLength: LIST_CAPS[kind] });
   if (hostile.length > 0) return hostile.slice(0, 3).map((d) => `${d.path ?? '/'}: ${d.message}`).join('; ');
   try {
     check();

@@ -1,4 +1,6 @@
 import type { ErrorDetail } from '../../core/errors.js';
+import { MAX_COLLECTION_ITEMS } from './collections.js';
+import type { DataKind } from '../types.js';
 
 /** Bounds applied to every pushed data set before it is looked at. */
 export interface GuardLimits {
@@ -8,6 +10,12 @@ export interface GuardLimits {
   maxKeys: number;
   maxNodes: number;
 }
+
+/**
+ * Longest list the shop accepts in each kind of local data: a loyalty export or a coupon campaign may pass the
+ * default 200,000 (head office checks its pushes against the same caps, src/headoffice/build.ts).
+ */
+export const LIST_CAPS: Readonly<Record<DataKind, number>> = { rules: 10_000, prices: 200_000, coupons: 1_000_000, loyalty: 1_000_000, catalog: 200_000, collections: MAX_COLLECTION_ITEMS };
 
 export const DEFAULT_GUARD: GuardLimits = { maxDepth: 64, maxListLength: 200_000, maxStringLength: 20_000, maxKeys: 1_000, maxNodes: 20_000_000 };
 
