@@ -46,18 +46,25 @@ export function lazyValidators(): LazyValidators {
       uncompiled.add(compiled);
       // fastify calls the validator, then reads `errors` (and looks for `schemaEnv`) on it: both are the compiled
       // function's own, read after it ran.
-      const validate = ((data: unknown, ...rest: unknown[]) => (compiled() as (...a: unknown[]) => unknown)(data, ...rest)) as unknown as Validator;
+      const validate = ((data: unknown, context: unknown) => ((fn ?? compiled()) as (d: unknown, c: unknown) => unknown)(data, context)) as unknown as Validator;
       Object.defineProperty(validate, 'errors', { get: () => (compiled() as { errors?: unknown }).errors, enumerable: true });
       Object.defineProperty(validate, 'schemaEnv', { get: () => (compiled() as { schemaEnv?: unknown }).schemaEnv, enumerable: true });
       return validate;
     };
   }) as BuildCompiler;
 
+  /** One validator that does not compile does not keep the others cold: the first error is thrown at the end. */
   const warm = async (): Promise<void> => {
+    let first: unknown;
     for (const compiled of [...uncompiled]) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      compiled();
+      try {
+        compiled();
+      } catch (err) {
+        first ??= err;
+      }
     }
+    if (first !== undefined) throw first;
   };
   return { buildValidator, warm, pending: () => uncompiled.size };
 }
