@@ -22,6 +22,7 @@ import { Gateway } from '../src/gateway/gateway.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { systemClock, type Clock } from '../src/platform/clock.js';
+import { startIdleHeapNudge } from '../src/platform/idle-heap.js';
 
 /** Simulated wall time moved by the driver; monotonic time and timers are real. */
 class SoakClock implements Clock {
@@ -60,6 +61,8 @@ async function main(): Promise<void> {
   const clock = new SoakClock(start);
   const gateway = new Gateway({ loaded, log, clock, probeIntervalMs: 1000 });
   const url = await gateway.start();
+  // As `storegate run` does after its start (src/main.ts): the daemon's idle-heap nudge belongs to what is measured.
+  startIdleHeapNudge();
   const server = gateway.app?.server;
   if (!server) throw new Error('soak gateway: no HTTP server');
   server.prependListener('request', (req: IncomingMessage) => {
