@@ -27,6 +27,7 @@ import type { EvalCtx } from './context.js';
 import { Invalid, Unsupported } from './paths.js';
 import type { Currency } from './money.js';
 import type { Campaign, Effect } from './types.js';
+import { SessionSpending } from './session-spending.js';
 
 /** Unit of a limitable action: money (minor units), loyalty points (hundredths), or a count. */
 export type BudgetUnit = 'money' | 'points' | 'count';
@@ -340,23 +341,20 @@ export interface BudgetExport {
  * is forgotten once a rules push read after its close reached Talon.One counts it ({@link countedByPush}).
  */
 export class BudgetLimits {
-  readonly #spent = new Map<string, Map<string, number>>();
-  readonly #confirmed = new Map<string, number>();
+  readonly #s = new SessionSpending();
 
   spentBy(key: string, sessionId: string): number {
-    return this.#spent.get(key)?.get(sessionId) ?? 0;
+    return this.#s.spentBy(key, sessionId);
   }
 
   /** Units spent on `key` by sessions other than `sessionId`. */
   spentExcluding(key: string, sessionId: string): number {
-    let n = 0;
-    for (const [s, u] of this.#spent.get(key) ?? []) if (s !== sessionId) n += u;
-    return n;
+    return this.#s.spentExcluding(key, sessionId);
   }
 
   /** Keys `sessionId` spends on. */
   keysOf(sessionId: string): string[] {
-    return [...this.#spent].filter(([, m]) => m.has(sessionId)).map(([k]) => k);
+    return this.#s.holdersOf(sessionId);
   }
 
   /** Units spent on `key` by every session. */
@@ -364,34 +362,20 @@ export class BudgetLimits {
     return this.spentExcluding(key, '');
   }
 
-  #set(key: string, sessionId: string, units: number): void {
-    let m = this.#spent.get(key);
-    if (!m) this.#spent.set(key, (m = new Map()));
-    if (units > 0) m.set(sessionId, units);
-    else m.delete(sessionId);
-    if (m.size === 0) this.#spent.delete(key);
-  }
-
   apply(ops: readonly BudgetOp[]): void {
-    for (const o of ops) {
-      // A session changed after Talon.One had it (reopened): its new figure is not in any counter yet.
-      if (o.units !== this.spentBy(o.key, o.sessionId)) this.#confirmed.delete(o.sessionId);
-      this.#set(o.key, o.sessionId, o.units);
-    }
+    for (const o of ops) this.#s.spend(o.key, o.sessionId, o.units);
   }
 
   revert(ops: readonly BudgetOp[]): void {
     for (let i = ops.length - 1; i >= 0; i--) {
       const o = ops[i] as BudgetOp;
-      this.#set(o.key, o.sessionId, o.previous);
+      this.#s.set(o.key, o.sessionId, o.previous);
     }
   }
 
   /** Talon.One has this session since `at` (its close was delivered). Returns whether anything changed. */
   confirm(sessionId: string, at: number): boolean {
-    if (this.#confirmed.has(sessionId) || this.keysOf(sessionId).length === 0) return false;
-    this.#confirmed.set(sessionId, at);
-    return true;
+    return this.#s.confirm(sessionId, at);
   }
 
   /**
@@ -399,36 +383,27 @@ export class BudgetLimits {
    * sessions' spending is forgotten (else it would count twice). Returns how many sessions.
    */
   countedByPush(readAt: number): number {
-    let n = 0;
-    for (const [sessionId, at] of [...this.#confirmed]) {
-      if (at > readAt) continue;
-      for (const k of this.keysOf(sessionId)) this.#set(k, sessionId, 0);
-      this.#confirmed.delete(sessionId);
-      n++;
-    }
-    return n;
+    return this.#s.countedByPush(readAt);
   }
 
   sizes(): { keys: number; spending: number; confirmed: number } {
-    let spending = 0;
-    for (const m of this.#spent.values()) spending += m.size;
-    return { keys: this.#spent.size, spending, confirmed: this.#confirmed.size };
+    const { holders, spending, confirmed } = this.#s.sizes();
+    return { keys: holders, spending, confirmed };
   }
 
   export(): BudgetExport {
     const spent: BudgetExport['spent'] = [];
-    for (const [k, m] of this.#spent) for (const [s, u] of m) spent.push({ key: k, sessionId: s, units: u });
-    const confirmed = [...this.#confirmed].map(([sessionId, at]) => ({ sessionId, at }));
+    for (const [k, s, u] of this.#s.entries()) spent.push({ key: k, sessionId: s, units: u });
+    const confirmed = this.#s.confirmedList();
     return { version: 1, spent, ...(confirmed.length > 0 ? { confirmed } : {}) };
   }
 
   import(data: BudgetExport | undefined): void {
-    this.#spent.clear();
-    this.#confirmed.clear();
+    this.#s.clear();
     if (data === undefined) return;
     if (data.version !== 1 || !Array.isArray(data.spent)) throw new Error('not a budget limits export (version 1)');
-    for (const s of data.spent) this.#set(s.key, s.sessionId, s.units);
-    for (const c of data.confirmed ?? []) this.#confirmed.set(c.sessionId, c.at);
+    for (const s of data.spent) this.#s.set(s.key, s.sessionId, s.units);
+    this.#s.restoreConfirmed(data.confirmed ?? []);
   }
 }
 

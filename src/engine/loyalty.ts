@@ -1,4 +1,5 @@
 import type { LoyaltyBalance, LoyaltyProgram } from './types.js';
+import { SessionSpending } from './session-spending.js';
 
 /**
  * Key of a points holder: `<programId>|p|<profileId>` or `<programId>|c|<cardId>` for a program's main ledger, and
@@ -80,21 +81,17 @@ export interface LoyaltyExport {
  * Same apply/revert/export/import style as the coupon ledger.
  */
 export class LoyaltyLimits {
-  #spent = new Map<string, Map<string, number>>();
-  /** sessionId → when Talon.One had its spending (the close was delivered). */
-  #confirmed = new Map<string, number>();
+  readonly #s = new SessionSpending();
 
   constructor(public maxOfflineDeduction: number = 500) {}
 
   spentBy(holder: string, sessionId: string): number {
-    return this.#spent.get(holder)?.get(sessionId) ?? 0;
+    return this.#s.spentBy(holder, sessionId);
   }
 
   /** Points spent locally on `holder` by sessions other than `sessionId`. */
   spentExcluding(holder: string, sessionId: string): number {
-    let n = 0;
-    for (const [s, p] of this.#spent.get(holder) ?? []) if (s !== sessionId) n += p;
-    return n;
+    return this.#s.spentExcluding(holder, sessionId);
   }
 
   /** Points `sessionId` may deduct offline, given the cached balance. */
@@ -105,39 +102,28 @@ export class LoyaltyLimits {
 
   /** Holders with local spending by `sessionId`. */
   holdersOf(sessionId: string): string[] {
-    return [...this.#spent].filter(([, m]) => m.has(sessionId)).map(([h]) => h);
-  }
-
-  #set(holder: string, sessionId: string, points: number): void {
-    let m = this.#spent.get(holder);
-    if (!m) this.#spent.set(holder, (m = new Map()));
-    if (points > 0) m.set(sessionId, points);
-    else m.delete(sessionId);
-    if (m.size === 0) this.#spent.delete(holder);
+    return this.#s.holdersOf(sessionId);
   }
 
   apply(ops: readonly LoyaltyOp[]): void {
-    for (const o of ops) this.#set(o.holderKey, o.sessionId, o.points);
+    for (const o of ops) this.#s.spend(o.holderKey, o.sessionId, o.points);
   }
 
   revert(ops: readonly LoyaltyOp[]): void {
     for (let i = ops.length - 1; i >= 0; i--) {
       const o = ops[i] as LoyaltyOp;
-      this.#set(o.holderKey, o.sessionId, o.previous);
+      this.#s.set(o.holderKey, o.sessionId, o.previous);
     }
   }
 
   /** Forgets a session's spending (Talon.One has it and the cached balances include it). */
   reconciled(sessionId: string): void {
-    for (const h of this.holdersOf(sessionId)) this.#set(h, sessionId, 0);
-    this.#confirmed.delete(sessionId);
+    this.#s.forget(sessionId);
   }
 
   /** Talon.One has this session's spending since `at`. Returns whether anything changed. */
   confirm(sessionId: string, at: number): boolean {
-    if (this.#confirmed.has(sessionId) || this.holdersOf(sessionId).length === 0) return false;
-    this.#confirmed.set(sessionId, at);
-    return true;
+    return this.#s.confirm(sessionId, at);
   }
 
   /**
@@ -145,34 +131,25 @@ export class LoyaltyLimits {
    * then: that spending is forgotten (else it would be deducted twice). Returns how many sessions.
    */
   countedByPush(readAt: number): number {
-    let n = 0;
-    for (const [sessionId, at] of [...this.#confirmed]) {
-      if (at > readAt) continue;
-      this.reconciled(sessionId);
-      n++;
-    }
-    return n;
+    return this.#s.countedByPush(readAt);
   }
 
   /** Holders with offline spending, spending entries (holder × session) and confirmed sessions. */
   sizes(): { holders: number; spending: number; confirmed: number } {
-    let spending = 0;
-    for (const m of this.#spent.values()) spending += m.size;
-    return { holders: this.#spent.size, spending, confirmed: this.#confirmed.size };
+    return this.#s.sizes();
   }
 
   export(): LoyaltyExport {
     const spent: LoyaltyExport['spent'] = [];
-    for (const [h, m] of this.#spent) for (const [s, p] of m) spent.push({ holderKey: h, sessionId: s, points: p });
-    const confirmed = [...this.#confirmed].map(([sessionId, at]) => ({ sessionId, at }));
+    for (const [h, s, p] of this.#s.entries()) spent.push({ holderKey: h, sessionId: s, points: p });
+    const confirmed = this.#s.confirmedList();
     return { version: 1, spent, ...(confirmed.length > 0 ? { confirmed } : {}) };
   }
 
   import(data: LoyaltyExport): void {
     if (!data || data.version !== 1 || !Array.isArray(data.spent)) throw new Error('not a loyalty limits export (version 1)');
-    this.#spent.clear();
-    this.#confirmed.clear();
-    for (const s of data.spent) this.#set(s.holderKey, s.sessionId, s.points);
-    for (const c of data.confirmed ?? []) this.#confirmed.set(c.sessionId, c.at);
+    this.#s.clear();
+    for (const s of data.spent) this.#s.set(s.holderKey, s.sessionId, s.points);
+    this.#s.restoreConfirmed(data.confirmed ?? []);
   }
 }

@@ -71,4 +71,14 @@ describe('loyalty', () => {
     expect(copy.countedByPush(5000)).toBe(1); // the confirmation survived the export
     expect(copy.available(h, 'b', 100)).toBe(100); // the pushed balance (100) already has the 200 deducted
   });
+
+  it('a session changed after Talon.One had it (reopened) is not forgotten by a push read after the old confirmation', () => {
+    const limits = new LoyaltyLimits(500);
+    const h = holderKey(1, 'p', 'p1');
+    limits.apply([{ op: 'spend', holderKey: h, sessionId: 'a', points: 100, previous: 0 }]);
+    expect(limits.confirm('a', 5000)).toBe(true);
+    limits.apply([{ op: 'spend', holderKey: h, sessionId: 'a', points: 150, previous: 100 }]); // reopened and closed again
+    expect(limits.countedByPush(6000)).toBe(0); // its 150 are not in Talon.One's balances yet
+    expect(limits.spentBy(h, 'a')).toBe(150);
+  });
 });
