@@ -87,6 +87,9 @@ export class LocalData {
   readonly #guard: GuardLimits;
   /** Longest list accepted per kind (coupons and balances can be long; rules are small). */
   readonly #listCap: Partial<Record<DataKind, number>>;
+  /** The budget book of the rules in use, and the fallback set compiled with their settings (see #make). */
+  #bookFor: { rules: CompiledRules; shares: unknown; book: BudgetBook } | undefined;
+  #fallbackFor: { fb: FallbackRules; app: CompiledRules['app']; rules: CompiledRules } | undefined;
   readonly #budget: number;
   #bundle: Bundle;
   /** Fallback promotions from the config (not pushed data): applied to every bundle made. */
@@ -114,11 +117,21 @@ export class LocalData {
       prices: b.prices, coupons: b.coupons, loyalty: b.loyalty, catalog: b.catalog,
       store: { id: rec?.id, integrationId: this.#storeId, ...(rec?.name !== undefined ? { name: rec.name } : {}), attributes: { ...(rec?.attributes ?? {}), ...this.#storeAttrs } },
     };
-    // Budgets only when a campaign has limits the shop enforces: else evaluations skip them altogether.
-    const book = new BudgetBook(b.rules.list, b.rulesPayload?.budgets, b.rules.cur);
+    // Budgets only when a campaign has limits the shop enforces: else evaluations skip them altogether. Both it
+    // and the fallback set compiled with the rules' settings change only with the rules or the fallback, not with
+    // every prices, coupons or loyalty push: they are kept until then.
+    const budgets = b.rulesPayload?.budgets;
+    if (this.#bookFor?.rules !== b.rules || this.#bookFor.shares !== budgets) this.#bookFor = { rules: b.rules, shares: budgets, book: new BudgetBook(b.rules.list, budgets, b.rules.cur) };
+    const book = this.#bookFor.book;
     const fb = this.#fallback;
     // The fallback set without application settings of its own is evaluated with the rules' (currency, time zone).
-    const whole = fb === null ? undefined : Object.keys(fb.payload.application).length > 0 ? fb.rules : compileRules({ ...fb.payload, application: b.rules.app });
+    let whole: CompiledRules | undefined;
+    if (fb === null) whole = undefined;
+    else if (Object.keys(fb.payload.application).length > 0) whole = fb.rules;
+    else {
+      if (this.#fallbackFor?.fb !== fb || this.#fallbackFor.app !== b.rules.app) this.#fallbackFor = { fb, app: b.rules.app, rules: compileRules({ ...fb.payload, application: b.rules.app }) };
+      whole = this.#fallbackFor.rules;
+    }
     const engine = new Engine({
       ...data, rules: b.rules, ...(book.size > 0 ? { budgets: book } : {}),
       ...(fb && whole ? { fallback: { set: fb, whole: new Engine({ ...data, rules: whole }, { budget: this.#budget }), rulesAt: b.rulesAt } } : {}),
