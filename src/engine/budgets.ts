@@ -47,7 +47,9 @@ export const OFFLINE_ACTIONS: Readonly<Record<string, BudgetUnit>> = {
 
 /** Limitable actions of blocks the shop never runs offline: a limit on them cannot be reached here. */
 const NEVER_OFFLINE = new Set(['redeemReferral', 'createCoupon', 'createReferral', 'awardGiveaway', 'callApi', 'reserveCoupon']);
-const PERIODS = new Set(['overall', 'daily', 'weekly', 'monthly', 'yearly']);
+/** `LimitConfig.period` values the shop counts. */
+export const LIMIT_PERIODS: readonly string[] = ['overall', 'daily', 'weekly', 'monthly', 'yearly'];
+const PERIODS = new Set(LIMIT_PERIODS);
 const UNCOUNTABLE: Readonly<Record<string, string>> = {
   Profile: "the customer's uses at other stores and online are not known here",
   Identifier: "the identifier's uses at other stores and online are not known here",
@@ -99,7 +101,7 @@ export function campaignBudget(c: Campaign): CampaignBudget | undefined {
       throw new Unsupported(`its ${l.action} limit per ${e} cannot be counted offline: ${UNCOUNTABLE[e] ?? 'an unknown limit entity'}`);
     }
     const scope = entities.includes('Session') ? 'session' : 'campaign';
-    keys.push({ key: `${c.id}|${l.action}|${period}${scope === 'session' ? '|session' : ''}`, action: l.action, unit, period, scope, limit: l.limit });
+    keys.push({ key: `${shareKey(c.id, l.action, period)}${scope === 'session' ? '|session' : ''}`, action: l.action, unit, period, scope, limit: l.limit });
   });
   return keys.length > 0 ? { campaignId: c.id, keys } : undefined;
 }
@@ -111,8 +113,14 @@ export interface BudgetShares {
   shares: { campaignId: number; action: string; period?: string; share: number }[];
 }
 
-function scaleOf(unit: BudgetUnit, cur: Currency): number {
+/** Units of one whole amount: minor units of money, hundredths of a point, whole counts. */
+export function scaleOf(unit: BudgetUnit, cur: Currency): number {
   return unit === 'money' ? cur.factor : unit === 'points' ? 100 : 1;
+}
+
+/** The key of a campaign-wide limit and of its share (head office builds shares with it too). */
+export function shareKey(campaignId: number | string, action: string, period: string | undefined | null): string {
+  return `${campaignId}|${action}|${period ?? 'overall'}`;
 }
 
 /** Units of `action` one effect consumes (0: none). */
@@ -168,7 +176,7 @@ export class BudgetBook {
       const unit = OFFLINE_ACTIONS[s.action];
       if (unit === undefined) continue;
       // Rounded down: a share never grows by rounding.
-      this.#shares.set(`${s.campaignId}|${s.action}|${s.period ?? 'overall'}`, Math.floor(s.share * scaleOf(unit, cur) + 1e-9));
+      this.#shares.set(shareKey(s.campaignId, s.action, s.period), Math.floor(s.share * scaleOf(unit, cur) + 1e-9));
     }
   }
 

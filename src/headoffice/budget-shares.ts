@@ -12,7 +12,7 @@
  * the campaign not offline-capable. `readAt` is the oldest read time of the counters used: a shop forgets its
  * offline spending only once counters read after that spending reached Talon.One come back in a share.
  */
-import { OFFLINE_ACTIONS } from '../engine/budgets.js';
+import { OFFLINE_ACTIONS, scaleOf, shareKey } from '../engine/budgets.js';
 import { currency } from '../engine/money.js';
 import { linkedStores, type Obj } from './shapes.js';
 
@@ -35,7 +35,7 @@ const weight = (split: BudgetSplit, store: Obj): number => split.storeWeights[St
 export function storeShares(store: Obj, campaigns: readonly Obj[], stores: readonly Obj[], split: BudgetSplit, currencyCode: string | undefined, totals: Map<Obj, number> = new Map()): StoreShares | null {
   const shares: StoreShares['shares'] = [];
   let readAt = Infinity;
-  const decimals = currency(currencyCode).decimals;
+  const cur = currency(currencyCode);
   for (const c of campaigns) {
     const limits = Array.isArray(c['limits']) ? (c['limits'] as Obj[]) : [];
     const counters = Array.isArray(c['budgets']) ? (c['budgets'] as Obj[]) : [];
@@ -59,7 +59,7 @@ export function storeShares(store: Obj, campaigns: readonly Obj[], stores: reado
       }
       const w = weight(split, store);
       if (total <= 0 || w <= 0) continue;
-      const scale = unit === 'money' ? 10 ** decimals : unit === 'points' ? 100 : 1;
+      const scale = scaleOf(unit, cur);
       const share = Math.floor((Math.max(0, limit - counter) * split.offlineShare * w * scale) / total + 1e-9) / scale;
       const period = typeof l['period'] === 'string' ? l['period'] : undefined;
       shares.push({ campaignId: c['id'] as number, action, ...(period && period !== 'overall' ? { period } : {}), share });
@@ -71,7 +71,7 @@ export function storeShares(store: Obj, campaigns: readonly Obj[], stores: reado
   // Two limits of one action and period: the smaller share holds for both.
   const byKey = new Map<string, StoreShares['shares'][number]>();
   for (const s of shares) {
-    const k = `${s.campaignId}|${s.action}|${s.period ?? 'overall'}`;
+    const k = shareKey(s.campaignId, s.action, s.period);
     const had = byKey.get(k);
     if (!had || s.share < had.share) byKey.set(k, s);
   }

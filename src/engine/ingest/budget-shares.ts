@@ -1,7 +1,6 @@
-import { OFFLINE_ACTIONS } from '../budgets.js';
+import { LIMIT_PERIODS, OFFLINE_ACTIONS, shareKey } from '../budgets.js';
 import type { Check } from './check.js';
 
-const PERIODS = ['overall', 'daily', 'weekly', 'monthly', 'yearly'];
 
 /**
  * The rules payload's `budgets` (storegate's addition, set by head office per store; src/engine/budgets.ts):
@@ -19,9 +18,9 @@ export function checkBudgetShares(c: Check, v: unknown, campaignIds: ReadonlySet
     if (!c.obj(s, p)) return;
     if (c.int(s.campaignId, `${p}/campaignId`, 0) && !campaignIds.has(s.campaignId)) c.fail(`${p}/campaignId`, `campaign ${s.campaignId} is not in this payload`);
     if (typeof s.action !== 'string' || OFFLINE_ACTIONS[s.action] === undefined) c.fail(`${p}/action`, `must be one of ${Object.keys(OFFLINE_ACTIONS).join(', ')}`);
-    if (s.period !== undefined) c.oneOf(s.period, `${p}/period`, PERIODS);
+    if (s.period !== undefined) c.oneOf(s.period, `${p}/period`, LIMIT_PERIODS);
     c.num(s.share, `${p}/share`, 0);
-    const key = `${String(s.campaignId)}|${String(s.action)}|${String(s.period ?? 'overall')}`;
+    const key = shareKey(String(s.campaignId), String(s.action), s.period === undefined || s.period === null ? undefined : String(s.period));
     if (seen.has(key)) c.fail(p, `a second share for campaign ${String(s.campaignId)}, ${String(s.action)}, ${String(s.period ?? 'overall')}`);
     seen.add(key);
   });
