@@ -10,7 +10,7 @@ import path from 'node:path';
 import { cpuMs, freePort, rssMb, spawnEmulatorBundle, spawnGatewayBundle, waitForHttp, type Proc } from './procs.js';
 import { printTable, summarize, verdict } from './report.js';
 import { sha256Hex } from '../src/http/auth.js';
-import { LoadConnection, putHead } from './http-load.js';
+import { concurrentUpdates, serialUpdates, sessionTarget } from './http-load.js';
 
 const API_KEY = 'bench-upstream-key-0123456789';
 const TERMINAL_TOKEN = 'bench-terminal-token-0123456789';
@@ -24,51 +24,6 @@ function body(session: number): string {
     category: i % 2 ? 'food' : 'shoes',
   }));
   return JSON.stringify({ customerSession: { profileId: `P-${session % 500}`, cartItems, couponCodes: [] }, responseContent: ['customerSession'] });
-}
-
-interface Target {
-  name: string;
-  host: string;
-  headerLines: string;
-  /** One keep-alive connection per concurrent worker. */
-  conns: LoadConnection[];
-}
-
-async function target(name: string, port: number, authorization: string): Promise<Target> {
-  const conns = await Promise.all(Array.from({ length: 32 }, () => LoadConnection.open(port)));
-  return { name, host: `127.0.0.1:${port}`, headerLines: `authorization: ${authorization}\r\n`, conns };
-}
-
-async function one(t: Target, conn: LoadConnection, session: number, payload: string): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  const status = await conn.request(putHead(`/v2/customer_sessions/bench-${session}`, t.host, t.headerLines, payload), payload);
-  if (status !== 200) throw new Error(`${t.name}: HTTP ${status}`);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-/** Sequential requests: latency samples in ms. */
-async function serial(t: Target, n: number, offset: number, payloads: string[]): Promise<number[]> {
-  const out: number[] = [];
-  const conn = t.conns[0] as LoadConnection;
-  for (let i = 0; i < n; i++) out.push(await one(t, conn, offset + i, payloads[i % payloads.length] as string));
-  return out;
-}
-
-/** `concurrency` workers (one connection each) for `n` requests in total: req/s and latencies. */
-async function concurrent(t: Target, n: number, concurrency: number, offset: number, payloads: string[]): Promise<{ rps: number; lat: number[] }> {
-  let next = 0;
-  const lat: number[] = [];
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    t.conns.slice(0, concurrency).map(async (conn) => {
-      while (next < n) {
-        const i = next++;
-        lat.push(await one(t, conn, offset + (i % 2000), payloads[i % payloads.length] as string));
-      }
-    }),
-  );
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { rps: n / secs, lat };
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -98,29 +53,29 @@ export async function run(args: string[]): Promise<void> {
     const gwUrl = `http://127.0.0.1:${gwPort}`;
     await waitForHttp(`${gwUrl}/healthz`);
 
-    const direct = await target('direct', emuPort, `ApiKey-v1 ${API_KEY}`);
-    const via = await target('gateway', gwPort, `ApiKey-v1 ${TERMINAL_TOKEN}`);
+    const direct = await sessionTarget('direct', emuPort, `ApiKey-v1 ${API_KEY}`, 'bench');
+    const via = await sessionTarget('gateway', gwPort, `ApiKey-v1 ${TERMINAL_TOKEN}`, 'bench');
     const payloads = Array.from({ length: 64 }, (_, i) => body(i));
 
     // Warm up both paths (JIT, keep-alive sockets, the emulator's session map).
     for (const t of [direct, via]) {
-      await serial(t, Math.round(1500 * scale), 0, payloads);
-      await concurrent(t, Math.round(3000 * scale), 32, 0, payloads);
+      await serialUpdates(t, Math.round(1500 * scale), 0, payloads);
+      await concurrentUpdates(t, Math.round(3000 * scale), 32, 0, payloads);
     }
 
     // Concurrency 1: alternate blocks so drift (another process, thermal) hits both paths alike.
     const c1: Record<string, number[]> = { direct: [], gateway: [] };
     for (let block = 0; block < 6; block++) {
-      for (const t of [direct, via]) c1[t.name]!.push(...(await serial(t, Math.round(700 * scale), 10_000 + block * 1000, payloads)));
+      for (const t of [direct, via]) c1[t.name]!.push(...(await serialUpdates(t, Math.round(700 * scale), 10_000 + block * 1000, payloads)));
     }
     const d1 = summarize(c1.direct!);
     const g1 = summarize(c1.gateway!);
 
     // Concurrency 32.
     const n32 = Math.round(20_000 * scale);
-    const d32 = await concurrent(direct, n32, 32, 20_000, payloads);
+    const d32 = await concurrentUpdates(direct, n32, 32, 20_000, payloads);
     const before = { gw: cpuMs(gw.child.pid as number), emu: cpuMs(emu.child.pid as number), client: process.cpuUsage() };
-    const g32 = await concurrent(via, n32, 32, 40_000, payloads);
+    const g32 = await concurrentUpdates(via, n32, 32, 40_000, payloads);
     const clientCpu = process.cpuUsage(before.client);
     const perReq = {
       gw: (cpuMs(gw.child.pid as number) - before.gw) / n32,

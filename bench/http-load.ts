@@ -101,3 +101,52 @@ export class LoadConnection {
 export function putHead(path: string, host: string, headerLines: string, body: string): string {
   return `PUT ${path} HTTP/1.1\r\nhost: ${host}\r\n${headerLines}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
 }
+
+/** A server the session-update benchmarks load: 32 keep-alive connections and the request's header lines. */
+export interface SessionTarget {
+  name: string;
+  host: string;
+  headerLines: string;
+  /** Session ids are `<prefix>-<n>`. */
+  sessionPrefix: string;
+  /** One keep-alive connection per concurrent worker. */
+  conns: LoadConnection[];
+}
+
+export async function sessionTarget(name: string, port: number, authorization: string, sessionPrefix: string): Promise<SessionTarget> {
+  const conns = await Promise.all(Array.from({ length: 32 }, () => LoadConnection.open(port)));
+  return { name, host: `127.0.0.1:${port}`, headerLines: `authorization: ${authorization}\r\n`, sessionPrefix, conns };
+}
+
+/** One session update (200 expected): its latency in ms. */
+export async function updateSession(t: SessionTarget, conn: LoadConnection, session: number, payload: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const status = await conn.request(putHead(`/v2/customer_sessions/${t.sessionPrefix}-${session}`, t.host, t.headerLines, payload), payload);
+  if (status !== 200) throw new Error(`${t.name}: HTTP ${status}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Sequential updates of sessions `offset + i` (`offset + i % sessions` with `sessions`): latency samples in ms. */
+export async function serialUpdates(t: SessionTarget, n: number, offset: number, payloads: readonly string[], sessions = Infinity): Promise<number[]> {
+  const out: number[] = [];
+  const conn = t.conns[0] as LoadConnection;
+  for (let i = 0; i < n; i++) out.push(await updateSession(t, conn, offset + (i % sessions), payloads[i % payloads.length] as string));
+  return out;
+}
+
+/** `concurrency` workers (one connection each) for `n` updates in all, over 2,000 sessions: time, req/s, latencies. */
+export async function concurrentUpdates(t: SessionTarget, n: number, concurrency: number, offset: number, payloads: readonly string[]): Promise<{ secs: number; rps: number; lat: number[] }> {
+  let next = 0;
+  const lat: number[] = [];
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    t.conns.slice(0, concurrency).map(async (conn) => {
+      while (next < n) {
+        const i = next++;
+        lat.push(await updateSession(t, conn, offset + (i % 2000), payloads[i % payloads.length] as string));
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { secs, rps: n / secs, lat };
+}

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sha256Hex } from '../src/http/auth.js';
-import { LoadConnection, putHead } from './http-load.js';
+import { concurrentUpdates, serialUpdates, sessionTarget } from './http-load.js';
 import { cpuMs, freePort, rssMb, spawnEmulatorBundle, spawnGatewayBundle, waitForHttp, type Proc } from './procs.js';
 import { printTable, summarize, verdict } from './report.js';
 
@@ -54,48 +54,6 @@ function body(session: number): string {
   }));
   const attributes = Object.fromEntries([['channel', 'pos'], ['loyaltyTier', 'gold'], ...Array.from({ length: 10 }, (_, k) => [`s_${k}`, `session value ${k}`])]);
   return JSON.stringify({ customerSession: { profileId: `P-${session % 500}`, cartItems, attributes, couponCodes: [] }, responseContent: ['customerSession'] });
-}
-
-interface Target {
-  name: string;
-  port: number;
-  host: string;
-  headerLines: string;
-  conns: LoadConnection[];
-}
-
-async function target(name: string, port: number, authorization: string): Promise<Target> {
-  const conns = await Promise.all(Array.from({ length: 32 }, () => LoadConnection.open(port)));
-  return { name, port, host: `127.0.0.1:${port}`, headerLines: `authorization: ${authorization}\r\n`, conns };
-}
-
-async function one(t: Target, conn: LoadConnection, session: number, payload: string): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  const status = await conn.request(putHead(`/v2/customer_sessions/trim-${session}`, t.host, t.headerLines, payload), payload);
-  if (status !== 200) throw new Error(`${t.name}: HTTP ${status}`);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-async function serial(t: Target, n: number, offset: number, payloads: string[]): Promise<number[]> {
-  const out: number[] = [];
-  const conn = t.conns[0] as LoadConnection;
-  for (let i = 0; i < n; i++) out.push(await one(t, conn, offset + (i % 2000), payloads[i % payloads.length] as string));
-  return out;
-}
-
-async function concurrent(t: Target, n: number, offset: number, payloads: string[]): Promise<{ secs: number; lat: number[] }> {
-  let next = 0;
-  const lat: number[] = [];
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    t.conns.map(async (conn) => {
-      while (next < n) {
-        const i = next++;
-        lat.push(await one(t, conn, offset + (i % 2000), payloads[i % payloads.length] as string));
-      }
-    }),
-  );
-  return { secs: Number(process.hrtime.bigint() - t0) / 1e9, lat };
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -144,14 +102,14 @@ export async function run(args: string[]): Promise<void> {
     const off = await gateway('off', false, true);
     const on = await gateway('on', true, false);
 
-    const tOff = await target('trimming off', off.port, `ApiKey-v1 ${TERMINAL_TOKEN}`);
-    const tOn = await target('trimming on', on.port, `ApiKey-v1 ${TERMINAL_TOKEN}`);
+    const tOff = await sessionTarget('trimming off', off.port, `ApiKey-v1 ${TERMINAL_TOKEN}`, 'trim');
+    const tOn = await sessionTarget('trimming on', on.port, `ApiKey-v1 ${TERMINAL_TOKEN}`, 'trim');
     const payloads = Array.from({ length: 32 }, (_, i) => body(i));
     const paths = [tOff, tOn];
 
     for (const t of paths) {
-      await serial(t, Math.round(1000 * scale), 0, payloads);
-      await concurrent(t, Math.round(2000 * scale), 0, payloads);
+      await serialUpdates(t, Math.round(1000 * scale), 0, payloads, 2000);
+      await concurrentUpdates(t, Math.round(2000 * scale), 32, 0, payloads);
     }
 
     // Bytes: the untrimmed body is exactly what the gateway sends with trimming off (the same text JSON.stringify
@@ -165,7 +123,7 @@ export async function run(args: string[]): Promise<void> {
     const savedBefore = await metric(on.port, 'storegate_upstream_trimmed_bytes_total');
 
     const c1: Record<string, number[]> = { [tOff.name]: [], [tOn.name]: [] };
-    for (let block = 0; block < 6; block++) for (const t of block % 2 ? [...paths].reverse() : paths) c1[t.name]!.push(...(await serial(t, Math.round(500 * scale), 10_000 + block * 1000, payloads)));
+    for (let block = 0; block < 6; block++) for (const t of block % 2 ? [...paths].reverse() : paths) c1[t.name]!.push(...(await serialUpdates(t, Math.round(500 * scale), 10_000 + block * 1000, payloads, 2000)));
     const c1Count = c1[tOn.name]!.length;
 
     const n32 = Math.round(8000 * scale);
@@ -173,7 +131,7 @@ export async function run(args: string[]): Promise<void> {
     for (const half of [0, 1]) {
       for (const [t, g] of half ? ([[tOn, on], [tOff, off]] as const) : ([[tOff, off], [tOn, on]] as const)) {
         const before = { gw: cpuMs(g.proc.child.pid as number), emu: cpuMs(emu.child.pid as number) };
-        const r = await concurrent(t, n32 / 2, 30_000 + half * 5000, payloads);
+        const r = await concurrentUpdates(t, n32 / 2, 32, 30_000 + half * 5000, payloads);
         const acc = (c32[t.name] ??= { secs: 0, lat: [], cpuGw: 0, cpuEmu: 0 });
         acc.secs += r.secs;
         acc.lat.push(...r.lat);
