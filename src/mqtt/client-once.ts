@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { noDelay } from './link.js';
+import { noDelay, refusedMqtt5 } from './link.js';
 
 export interface PublishAndWaitOptions {
   url: string;
@@ -68,12 +68,16 @@ async function connectOnce(o: PublishAndWaitOptions): Promise<MqttClient> {
     ...(o.username ? { username: o.username } : {}),
     ...(o.password ? { password: o.password } : {}),
   };
+  return (await connectEither(o.url, base)).client;
+}
+
+/** Connects with MQTT 5, or with 3.1.1 when the broker refuses 5. */
+async function connectEither(url: string, base: IClientOptions): Promise<{ client: MqttClient; protocolVersion: 4 | 5 }> {
   try {
-    return await mqtt.connectAsync(o.url, { ...base, protocolVersion: 5 }, false);
+    return { client: await mqtt.connectAsync(url, { ...base, protocolVersion: 5 }, false), protocolVersion: 5 };
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code !== 1 && code !== 0x84) throw err; // not "MQTT 5 unsupported"
-    return mqtt.connectAsync(o.url, { ...base, protocolVersion: 4 }, false);
+    if (!refusedMqtt5(err)) throw err;
+    return { client: await mqtt.connectAsync(url, { ...base, protocolVersion: 4 }, false), protocolVersion: 4 };
   }
 }
 
@@ -92,7 +96,7 @@ export async function probeBroker(o: {
   timeoutMs: number;
 }): Promise<{ protocolVersion: 4 | 5; ms: number }> {
   const t0 = performance.now();
-  const base: IClientOptions = {
+  const { client, protocolVersion } = await connectEither(o.url, {
     clientId: o.clientId,
     clean: true,
     reconnectPeriod: 0,
@@ -102,17 +106,7 @@ export async function probeBroker(o: {
     ...(o.key ? { key: o.key } : {}),
     ...(o.username ? { username: o.username } : {}),
     ...(o.password ? { password: o.password } : {}),
-  };
-  let client: MqttClient;
-  let protocolVersion: 4 | 5 = 5;
-  try {
-    client = await mqtt.connectAsync(o.url, { ...base, protocolVersion: 5 }, false);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code !== 1 && code !== 0x84) throw err;
-    protocolVersion = 4;
-    client = await mqtt.connectAsync(o.url, { ...base, protocolVersion: 4 }, false);
-  }
+  });
   const ms = performance.now() - t0;
   await new Promise<void>((r) => client.end(false, {}, () => r()));
   return { protocolVersion, ms };

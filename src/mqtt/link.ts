@@ -36,6 +36,12 @@ export interface BrokerLinkOptions extends BrokerEndpoint {
 /** CONNACK codes that mean "this broker does not speak MQTT 5": 3.1.1's 1 and 5.0's 0x84. */
 const UNSUPPORTED_PROTOCOL = new Set([1, 0x84]);
 
+/** Whether a connect failed because the broker does not speak MQTT 5 (so 3.1.1 is worth a try). */
+export function refusedMqtt5(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && UNSUPPORTED_PROTOCOL.has(code);
+}
+
 /**
  * One client's link to the broker, the lifecycle both ends of storegate's MQTT share (the only code, with
  * `client-once.ts`, that calls `mqtt.connect`):
@@ -130,7 +136,7 @@ export class BrokerLink {
   #onError(client: MqttClient, err: Error & { code?: number | string }): void {
     if (client !== this.#client) return;
     this.#lastError = err.message;
-    if (this.#protocol === 5 && typeof err.code === 'number' && UNSUPPORTED_PROTOCOL.has(err.code)) {
+    if (this.#protocol === 5 && refusedMqtt5(err)) {
       this.#protocol = 4;
       this.#o.log.warn({ broker: redactUrl(this.#o.url) }, `${this.#o.logPrefix}: broker refused MQTT 5; using MQTT 3.1.1`);
       return; // the close that follows reconnects with the new version at once
