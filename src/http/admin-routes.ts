@@ -76,8 +76,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
   app.get<{ Querystring: { limit?: string } }>('/admin/journal/list', async (req) => {
     const limit = Math.min(10_000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     return deps.journal
-      .undelivered()
-      .slice(0, limit)
+      .undeliveredAfter(0, limit)
       .map((e) => ({ seq: e.seq, id: e.id, key: e.key, kind: e.kind, at: new Date(e.at).toISOString() }));
   });
 

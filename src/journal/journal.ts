@@ -280,12 +280,15 @@ export class Journal {
   }
 
   /**
-   * Undelivered records with a seq above `after`, in seq order (a snapshot array). A restart's state rebuild
+   * Undelivered records with a seq above `after`, in seq order (a snapshot array), the first `limit`. A restart's state rebuild
    * asks only for what its stores do not reflect yet, so the records before it are never made into objects.
    */
-  undeliveredAfter(after: number): JournalEntry[] {
-    const out = this.#recovered.entriesAfter(after);
-    for (const s of this.#undelivered.values()) if (s.entry.seq > after) out.push(s.entry);
+  undeliveredAfter(after: number, limit = Infinity): JournalEntry[] {
+    const out = this.#recovered.entriesAfter(after, [], limit);
+    for (const s of this.#undelivered.values()) {
+      if (out.length >= limit) break;
+      if (s.entry.seq > after) out.push(s.entry);
+    }
     return out;
   }
 

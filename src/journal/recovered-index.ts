@@ -143,8 +143,8 @@ export class RecoveredIndex {
     return i >= 0 && this.#gone[i] === 0 ? this.#entry(i) : undefined;
   }
 
-  /** Live records with a seq above `after`, in seq order, as entries (made now: one object each). */
-  entriesAfter(after: number, into: JournalEntry[] = []): JournalEntry[] {
+  /** Live records with a seq above `after`, in seq order, as entries (made now: one object each), `limit` at most. */
+  entriesAfter(after: number, into: JournalEntry[] = [], limit = Infinity): JournalEntry[] {
     let i = this.#first();
     if (i < 0) return into;
     // Binary search for the first seq > after.
@@ -155,7 +155,7 @@ export class RecoveredIndex {
       if ((this.#seq[mid] as number) <= after) lo = mid + 1;
       else hi = mid;
     }
-    for (i = lo; i < this.#n; i++) if (this.#gone[i] === 0) into.push(this.#entry(i));
+    for (i = lo; i < this.#n && into.length < limit; i++) if (this.#gone[i] === 0) into.push(this.#entry(i));
     return into;
   }
 

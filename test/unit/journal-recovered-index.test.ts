@@ -49,6 +49,10 @@ describe('recovered index', () => {
       const more = plain(await j.append({ key: 'session:çà', kind: 'updateSession', payload: { more: true } }));
       expect(j.undelivered().map(plain)).toEqual([...left, more]);
       expect(j.undeliveredAfter(mid).map(plain)).toEqual([...left.filter((w) => w.seq > mid), more]);
+      // The first N only (what /admin/journal/list asks for), across both indexes.
+      expect(j.undeliveredAfter(0, 5).map(plain)).toEqual(left.slice(0, 5));
+      const afterMid = left.filter((w) => w.seq > mid);
+      expect(j.undeliveredAfter(mid, afterMid.length).map(plain)).toEqual(afterMid); // the appended one is past the limit
 
       // Delivering every recovered record of the key leaves it waiting only for the appended one.
       await j.markDelivered(left.filter((w) => w.key === 'session:çà').map((w) => w.seq));
