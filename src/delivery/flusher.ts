@@ -25,7 +25,7 @@
 import type { JournalRecord } from '../checkout/records.js';
 import type { Effect } from '../engine/index.js';
 import { backoffDelay } from '../platform/backoff.js';
-import { coalesceHead } from './coalesce.js';
+import { MAX_GROUP, coalesceHead } from './coalesce.js';
 import { DEAD_LETTERED, DeliveryMarker } from './flush-marks.js';
 import { DeadLetter } from './dead-letter-store.js';
 import { type Outcome, type SendContext, deliverGroup } from './flush-send.js';
@@ -36,10 +36,18 @@ import type { FlushReport, FlusherDeps, FlusherStats } from './flush-types.js';
 
 export type { FlushReport, FlusherDeps, FlusherStats, LiveCallsPort } from './flush-types.js';
 
+/**
+ * A queued record: the seq of a journal record (its entry is made from the journal's compact index when the key is
+ * sent, so a backlog of tens of thousands of records is not held as entry objects here), or a retried dead letter.
+ */
+type Queued = number | DeadLetter;
+
+const seqOf = (q: Queued): number => (typeof q === 'number' ? q : q.seq);
+
 interface KeyState {
   readonly key: string;
   /** Undelivered records of this key, seq order. */
-  queue: JournalEntry[];
+  queue: Queued[];
   inFlight: boolean;
   ready: boolean;
   /** Consecutive retryable failures of the head group. */
@@ -51,6 +59,16 @@ interface KeyState {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Queues shorter than this are copied to size when a record is added instead of grown by push. */
+const SMALL_QUEUE = 8;
+
+/** Every record the key had queued was delivered meanwhile (see `#entries`). */
+class EmptyQueue extends Error {}
+
+/** The entry of a frozen group and a queued record are the same record (a dead letter or a journal record). */
+function sameRecord(e: JournalEntry, q: Queued): boolean {
+  return typeof q === 'number' ? !(e instanceof DeadLetter) && e.seq === q : e === q;
+}
 const LIVE_MAX_WAITS = 100;
 const DEFAULT_FLUSH_TIMEOUT_MS = 30_000;
 
@@ -60,8 +78,13 @@ export class Flusher {
   readonly #random: () => number;
   readonly #oldMs: number;
   readonly #keys = new Map<string, KeyState>();
-  /** Seqs queued, in flight or awaiting their delivery mark (dedupes append notifications). */
-  readonly #known = new Set<number>();
+  /**
+   * Journal records are queued once each, in seq order (appends are notified in seq order; the backlog at attach is
+   * read after the last one queued): the highest seq queued so far dedupes them without a set of every seq.
+   */
+  #queuedThrough = 0;
+  /** Seqs of retried dead letters queued, in flight or awaiting their delivery mark (dedupes `redeliver`). */
+  readonly #knownDead = new Set<number>();
   #ready: KeyState[] = [];
   #readyHead = 0;
   readonly #timer: DueTimer<KeyState>;
@@ -109,7 +132,7 @@ export class Flusher {
       ...(deps.onDiskFull ? { onDiskFull: deps.onDiskFull } : {}),
       onMarked: (batch) => {
         for (const b of batch) {
-          this.#known.delete(b.seq);
+          if (b.from === 'deadLetters') this.#knownDead.delete(b.seq);
           if (b.how === DEAD_LETTERED) continue; // left the journal for the dead-letter store
           this.#delivered++;
           this.#lastFlushAt = deps.clock.now();
@@ -199,7 +222,7 @@ export class Flusher {
    * with their key's journal records, sent under their own id.
    */
   redeliver(letters: readonly DeadLetter[]): void {
-    for (const d of letters) this.#enqueue(d);
+    for (const d of letters) this.#enqueueDead(d);
   }
 
   /**
@@ -255,26 +278,40 @@ export class Flusher {
       });
     }
     if (this.#unsubscribe) return;
-    this.#unsubscribe = this.#d.journal.onAppend((e) => this.#enqueue(e));
-    for (const e of this.#d.journal.undelivered()) this.#enqueue(e);
-    for (const d of this.#d.deadLetters.retrying()) this.#enqueue(d); // retries asked for before a restart
+    this.#unsubscribe = this.#d.journal.onAppend((e) => this.#enqueue(e.seq, e.key));
+    this.#d.journal.forEachUndelivered(this.#queuedThrough, (seq, key) => this.#enqueue(seq, key));
+    for (const d of this.#d.deadLetters.retrying()) this.#enqueueDead(d); // retries asked for before a restart
   }
 
-  #enqueue(e: JournalEntry): void {
-    if (this.#known.has(e.seq)) return;
-    this.#known.add(e.seq);
-    let ks = this.#keys.get(e.key);
+  #enqueue(seq: number, key: string): void {
+    if (seq <= this.#queuedThrough) return;
+    this.#queuedThrough = seq;
+    this.#add(seq, key);
+  }
+
+  #enqueueDead(d: DeadLetter): void {
+    if (this.#knownDead.has(d.seq)) return;
+    this.#knownDead.add(d.seq);
+    this.#add(d, d.key);
+  }
+
+  #add(item: Queued, key: string): void {
+    let ks = this.#keys.get(key);
     if (!ks) {
-      ks = { key: e.key, queue: [], inFlight: false, ready: false, attempt: 0, dueAt: 0, frozen: undefined };
-      this.#keys.set(e.key, ks);
+      ks = { key, queue: [], inFlight: false, ready: false, attempt: 0, dueAt: 0, frozen: undefined };
+      this.#keys.set(key, ks);
     }
     const q = ks.queue;
-    if (q.length === 0 || (q[q.length - 1] as JournalEntry).seq < e.seq) q.push(e);
+    const seq = seqOf(item);
+    // Most keys hold a few records: their arrays are made to size by concat (a push grows an array to 17 slots at once,
+    // ~150 bytes a key for the ~16,000 sessions an afternoon outage leaves waiting).
+    if (q.length < SMALL_QUEUE && (q.length === 0 || seqOf(q[q.length - 1] as Queued) < seq)) ks.queue = q.concat(item);
+    else if (seqOf(q[q.length - 1] as Queued) < seq) q.push(item);
     else {
       // A retried dead letter: it goes back in seq order, ahead of the key's later records.
-      let i = q.findIndex((x) => x.seq > e.seq);
+      let i = q.findIndex((x) => seqOf(x) > seq);
       if (i < 0) i = q.length;
-      q.splice(i, 0, e);
+      q.splice(i, 0, item);
     }
     this.#queued++;
     this.#makeReady(ks);
@@ -328,8 +365,10 @@ export class Flusher {
       await this.#waitForLive();
       if (this.#held(ks)) outcome = { t: 'held' }; // a live call of the key started meanwhile
       else {
-        if (ks.frozen && ks.frozen[0] !== ks.queue[0]) ks.frozen = undefined; // a retried dead letter came first
-        group = ks.frozen ?? coalesceHead(ks.queue);
+        // A retried dead letter came first.
+        if (ks.frozen && !sameRecord(ks.frozen[0] as JournalEntry, ks.queue[0] as Queued)) ks.frozen = undefined;
+        group = ks.frozen ?? coalesceHead(this.#entries(ks));
+        if (group.length === 0) throw new EmptyQueue();
         ks.frozen = group;
         // Older dead letters of this key can no longer be retried in order once this goes: durable first.
         const noted = this.#d.deadLetters.noteLaterSent(ks.key, group);
@@ -337,8 +376,11 @@ export class Flusher {
         outcome = await deliverGroup(this.#send, group);
       }
     } catch (err) {
-      this.#d.log.error({ err, key: ks.key }, 'flusher: unexpected error; will retry');
-      outcome = { t: 'retry', reason: `internal: ${(err as Error).message}` };
+      if (err instanceof EmptyQueue) outcome = { t: 'held' }; // nothing left to send: the key is dropped below
+      else {
+        this.#d.log.error({ err, key: ks.key }, 'flusher: unexpected error; will retry');
+        outcome = { t: 'retry', reason: `internal: ${(err as Error).message}` };
+      }
     }
     try {
       if (outcome.t === 'held') {
@@ -348,7 +390,7 @@ export class Flusher {
         this.#scheduleRetry(ks, `dead letter not recorded: ${this.#lastError ?? ''}`);
       } else {
         const seqs = new Set(group.map((e) => e.seq));
-        ks.queue = ks.queue.filter((e) => !seqs.has(e.seq));
+        ks.queue = ks.queue.filter((q) => !seqs.has(seqOf(q)));
         this.#queued -= group.length;
         ks.frozen = undefined;
         ks.attempt = 0;
@@ -363,6 +405,26 @@ export class Flusher {
       this.#scheduleDispatch();
       this.#checkIdle();
     }
+  }
+
+  /**
+   * The head of the key's queue as entries, as far as one send may coalesce (made now from the journal's index). A
+   * queued seq the journal no longer holds as undelivered (marked delivered meanwhile) is dropped from the queue.
+   */
+  #entries(ks: KeyState): JournalEntry[] {
+    const out: JournalEntry[] = [];
+    for (let i = 0; i < ks.queue.length && out.length < MAX_GROUP; ) {
+      const q = ks.queue[i] as Queued;
+      const e = typeof q === 'number' ? this.#d.journal.get(q) : q;
+      if (e) {
+        out.push(e);
+        i++;
+      } else {
+        ks.queue.splice(i, 1);
+        this.#queued--;
+      }
+    }
+    return out;
   }
 
   /** True while the key has a live terminal call not known finished (woken by `liveCalls.onFinished`). */
@@ -404,7 +466,7 @@ export class Flusher {
     this.#lastError = `dead letter: HTTP ${o.status}`;
     const fromJournal = group.filter((e) => !(e instanceof DeadLetter));
     // Retried dead letters refused again are back in the store: nothing to mark.
-    for (const e of group) if (e instanceof DeadLetter) this.#known.delete(e.seq);
+    for (const e of group) if (e instanceof DeadLetter) this.#knownDead.delete(e.seq);
     if (fromJournal.length > 0) this.#marker.add(fromJournal, DEAD_LETTERED);
     for (const e of group) {
       this.#deadLettered++;

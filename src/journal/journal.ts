@@ -12,8 +12,8 @@
  *   durable. The active (last) segment is never deleted: with the cursor's `hw` it anchors the seq
  *   high-water mark, so seqs are never reused.
  *
- * Memory: the index keeps each undelivered record's payload bytes (parsed lazily), so RAM use is
- * about the size of the backlog, bounded by `maxBytes`.
+ * Memory: undelivered records are indexed in typed arrays (~60 bytes each: recovered-index.ts, live-index.ts); only
+ * the newest records' bytes stay in memory (`residentPayloadBytes`), older ones are read back from their segment.
  * Two processes never open one directory: the gateway holds the data dir lock (src/platform/lock.ts) first.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,7 +27,8 @@ import { CURSOR_FILE, type LegacyDeadInfo, type RangeSet, encodeCursor } from '.
 import { type JournalFileOps, type SegmentHandle, nodeFileOps } from './file-ops.js';
 import { SyncPacer } from './sync-pacer.js';
 import { Preallocator } from './preallocator.js';
-import { ResidentPayloads, SegmentSources } from './payloads.js';
+import { SegmentSources } from './payloads.js';
+import { LiveIndex } from './live-index.js';
 import { GroupCommit } from './group-commit.js';
 import { type SegmentState, type Slot, recover } from './recovery.js';
 import type { RecoveredIndex } from './recovered-index.js';
@@ -87,8 +88,8 @@ export class Journal {
   #handle: SegmentHandle;
   /** Undelivered records found at open, in seq order (compact: see recovered-index.ts). */
   readonly #recovered: RecoveredIndex;
-  /** Undelivered records appended since open, in seq order (Map iteration order); all above the recovered ones. */
-  readonly #undelivered = new Map<number, Slot>();
+  /** Undelivered records appended since open, in seq order (compact too: see live-index.ts); all above the recovered ones. */
+  readonly #undelivered: LiveIndex;
   readonly #keys = new KeyCount();
   /** Dead letters of a cursor written by an older storegate, until taken over (see cursor.ts). */
   readonly #setAside: Map<number, { slot: Slot; info: LegacyDeadInfo }>;
@@ -107,7 +108,6 @@ export class Journal {
   readonly #appender = new GroupCommit<Pending>((b) => this.#commitBatch(b));
   readonly #pacer: SyncPacer;
   #prealloc: Preallocator;
-  readonly #resident: ResidentPayloads;
   /** Read-only handles on segments, opened when a payload that left memory is read back. */
   readonly #sources: SegmentSources;
   readonly #cursorWriter = new GroupCommit<null>(() => this.#commitCursor());
@@ -131,8 +131,8 @@ export class Journal {
     this.#segmentBytes = o.segmentBytes;
     this.#preallocate = o.opts.preallocate ?? true;
     this.#pacer = new SyncPacer(o.opts.inlineSyncMaxMs ?? DEFAULT_INLINE_SYNC_MAX_MS);
-    this.#resident = new ResidentPayloads(o.opts.residentPayloadBytes ?? DEFAULT_RESIDENT_PAYLOAD_BYTES);
     this.#sources = o.sources;
+    this.#undelivered = new LiveIndex(o.opts.residentPayloadBytes ?? DEFAULT_RESIDENT_PAYLOAD_BYTES, (seg) => o.sources.for(seg as SegmentState));
     this.#prealloc = this.#preallocatorFor(o.handle, o.active, o.fileBytes);
     this.#segments = o.rec.segments;
     this.#active = o.active;
@@ -247,14 +247,21 @@ export class Journal {
         this.#delivered.add(seq);
         continue;
       }
-      const slot = this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot;
+      const live = this.#undelivered.remove(seq);
+      if (live) {
+        this.#keys.add(live.key, -1);
+        live.seg.live -= 1;
+        this.#delivered.add(seq);
+        continue;
+      }
+      const slot = this.#setAside.get(seq)?.slot;
       if (!slot) continue;
-      if (this.#undelivered.delete(seq)) this.#keys.add(slot.entry.key, -1);
       this.#setAside.delete(seq);
-      this.#resident.release(slot.entry);
       slot.seg.live -= 1;
       this.#delivered.add(seq);
     }
+    // Nothing left to read back: the 1 MiB read-ahead window need not stay resident through a quiet night.
+    if (this.#recovered.live === 0 && this.#undelivered.live === 0 && this.#setAside.size === 0) this.#sources.releaseWindow();
     await this.#cursorWriter.submit(null);
   }
 
@@ -284,12 +291,16 @@ export class Journal {
    * asks only for what its stores do not reflect yet, so the records before it are never made into objects.
    */
   undeliveredAfter(after: number, limit = Infinity): JournalEntry[] {
-    const out = this.#recovered.entriesAfter(after, [], limit);
-    for (const s of this.#undelivered.values()) {
-      if (out.length >= limit) break;
-      if (s.entry.seq > after) out.push(s.entry);
-    }
-    return out;
+    return this.#undelivered.entriesAfter(after, this.#recovered.entriesAfter(after, [], limit), limit);
+  }
+
+  /**
+   * Calls `fn(seq, key)` for each undelivered record with a seq above `after`, in seq order, without making an entry
+   * object for each (the flusher queues seqs: a backlog of 100,000 records is not 100,000 objects).
+   */
+  forEachUndelivered(after: number, fn: (seq: number, key: string) => void): void {
+    this.#recovered.forEachAfter(after, fn);
+    this.#undelivered.forEachAfter(after, fn);
   }
 
   /** True while the record with this seq waits for delivery (not delivered, not set aside). */
@@ -299,7 +310,7 @@ export class Journal {
 
   /** The undelivered record with this seq, if any (delivered ones are not kept in memory). */
   get(seq: number): JournalEntry | undefined {
-    return this.#recovered.get(seq) ?? (this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot)?.entry;
+    return this.#recovered.get(seq) ?? this.#undelivered.get(seq) ?? this.#setAside.get(seq)?.slot.entry;
   }
 
   /**
@@ -312,9 +323,9 @@ export class Journal {
   }
 
   stats(): JournalStats {
-    const oldestAt = this.#recovered.firstAt() ?? (this.#undelivered.values().next().value as Slot | undefined)?.entry.at;
+    const oldestAt = this.#recovered.firstAt() ?? this.#undelivered.firstAt();
     return {
-      depth: this.#recovered.live + this.#undelivered.size,
+      depth: this.#recovered.live + this.#undelivered.live,
       bytes: this.#bytes,
       oldestAgeSec: oldestAt !== undefined ? Math.max(0, (this.#clock.now() - oldestAt) / 1000) : 0,
       segments: this.#segments.length,
@@ -324,7 +335,7 @@ export class Journal {
 
   /** Payload bytes of undelivered records held in memory now (bounded by `residentPayloadBytes`). */
   residentPayloadBytes(): number {
-    return this.#resident.bytes;
+    return this.#undelivered.residentBytes;
   }
 
   /** How batches were made durable: the recent sync time and how many ran inline or in the pool. */
@@ -425,12 +436,15 @@ export class Journal {
     this.#bytes += total;
     const src = this.#sources.for(seg);
     const off = seg.size - total;
+    let at = off;
     for (const p of batch) {
-      p.entry.attach(buf, p.rec.payloadAt, p.rec.payloadAt + p.rec.payloadLen);
-      p.entry.locate(src, off + p.rec.payloadAt, p.rec.payloadLen);
-      this.#resident.add(p.entry);
-      this.#undelivered.set(p.rec.seq, { entry: p.entry, seg });
-      this.#keys.add(p.entry.key, 1);
+      const r = p.rec;
+      // The entry handed to the appender and the listeners; the index keeps only the record's place (live-index.ts).
+      p.entry.attach(buf, r.payloadAt, r.payloadAt + r.payloadLen);
+      p.entry.locate(src, off + r.payloadAt, r.payloadLen);
+      this.#undelivered.add(r.seq, r.at, r.mono, seg, at, r.size, r.key, r.kind, buf, off);
+      at += r.size;
+      this.#keys.add(r.key, 1);
       seg.live += 1;
     }
     this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;
@@ -499,7 +513,7 @@ export class Journal {
 
   #lowWatermark(): number {
     let lw = this.#lastDurableSeq;
-    const first = this.#recovered.firstSeq() ?? (this.#undelivered.keys().next().value as number | undefined);
+    const first = this.#recovered.firstSeq() ?? this.#undelivered.firstSeq();
     if (first !== undefined) lw = Math.min(lw, first - 1);
     for (const seq of this.#setAside.keys()) lw = Math.min(lw, seq - 1);
     return lw;

@@ -1,62 +1,11 @@
 /**
- * The journal's resident budget for payload bytes: the newest records keep their JSON bytes in memory (the
- * flusher usually sends them within seconds), older ones are evicted and read back from their segment file
- * when needed (a synchronous positional read, from the page cache in practice).
- *
- * Why: during a long outage a busy store journals tens of thousands of records; keeping every payload in
- * memory made the daemon's RSS grow with the backlog (and, once parsed, several times the bytes). With the
- * budget, memory stays bounded whatever the outage, and a restart reads payloads from the segments instead
- * of holding them all.
+ * Reading back the bytes of undelivered records that are no longer in memory. The journal keeps the newest records'
+ * bytes in memory within its resident budget (live-index.ts); older ones, and every record a restart finds, are
+ * read back from their segment file when needed (a synchronous positional read, from the page cache in practice),
+ * so memory does not grow with an outage's backlog.
  */
 import type { JournalFileOps, SegmentReader } from './file-ops.js';
-import type { PayloadSource, StoredEntry } from './types.js';
-
-export class ResidentPayloads {
-  readonly #budget: number;
-  /** Entries in append order whose bytes may still be in memory; `#head` is the oldest not yet dropped. */
-  #queue: StoredEntry[] = [];
-  #head = 0;
-  #bytes = 0;
-
-  constructor(budgetBytes: number) {
-    this.#budget = Math.max(0, budgetBytes);
-  }
-
-  /** Payload bytes held in memory now. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
-  /** A record became durable (its bytes are in memory and it is located on disk). */
-  add(e: StoredEntry): void {
-    const n = e.residentBytes;
-    if (n === 0) return;
-    this.#queue.push(e);
-    this.#bytes += n;
-    this.#trim();
-  }
-
-  /** A record was delivered: its bytes are no longer needed. */
-  release(e: StoredEntry): void {
-    this.#bytes -= e.evict();
-    this.#trim();
-  }
-
-  /** Evicts the oldest until within budget, and drops evicted entries from the front of the queue. */
-  #trim(): void {
-    const q = this.#queue;
-    while (this.#head < q.length) {
-      const e = q[this.#head] as StoredEntry;
-      if (e.residentBytes > 0 && this.#bytes <= this.#budget) break;
-      this.#bytes -= e.evict();
-      this.#head++;
-    }
-    if (this.#head > 1024 && this.#head * 2 > q.length) {
-      this.#queue = q.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-}
+import type { PayloadSource } from './types.js';
 
 /** Bytes read ahead when a payload is read back from a segment (see {@link SegmentSources}). */
 export const READ_AHEAD_BYTES = 1024 * 1024;
@@ -113,6 +62,12 @@ export class SegmentSources {
     const bytes = this.#buf.subarray(0, ahead);
     this.#window = { path: seg.path, start: position, bytes };
     return bytes.subarray(0, length);
+  }
+
+  /** Gives the read-ahead window's memory back (nothing is left to read back: the journal's backlog is delivered). */
+  releaseWindow(): void {
+    this.#window = null;
+    this.#buf = null;
   }
 
   /** The segment was deleted (everything in it delivered). */

@@ -159,6 +159,20 @@ export class RecoveredIndex {
     return into;
   }
 
+  /** Calls `fn(seq, key)` for each live record with a seq above `after`, in seq order, without making entries. */
+  forEachAfter(after: number, fn: (seq: number, key: string) => void): void {
+    const first = this.#first();
+    if (first < 0) return;
+    let lo = first;
+    let hi = this.#n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#seq[mid] as number) <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.#n; i++) if (this.#gone[i] === 0) fn(this.#seq[i] as number, this.#keys[this.#key[i] as number] as string);
+  }
+
   #entry(i: number): RecoveredEntry {
     return new RecoveredEntry(
       this.#seq[i] as number,

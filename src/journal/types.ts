@@ -148,20 +148,6 @@ export class StoredEntry<P = unknown> implements JournalEntry<P> {
     this.#len = length;
   }
 
-  /** @internal Payload bytes held in memory (0 once evicted). */
-  get residentBytes(): number {
-    if (this.#raw === undefined) return 0;
-    return typeof this.#raw === 'string' ? this.#raw.length : this.#end - this.#start;
-  }
-
-  /** @internal Drops the in-memory bytes of a located entry; returns how many bytes it released. */
-  evict(): number {
-    const n = this.residentBytes;
-    if (this.#src === undefined || n === 0) return 0;
-    this.#raw = undefined;
-    return n;
-  }
-
   get payload(): P {
     let text: string;
     if (this.#raw !== undefined) text = typeof this.#raw === 'string' ? this.#raw : this.#raw.toString('utf8', this.#start, this.#end);
