@@ -43,8 +43,12 @@ import {
 } from './types.js';
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
-/** Payload bytes kept in memory for the newest undelivered records (see payloads.ts). */
-const DEFAULT_RESIDENT_PAYLOAD_BYTES = 4 * 1024 * 1024;
+/**
+ * Record bytes kept in memory for the newest undelivered records (see live-index.ts). Connected, a record is sent
+ * within milliseconds of its append, so 1 MiB (~1,000 session updates) covers it; during an outage nothing is sent,
+ * and a larger budget only held that much more of the backlog's newest records in memory until Talon.One was back.
+ */
+const DEFAULT_RESIDENT_PAYLOAD_BYTES = 1024 * 1024;
 /** Inline (blocking) write + fdatasync while recent syncs average ≤ 2 ms (see SyncPacer). */
 const DEFAULT_INLINE_SYNC_MAX_MS = 2;
 const MIN_SEGMENT_BYTES = 4 * 1024;
@@ -90,6 +94,7 @@ export class Journal {
   readonly #recovered: RecoveredIndex;
   /** Undelivered records appended since open, in seq order (compact too: see live-index.ts); all above the recovered ones. */
   readonly #undelivered: LiveIndex;
+  /** Undelivered records per key among the recovered ones (the live index counts its own: live-index.ts). */
   readonly #keys = new KeyCount();
   /** Dead letters of a cursor written by an older storegate, until taken over (see cursor.ts). */
   readonly #setAside: Map<number, { slot: Slot; info: LegacyDeadInfo }>;
@@ -249,7 +254,6 @@ export class Journal {
       }
       const live = this.#undelivered.remove(seq);
       if (live) {
-        this.#keys.add(live.key, -1);
         live.seg.live -= 1;
         this.#delivered.add(seq);
         continue;
@@ -278,7 +282,7 @@ export class Journal {
 
   /** True while records with this ordering key wait for delivery. */
   hasUndelivered(key: string): boolean {
-    return this.#keys.has(key);
+    return this.#keys.has(key) || this.#undelivered.hasKey(key);
   }
 
   /** Undelivered records, in seq order. A snapshot array. */
@@ -444,7 +448,6 @@ export class Journal {
       p.entry.locate(src, off + r.payloadAt, r.payloadLen);
       this.#undelivered.add(r.seq, r.at, r.mono, seg, at, r.size, r.key, r.kind, buf, off);
       at += r.size;
-      this.#keys.add(r.key, 1);
       seg.live += 1;
     }
     this.#lastDurableSeq = (batch[batch.length - 1] as Pending).rec.seq;

@@ -113,6 +113,11 @@ export class LiveIndex {
     this.#evict();
   }
 
+  /** True while records with this key wait for delivery. */
+  hasKey(key: string): boolean {
+    return this.#keyIds.has(key);
+  }
+
   has(seq: number): boolean {
     const i = this.#find(seq);
     return i >= 0 && this.#gone[i] === 0;

@@ -94,6 +94,8 @@ describe('live index', () => {
               const seen: [number, string][] = [];
               index.forEachAfter(mid, (s, k) => seen.push([s, k]));
               expect(seen).toEqual(want.filter((m) => m.seq > mid).map((m) => [m.seq, m.key]));
+              const keys = new Set(want.map((m) => m.key));
+              for (let k = 0; k < 300; k++) for (const key of [`session:${k}`, `session:${k}ü`]) expect(index.hasKey(key)).toBe(keys.has(key));
               for (let s = seq - 50; s <= seq; s++) {
                 expect(index.has(s)).toBe(model.has(s));
                 const e = index.get(s);
