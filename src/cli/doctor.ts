@@ -11,6 +11,7 @@ import { existsSync, readFileSync, statSync, statfsSync, unlinkSync, writeFileSy
 import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { isStoregateError } from '../core/errors.js';
+import { formatCount } from '../core/count.js';
 import { checkUpstream } from '../upstream/check.js';
 import { probeBroker } from '../mqtt/client-once.js';
 import { checkSerialPort } from '../serial/doctor.js';
@@ -93,7 +94,7 @@ function checkDiskSpace(dir: string, reserve: number, low: number, maxJournal: n
   } catch (err) {
     return { name, status: 'warn', reason: `cannot read the free space of ${dir}: ${(err as Error).message}` };
   }
-  const f = `${Math.round(free / MiB).toLocaleString('en-US')} MiB free`;
+  const f = `${formatCount(Math.round(free / MiB))} MiB free`;
   if (free < reserve) return { name, status: 'fail', reason: `${f}, less than the ${Math.round(reserve / MiB)} MiB reserve: offline answers will soon get 503 (SG_ERR_DISK_FULL); free space on the data dir's disk` };
   if (free < low) return { name, status: 'warn', reason: `${f}, below journal.diskLowBytes (${Math.round(low / MiB)} MiB): free space before an outage fills it` };
   if (free < maxJournal) return { name, status: 'warn', reason: `${f}, less than journal.maxBytes (${Math.round(maxJournal / MiB)} MiB): a long outage would fill the disk before the journal's own limit` };
@@ -152,7 +153,7 @@ async function checkDaemon(loaded: LoadedConfig, timeoutMs: number, certSha256?:
   const doc = s.body as { journal?: { depth: number; oldestAgeSec: number; dead: number }; serial?: DaemonPort[] } | null;
   const j = doc?.journal;
   if (j) {
-    const line = `${j.depth.toLocaleString('en-US')} undelivered (oldest ${j.oldestAgeSec} s), ${j.dead} dead letter(s)`;
+    const line = `${formatCount(j.depth)} undelivered (oldest ${j.oldestAgeSec} s), ${j.dead} dead letter(s)`;
     if (j.dead > 0) out.push({ name: 'journal', status: 'warn', reason: `${line}: Talon.One refused them; see storegate journal dead, then retry or discard` });
     else if (j.depth > 0 && j.oldestAgeSec > 3600) out.push({ name: 'journal', status: 'warn', reason: `${line}: nothing delivered for over an hour; is Talon.One reachable?` });
     else out.push({ name: 'journal', status: 'ok', reason: line });

@@ -1,5 +1,6 @@
 import type { ItemView } from './context.js';
 import { StoregateError } from '../core/errors.js';
+import { formatCount } from '../core/count.js';
 import { EvalError } from './context.js';
 import { fromMinor, toMinor, type Currency } from './money.js';
 import type { Catalog } from './catalog.js';
@@ -48,7 +49,7 @@ export function buildSessionView(args: {
   const { session, cur } = args;
   const cart = session.cartItems ?? [];
   if (cart.length > MAX_CART_ITEMS) {
-    const why = `a local answer takes at most ${MAX_CART_ITEMS.toLocaleString('en-US')} cart lines; this session has ${cart.length.toLocaleString('en-US')}`;
+    const why = `a local answer takes at most ${formatCount(MAX_CART_ITEMS)} cart lines; this session has ${formatCount(cart.length)}`;
     throw new StoregateError('SG_ERR_CART_TOO_LARGE', why, { statusCode: 400, details: [{ path: '/customerSession/cartItems', message: why }] });
   }
   let qsum = 0;

