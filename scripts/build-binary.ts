@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { inject } from 'postject';
 import { NODE_VERSION, RUNTIME_FLAGS } from './runtime-flags.js';
-import { optionalStubs, serialportBindings } from './sea/plugins.js';
+import { leanDependencies, optionalStubs, serialportBindings } from './sea/plugins.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
@@ -79,7 +79,7 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
-  plugins: [serialportBindings, optionalStubs],
+  plugins: [serialportBindings, optionalStubs, leanDependencies],
   // ESM sources read import.meta.url (to find a checkout); in the CJS bundle it is the binary's own path.
   banner: { js: `var __sgImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
   define: { 'import.meta.url': '__sgImportMetaUrl', 'process.env.STOREGATE_GIT_COMMIT': JSON.stringify(commit) },

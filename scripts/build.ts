@@ -8,7 +8,7 @@ import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
 import { NODE_BUNDLE } from './esbuild-node.js';
 import { RUNTIME_ENV, RUNTIME_FLAGS } from './runtime-flags.js';
-import { optionalStubs, serialportBindings } from './sea/plugins.js';
+import { leanDependencies, optionalStubs, serialportBindings } from './sea/plugins.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -34,7 +34,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   // serialport's addon is found from node_modules, not beside the bundle (scripts/sea/serialport-bindings.ts).
-  plugins: [serialportBindings, optionalStubs],
+  plugins: [serialportBindings, optionalStubs, leanDependencies],
   // CommonJS dependencies call require() for Node built-ins; give the ESM bundle a real one.
   banner: {
     js: `#!/usr/bin/env -S ${RUNTIME_ENV.join(' ')} node ${RUNTIME_FLAGS.join(' ')}\nimport { createRequire as __sgCreateRequire } from 'node:module'; const require = __sgCreateRequire(import.meta.url);`,
