@@ -23,6 +23,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { systemClock, type Clock } from '../src/platform/clock.js';
 import { startIdleHeapNudge } from '../src/platform/idle-heap.js';
+import { applyReadyV8Flags } from '../src/platform/heap-growth.js';
 
 /** Simulated wall time moved by the driver; monotonic time and timers are real. */
 class SoakClock implements Clock {
@@ -61,7 +62,9 @@ async function main(): Promise<void> {
   const clock = new SoakClock(start);
   const gateway = new Gateway({ loaded, log, clock, probeIntervalMs: 1000 });
   const url = await gateway.start();
-  // As `storegate run` does after its start (src/main.ts): the daemon's idle-heap nudge belongs to what is measured.
+  // As `storegate run` does after its start (src/main.ts): the daemon's slow heap growth and idle-heap nudge belong
+  // to what is measured.
+  applyReadyV8Flags();
   startIdleHeapNudge();
   const server = gateway.app?.server;
   if (!server) throw new Error('soak gateway: no HTTP server');

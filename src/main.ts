@@ -10,19 +10,13 @@ import { isStoregateError } from './core/errors.js';
 import { createLogger } from './telemetry/logger.js';
 import { Gateway } from './gateway/gateway.js';
 import { VERSION, gitCommit } from './version.js';
-import { signingKeys, terminalKey } from './cli/keys.js';
-import { statusCommand } from './cli/status.js';
-import { journalCommand } from './cli/journal.js';
-import { daemonTarget } from './cli/daemon-client.js';
-import { keysTlsCommand, UsageError } from './cli/keys-tls.js';
-import { pushCommand } from './cli/push.js';
-import { explainCommand } from './cli/explain.js';
-import { doctorCommand } from './cli/doctor.js';
-import { runtimeChecks } from './cli/runtime-info.js';
-import { headofficeCommand } from './headoffice/cli.js';
 import { SystemdNotifier } from './platform/sd-notify.js';
 import { setNativeCacheDir } from './platform/native-addon.js';
 import { startIdleHeapNudge } from './platform/idle-heap.js';
+import { applyReadyV8Flags } from './platform/heap-growth.js';
+
+// Every command but `run` is imported by its own case below: the daemon's start then never loads what only the
+// CLI needs (MQTT.js for push and doctor, the X.509 code for keys tls, head office).
 
 const USAGE = `usage: storegate [command] [options]
   run [--config FILE]                 start the daemon (default command)
@@ -88,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(values.config);
     case 'version': {
-      const checks = values.verbose ? await runtimeChecks() : [];
+      const checks = values.verbose ? await (await import('./cli/runtime-info.js')).runtimeChecks() : [];
       const ok = checks.every((c) => c.ok);
       if (values.json) {
         console.log(JSON.stringify({ version: VERSION, commit: gitCommit(), node: process.version, ...(values.verbose ? { checks } : {}) }, null, 2));
@@ -99,13 +93,14 @@ async function main(argv: string[]): Promise<number> {
       return ok ? 0 : 1;
     }
     case 'doctor':
-      return doctorCommand({ configPath: values.config, json: values.json });
+      return (await import('./cli/doctor.js')).doctorCommand({ configPath: values.config, json: values.json });
     case 'schema': {
       const schema = await import('../config/schema.json', { with: { type: 'json' } });
       console.log(JSON.stringify(schema.default, null, 2));
       return 0;
     }
-    case 'keys':
+    case 'keys': {
+      const { signingKeys, terminalKey } = await import('./cli/keys.js');
       if (rest[0] === 'terminal' && rest[1]) {
         try {
           return print(terminalKey(rest[1], values.json));
@@ -123,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       if (rest[0] === 'tls') {
+        const { keysTlsCommand, UsageError } = await import('./cli/keys-tls.js');
         try {
           return await keysTlsCommand({ names: values.names, client: values.client, out: values.out, days: values.days, json: values.json }, (t) => process.stdout.write(t));
         } catch (err) {
@@ -132,8 +128,9 @@ async function main(argv: string[]): Promise<number> {
       }
       console.error('usage: storegate keys terminal ID | storegate keys signing | storegate keys tls --names NAME,…');
       return 2;
+    }
     case 'push':
-      return pushCommand({
+      return (await import('./cli/push.js')).pushCommand({
         kind: rest[0],
         file: rest[1],
         key: values.key,
@@ -149,15 +146,18 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'status': {
       const { config, source } = await loadConfig({ configPath: values.config });
-      return statusCommand({ url: daemonTarget(config, values.url), adminToken: config.adminToken, json: values.json, configSource: source });
+      const { daemonTarget } = await import('./cli/daemon-client.js');
+      return (await import('./cli/status.js')).statusCommand({ url: daemonTarget(config, values.url), adminToken: config.adminToken, json: values.json, configSource: source });
     }
     case 'explain': {
       const { config, source } = await loadConfig({ configPath: values.config });
-      return explainCommand({ url: daemonTarget(config, values.url), adminToken: config.adminToken, json: values.json, sessionId: rest[0], ...(values.now !== undefined ? { now: values.now } : {}), configSource: source, out: (l) => console.log(l), err: (l) => console.error(l) });
+      const { daemonTarget } = await import('./cli/daemon-client.js');
+      return (await import('./cli/explain.js')).explainCommand({ url: daemonTarget(config, values.url), adminToken: config.adminToken, json: values.json, sessionId: rest[0], ...(values.now !== undefined ? { now: values.now } : {}), configSource: source, out: (l) => console.log(l), err: (l) => console.error(l) });
     }
     case 'journal': {
       const { config, source } = await loadConfig({ configPath: values.config });
-      return journalCommand(rest[0], {
+      const { daemonTarget } = await import('./cli/daemon-client.js');
+      return (await import('./cli/journal.js')).journalCommand(rest[0], {
         url: daemonTarget(config, values.url),
         adminToken: config.adminToken,
         json: values.json,
@@ -170,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'headoffice':
-      return headofficeCommand({ args: rest, config: values.config, url: values.url, json: values.json, out: (l) => console.log(l), err: (l) => console.error(l) });
+      return (await import('./headoffice/cli.js')).headofficeCommand({ args: rest, config: values.config, url: values.url, json: values.json, out: (l) => console.log(l), err: (l) => console.error(l) });
     default:
       return unknownCommand(command);
   }
@@ -209,6 +209,9 @@ async function run(configPath: string | undefined): Promise<number> {
   // The shutdown handler is installed only once the gateway runs: close-with-grace also acts on `beforeExit`
   // and would turn a failed start into exit 0.
   const url = await gateway.start();
+  // The slow heap growth the daemon is tuned for, from now on (src/platform/heap-growth.ts: not on the command
+  // line, where it costs every start ~100 ms).
+  applyReadyV8Flags();
   // V8's memory reducer gives an idle daemon's heap back (src/platform/idle-heap.ts).
   const idleHeap = startIdleHeapNudge();
   // Read once started: the config file plus what head office pushed (a pushed value waits for a restart).

@@ -13,29 +13,38 @@ import { Unsupported } from './paths.js';
  * linear engine accepts, and offline answers match upstream's semantics more closely than a backtracking
  * engine would. Native RE2 bindings would do the same at the cost of a compiled addon in the single binary.
  *
- * The engine is behind a V8 flag (`--enable-experimental-regexp-engine`), set here before any pattern is
- * compiled. If this Node.js build does not accept the `l` flag, every rule regular expression is refused
- * as unsupported (the campaign is then not evaluated offline), never run on the backtracking engine.
+ * The engine is behind a V8 flag (`--enable-experimental-regexp-engine`), set before the first pattern is
+ * compiled (not when this module loads: a V8 flag set at run time makes V8 reject Node.js's code cache for the
+ * built-in modules loaded after it, and most of those load while the bundle's modules are evaluated; see
+ * src/platform/heap-growth.ts). Once set it stays set: a linear-engine RegExp crashes V8 if run with the flag off.
+ * If this Node.js build does not accept the `l` flag, every rule regular expression is refused as unsupported
+ * (the campaign is then not evaluated offline), never run on the backtracking engine.
  */
-setFlagsFromString('--enable-experimental-regexp-engine');
+let linear: boolean | undefined;
+
+/** Whether V8's linear-time engine is available (switching it on the first time it is asked). */
+export function linearEngine(): boolean {
+  if (linear === undefined) {
+    setFlagsFromString('--enable-experimental-regexp-engine');
+    try {
+      linear = new RegExp('a', 'l').flags.includes('l');
+    } catch {
+      linear = false;
+    }
+  }
+  return linear;
+}
 
 /** Inputs longer than this are not matched (callers check); pattern × input bounds the work. */
 export const MAX_MATCH_INPUT = 1000;
 const MAX_PATTERN = 200;
 
-export const linearEngine: boolean = (() => {
-  try {
-    return new RegExp('a', 'l').flags.includes('l');
-  } catch {
-    return false;
-  }
-})();
 
 /** Compiles a rule's regular expression for the linear engine, or throws Unsupported saying why not. */
 export function safeRegex(pattern: unknown): RegExp {
   if (typeof pattern !== 'string') throw new Unsupported('regular expression must be a literal string');
   if (pattern.length > MAX_PATTERN) throw new Unsupported(`regular expression longer than ${MAX_PATTERN} characters`);
-  if (!linearEngine) throw new Unsupported('regular expressions need V8\'s linear-time engine, which this Node.js does not provide');
+  if (!linearEngine()) throw new Unsupported('regular expressions need V8\'s linear-time engine, which this Node.js does not provide');
   try {
     return new RegExp(pattern, 'l');
   } catch (err) {
