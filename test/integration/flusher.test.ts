@@ -414,3 +414,21 @@ describe('reconciliation log', () => {
 
 // Typed record builders are exercised above; this keeps the import of the union type meaningful.
 export type { JournalRecord };
+
+describe('flusher: each record queued once across a stop', () => {
+  it('sends the records left queued at a stop and the ones appended while stopped exactly once each when it goes on', async () => {
+    const r = await rig({ concurrency: 2 });
+    for (let i = 0; i < 4; i++) await append(r.journal, updateSession(`Q-${i}`, 'closed', { items: 1 }));
+    await emu.setFaults({ errorRate: 1, errorStatus: 503 });
+    const stuck = await r.flusher.flushNow({ timeoutMs: 300 });
+    expect(stuck).toMatchObject({ delivered: 0, remaining: 4, timedOut: true });
+    await r.flusher.stop();
+    // Appended while stopped: no one is told; the next flush finds them in the journal, after the queued ones.
+    for (let i = 4; i < 7; i++) await append(r.journal, updateSession(`Q-${i}`, 'closed', { items: 1 }));
+    await emu.setFaults({});
+    const report = await r.flusher.flushNow({ timeoutMs: 10_000 });
+    expect(report).toMatchObject({ delivered: 7, deadLettered: 0, remaining: 0, timedOut: false });
+    expect(r.journal.stats().depth).toBe(0);
+    for (let i = 0; i < 7; i++) expect(emu.requests.filter(forSession(`Q-${i}`)).filter(ok)).toHaveLength(1);
+  });
+});
