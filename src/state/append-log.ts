@@ -10,6 +10,8 @@ import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
  * A torn last line has no newline: the first append after it starts with one, so the fragment stays a line of
  * its own (skipped) instead of swallowing the new line, which is durable and acknowledged.
  */
+
+const NEWLINE = Buffer.from('\n');
 export class AppendLog<T> {
   readonly file: string;
   readonly #fs: DurableFs;
@@ -76,14 +78,46 @@ export class AppendLog<T> {
     });
   }
 
-  /** Keeps only the lines `keep` accepts (read and rewritten inside the queue, so no append is lost). */
+  /**
+   * Keeps only the lines `keep` accepts (read and rewritten inside the queue, so no append is lost). Line by line:
+   * each line is parsed on its own and dropped at once, and a kept line goes back as the bytes read (what
+   * JSON.stringify wrote). Parsing the whole file first held every entry as objects, plus the text twice: for the
+   * reconciliation log's 20,000 lines (~10 MiB) that was tens of MiB of heap at once, in the middle of a drain.
+   */
   compact(keep: (item: T) => boolean): Promise<void> {
     return this.#serial(async () => {
-      const list = (await this.read()).filter(keep);
+      let bytes: Buffer;
+      try {
+        bytes = await this.#fs.readFile(this.file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        bytes = Buffer.alloc(0);
+      }
+      const parts: Buffer[] = [];
+      let kept = 0;
+      for (let start = 0; start < bytes.length; ) {
+        let end = bytes.indexOf(0x0a, start);
+        if (end < 0) end = bytes.length;
+        if (end > start) {
+          let item: T | undefined;
+          let parsed = false;
+          try {
+            item = JSON.parse(bytes.toString('utf8', start, end)) as T;
+            parsed = true;
+          } catch {
+            // torn tail
+          }
+          if (parsed && keep(item as T)) {
+            parts.push(bytes.subarray(start, end), NEWLINE);
+            kept++;
+          }
+        }
+        start = end + 1;
+      }
       await this.#fs.ensureDir(path.dirname(this.file));
-      await this.#fs.writeFileAtomic(this.file, list.map((i) => `${JSON.stringify(i)}\n`).join(''));
+      await this.#fs.writeFileAtomic(this.file, Buffer.concat(parts));
       this.#endsClean = true;
-      this.#lines = list.length;
+      this.#lines = kept;
     });
   }
 

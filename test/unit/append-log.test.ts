@@ -59,3 +59,28 @@ describe('AppendLog after a torn last line', () => {
     }
   });
 });
+
+describe('AppendLog compaction', () => {
+  it('keeps exactly the accepted lines, byte for byte, drops a torn tail, and appends cleanly after it', async () => {
+    const file = path.join(dir, 'reconciliation.log');
+    const log = new AppendLog<{ n: number; s?: string }>(file);
+    const items = Array.from({ length: 50 }, (_, n) => ({ n, s: n % 7 === 0 ? `ü€ "q" \\ ${'x'.repeat(n)}` : undefined }));
+    await log.append(items.slice(0, 30));
+    await log.append(items.slice(30));
+    // A torn tail (a crash mid-append), with no newline.
+    await writeFile(file, `${await readFile(file, 'utf8')}{"n":99,"s":"ha`);
+    const written = (await readFile(file, 'utf8')).split('\n');
+    await log.compact((i) => i.n % 3 !== 0);
+    const kept = items.filter((i) => i.n % 3 !== 0);
+    expect(await readFile(file, 'utf8')).toBe(written.filter((l, k) => k < 50 && (JSON.parse(l) as { n: number }).n % 3 !== 0).map((l) => `${l}\n`).join(''));
+    expect(log.lines).toBe(kept.length);
+    await log.append([{ n: 100 }]);
+    expect(await new AppendLog<{ n: number }>(file).read()).toEqual([...kept.map((i) => JSON.parse(JSON.stringify(i)) as unknown), { n: 100 }]);
+    // Everything dropped: an empty file, and appends go on.
+    await log.compact(() => false);
+    expect(await readFile(file, 'utf8')).toBe('');
+    expect(log.lines).toBe(0);
+    await log.append([{ n: 101 }]);
+    expect(await log.read()).toEqual([{ n: 101 }]);
+  });
+});
