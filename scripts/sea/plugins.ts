@@ -44,7 +44,9 @@ export const optionalStubs: Plugin = {
  * - prom-client's index requires its push gateway client (`url`, `https`, `zlib`) for `Pushgateway`, which storegate
  *   does not use: loaded on first `new Pushgateway()`;
  * - fastify's plugin checks require all of `semver` (47 modules) for `gt`, `coerce` and `satisfies`: only those
- *   three functions' modules are bundled and loaded.
+ *   three functions' modules are bundled and loaded;
+ * - fastify's Ajv compiler requires Ajv's JSON Type Definition flavour (`ajv/dist/jtd`) for JTD mode, which
+ *   storegate does not use: loaded on its first `new`.
  * Each replacement is a small module that requires the real one from the importer's folder, so the dependency's
  * own version is what runs.
  */
@@ -54,11 +56,13 @@ export const leanDependencies: Plugin = {
     const inPackage = (importer: string, pkg: string) => importer.includes(`${path.sep}node_modules${path.sep}${pkg}${path.sep}`);
     b.onResolve({ filter: /^@opentelemetry\/api$/ }, (a) => (inPackage(a.importer, 'prom-client') ? { path: 'otel-api', namespace: 'lean', pluginData: path.dirname(a.importer) } : undefined));
     b.onResolve({ filter: /^\.\/lib\/pushgateway$/ }, (a) => (inPackage(a.importer, 'prom-client') ? { path: 'pushgateway', namespace: 'lean', pluginData: path.dirname(a.importer) } : undefined));
+    b.onResolve({ filter: /^ajv\/dist\/jtd$/ }, (a) => (inPackage(a.importer, path.join('@fastify', 'ajv-compiler')) ? { path: 'ajv-jtd', namespace: 'lean', pluginData: path.dirname(a.importer) } : undefined));
     b.onResolve({ filter: /^semver$/ }, (a) => (inPackage(a.importer, 'fastify') ? { path: 'semver', namespace: 'lean', pluginData: path.dirname(a.importer) } : undefined));
     const contents: Record<string, string> = {
       'otel-api': `let api; const load = () => (api ??= require('@opentelemetry/api'));
 module.exports = { get trace() { return load().trace; }, get context() { return load().context; } };`,
       pushgateway: `let P; module.exports = function Pushgateway(...args) { P ??= require('./lib/pushgateway'); return new P(...args); };`,
+      'ajv-jtd': `let J; module.exports = function AjvJTD(...args) { J ??= require('ajv/dist/jtd'); return new J(...args); };`,
       semver: `module.exports = { gt: require('semver/functions/gt'), coerce: require('semver/functions/coerce'), satisfies: require('semver/functions/satisfies') };`,
     };
     b.onLoad({ filter: /.*/, namespace: 'lean' }, (a) => ({ contents: contents[a.path] as string, loader: 'js', resolveDir: a.pluginData as string }));

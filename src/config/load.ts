@@ -156,7 +156,8 @@ export async function validateConfig(
     // array length"); the schema errors below name the field either way (found by the fuzz suite, via a push).
     withDefaults = doc;
   }
-  for (const e of Value.Errors(ConfigSchema, withDefaults)) details.push(explainSchemaError(e, envOf));
+  // Check first: it stops at nothing and is cheaper than walking the error iterator, which a valid config never needs.
+  if (!Value.Check(ConfigSchema, withDefaults)) for (const e of Value.Errors(ConfigSchema, withDefaults)) details.push(explainSchemaError(e, envOf));
   if (details.length > 0) throw invalid(ctx.source, details);
 
   const config = withDefaults as Config;
