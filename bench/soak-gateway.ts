@@ -23,7 +23,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { systemClock, type Clock } from '../src/platform/clock.js';
 import { startIdleHeapNudge } from '../src/platform/idle-heap.js';
-import { applyReadyV8Flags } from '../src/platform/heap-growth.js';
+import { applyHeapGrowth } from '../src/platform/heap-growth.js';
 
 /** Simulated wall time moved by the driver; monotonic time and timers are real. */
 class SoakClock implements Clock {
@@ -57,14 +57,14 @@ async function main(): Promise<void> {
   if (!send) throw new Error('soak gateway: start me with an IPC channel (bench/soak.ts)');
   const start = Number(arg('--start'));
   if (!Number.isFinite(start)) throw new Error('soak gateway: --start must be epoch milliseconds');
+  // As `storegate run` does first (src/main.ts): the daemon's slow heap growth belongs to what is measured.
+  applyHeapGrowth();
   const loaded = await loadConfig({ configPath: arg('--config'), env: {} });
   const log = createLogger(loaded.config.log.level);
   const clock = new SoakClock(start);
   const gateway = new Gateway({ loaded, log, clock, probeIntervalMs: 1000 });
   const url = await gateway.start();
-  // As `storegate run` does after its start (src/main.ts): the daemon's slow heap growth and idle-heap nudge belong
-  // to what is measured.
-  applyReadyV8Flags();
+  // As `storegate run` does after its start (src/main.ts): the daemon's idle-heap nudge belongs to what is measured.
   startIdleHeapNudge();
   const server = gateway.app?.server;
   if (!server) throw new Error('soak gateway: no HTTP server');

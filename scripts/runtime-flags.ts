@@ -10,8 +10,8 @@
  * the same CPU per request (8 MB semi-spaces: ~98 MB; 2 MB: no lower, more scavenges). `--optimize-for-size`
  * reached 93 MB but cost 60% more CPU per request.
  * The slower heap growth (`--heap-growing-percent=15`) is not here: on the command line it makes V8 reject
- * Node.js's code cache for its built-in modules, ~100 ms of every start. The daemon sets it itself once ready
- * (src/platform/heap-growth.ts). `--max-semi-space-size` does not change V8's flag hash, so it stays here.
+ * Node.js's code cache for its built-in modules, ~100 ms of every start. `storegate run` sets it itself once its
+ * modules are loaded (src/platform/heap-growth.ts). `--max-semi-space-size` does not change V8's flag hash, so it stays here.
  */
 export const RUNTIME_FLAGS = ['--max-semi-space-size=4'];
 

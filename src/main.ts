@@ -13,7 +13,7 @@ import { VERSION, gitCommit } from './version.js';
 import { SystemdNotifier } from './platform/sd-notify.js';
 import { setNativeCacheDir } from './platform/native-addon.js';
 import { startIdleHeapNudge } from './platform/idle-heap.js';
-import { applyReadyV8Flags } from './platform/heap-growth.js';
+import { applyHeapGrowth } from './platform/heap-growth.js';
 
 // Every command but `run` is imported by its own case below: the daemon's start then never loads what only the
 // CLI needs (MQTT.js for push and doctor, the X.509 code for keys tls, head office).
@@ -195,6 +195,9 @@ function print(text: string): number {
 const STOP_AFTER_DRAIN_MS = 30_000;
 
 async function run(configPath: string | undefined): Promise<number> {
+  // The slow heap growth the daemon is tuned for, from now on: the modules are loaded (src/platform/heap-growth.ts;
+  // on the command line it would cost every start ~100 ms).
+  applyHeapGrowth();
   const loaded = await loadConfig({ configPath });
   const log = createLogger(loaded.config.log.level);
   // Node's own warnings (a dependency's deprecated call, e.g. MQTT.js's url.parse on Node 24) go to the JSON log,
@@ -209,9 +212,6 @@ async function run(configPath: string | undefined): Promise<number> {
   // The shutdown handler is installed only once the gateway runs: close-with-grace also acts on `beforeExit`
   // and would turn a failed start into exit 0.
   const url = await gateway.start();
-  // The slow heap growth the daemon is tuned for, from now on (src/platform/heap-growth.ts: not on the command
-  // line, where it costs every start ~100 ms).
-  applyReadyV8Flags();
   // V8's memory reducer gives an idle daemon's heap back (src/platform/idle-heap.ts).
   const idleHeap = startIdleHeapNudge();
   // Read once started: the config file plus what head office pushed (a pushed value waits for a restart).

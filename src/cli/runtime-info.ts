@@ -7,7 +7,7 @@
 import { isSea } from 'node:sea';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { linearEngine } from '../engine/regex-guard.js';
-import { READY_V8_FLAGS } from '../platform/heap-growth.js';
+import { HEAP_GROWTH_FLAGS } from '../platform/heap-growth.js';
 
 export interface RuntimeCheck {
   name: string;
@@ -49,7 +49,7 @@ export async function runtimeChecks(): Promise<RuntimeCheck[]> {
   const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
   return [
     { name: 'runtime', ok: true, detail: `${seaKind()}, Node.js ${process.version}, ${process.platform}-${process.arch}` },
-    { name: 'node flags', ok: true, detail: `${process.execArgv.join(' ') || '(none)'}; once ready: ${READY_V8_FLAGS.join(' ')}` },
+    { name: 'node flags', ok: true, detail: `${process.execArgv.join(' ') || '(none)'}; set by run: ${HEAP_GROWTH_FLAGS.join(' ')}` },
     { name: 'young generation', ok: true, detail: `${((newSpace?.space_size ?? 0) / 1048576).toFixed(1)} MiB now` },
     { name: 'malloc', ok: true, detail: process.env.MALLOC_MMAP_THRESHOLD_ ? `MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_}` : 'MALLOC_MMAP_THRESHOLD_ not set (the systemd unit sets it)' },
     { name: 'linear-time regexp engine', ok: linearEngine(), detail: linearEngine() ? 'available (rule regular expressions are evaluated offline)' : 'missing: campaigns with regular expressions are not offline-capable' },
