@@ -223,7 +223,17 @@ export class Metrics {
     },
   });
 
+  #processMetrics = false;
+
+  /** `defaultMetrics: false`: Node's process metrics only once {@link collectProcessMetrics} is called, if ever. */
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'storegate_' });
+    if (opts.defaultMetrics !== false) this.collectProcessMetrics();
+  }
+
+  /** Registers Node's default process metrics (CPU, memory, heap spaces, event-loop lag, GC) once. */
+  collectProcessMetrics(): void {
+    if (this.#processMetrics) return;
+    this.#processMetrics = true;
+    collectDefaultMetrics({ register: this.registry, prefix: 'storegate_' });
   }
 }
