@@ -1,6 +1,7 @@
 /**
  * Campaigns: the emulator's own small file format (README.md beside this file) and the evaluation
- * that turns a session into Talon.One effects (envelope of NOTES §2.1, props of §2.3).
+ * that turns a session into Talon.One effects (the `Effect` envelope and the `…EffectProps` models of
+ * https://docs.talon.one/oas/integration.yaml).
  * Money is integer cents throughout; `fromCents` is applied only when building JSON.
  */
 import { hash } from 'node:crypto';

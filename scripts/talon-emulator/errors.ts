@@ -1,5 +1,6 @@
 /**
- * Talon.One error bodies ([INT] `ErrorResponse`, `ErrorResponseWithStatus`, `APIError`; NOTES §1.9).
+ * Talon.One error bodies (`ErrorResponse`, `ErrorResponseWithStatus`, `APIError` of
+ * https://docs.talon.one/oas/integration.yaml; https://docs.talon.one/integration-api, "Response codes and error handling").
  * Handlers throw `ApiError`; the server turns it into JSON.
  */
 

@@ -1,6 +1,10 @@
 /**
- * Profile-scoped routes (NOTES §1.5–1.8): track event V2, update customer profile V2,
- * customer inventory, loyalty balances. Profiles are created implicitly, as upstream does.
+ * Profile-scoped routes: track event V2, update customer profile V2, customer inventory, loyalty balances
+ * (https://docs.talon.one/integration-api#tag/Events/operation/trackEventV2,
+ * https://docs.talon.one/integration-api#tag/Customer-profiles/operation/updateCustomerProfileV2,
+ * https://docs.talon.one/integration-api#tag/Customer-profiles/operation/getCustomerInventory,
+ * https://docs.talon.one/integration-api#tag/Loyalty/operation/getLoyaltyBalances).
+ * Profiles are created implicitly, as upstream does.
  */
 import { ApiError, badParam, notFound } from './errors.js';
 import type { Reply } from './sessions.js';

@@ -1,6 +1,7 @@
 /**
  * Per-key serialisation, as Talon.One does per session/profile: one request runs, up to two wait
- * (NOTES §1.9); a request arriving while three are in flight is refused (the caller answers 409).
+ * (https://docs.talon.one/integration-api, "Rate limiting"); a request arriving while three are in flight is
+ * refused (the caller answers 409).
  */
 interface Slot { tail: Promise<unknown>; count: number }
 

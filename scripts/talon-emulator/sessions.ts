@@ -1,12 +1,14 @@
 /**
- * Customer session routes (NOTES §1.1–1.4): update (PUT semantics, state machine, dry runs),
+ * Customer session routes of Talon.One's Integration API
+ * (https://docs.talon.one/integration-api#tag/Customer-sessions): update (PUT semantics, state machine, dry runs),
  * get, return cart items, reopen.
  *
  * State machine: open→open|closed|cancelled via update; closed→cancelled and
  * partially_returned→cancelled via update; closed|partially_returned→partially_returned via returns;
- * closed→open via reopen. Any other change of a closed, partially returned or cancelled session is
- * answered 400 (ErrorResponse, title "Invalid state transition", pointer /customerSession/state):
- * upstream's answer is undocumented (NOTES Gaps #1), this is the emulator's choice.
+ * closed→open via reopen: the transitions listed for `NewCustomerSessionV2.state` in
+ * https://docs.talon.one/oas/integration.yaml, plus further returns. Any other change of a closed, partially
+ * returned or cancelled session is answered 400 (ErrorResponse, title "Invalid state transition", pointer
+ * /customerSession/state): what Talon.One answers then is not in its public docs, so this is the emulator's choice.
  */
 import type { Effect, EvalResult } from './campaigns.js';
 import { evaluate, fromCents } from './campaigns.js';
@@ -73,7 +75,12 @@ function run(st: State, s: SessionRecord, now: number): EvalResult {
   }, (code) => st.coupon(code));
 }
 
-/** The rollback effect of one effect, or undefined when it has none (NOTES §1.4). */
+/**
+ * The rollback effect of one effect, or undefined when it has none: the rollback effects integration.yaml
+ * describes (`RollbackCouponEffectProps`, `RollbackDiscountEffectProps`, `RollbackAddedLoyaltyPointsEffectProps`),
+ * issued when a session is cancelled, has items returned or is reopened
+ * (https://docs.talon.one/integration-api#tag/Customer-sessions/operation/reopenCustomerSession).
+ */
 function rollbackOf(e: Effect, value?: number): Effect | undefined {
   const base = { ...e };
   const v = value ?? (e.props['value'] as number);
@@ -174,7 +181,8 @@ export function updateSession(st: State, id: string, query: URLSearchParams, raw
   const body: Record<string, unknown> = RESULT_BASE();
 
   if (dry) {
-    // "With dry=true the endpoint considers only the payload that you pass" (NOTES §1.1): no merge, nothing stored.
+    // With dry=true "the endpoint considers only the payload that you pass" (parameter `dry` of
+    // https://docs.talon.one/integration-api#tag/Customer-sessions/operation/updateCustomerSessionV2): no merge, nothing stored.
     const s = blank(st, id, existing?.id ?? 0);
     if (existing) { s.created = existing.created; s.updateCount = existing.updateCount; }
     merge(s, patch);

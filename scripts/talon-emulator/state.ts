@@ -230,7 +230,7 @@ export class State {
   }
 }
 
-/** CustomerProfile JSON ([INT] `CustomerProfile`). */
+/** CustomerProfile JSON (integration.yaml `CustomerProfile`). */
 export function profileJson(p: ProfileRecord, accountId: number): JsonObject {
   return {
     id: p.id,
@@ -266,7 +266,7 @@ export function loyaltyJson(st: State, profileId: string, tentative: { programId
   return { programs, cards: [] };
 }
 
-/** Coupon JSON ([INT] `Coupon`, plus `profileRedemptionCount` for `IntegrationCoupon`/`InventoryCoupon`). */
+/** Coupon JSON (integration.yaml `Coupon`, plus `profileRedemptionCount` for `IntegrationCoupon`/`InventoryCoupon`). */
 export function couponJson(rec: CouponRecord, profileId?: string): JsonObject {
   const d = rec.def;
   const j: JsonObject = {

@@ -1,6 +1,7 @@
 /**
  * Public types of the Talon.One emulator (programmatic API) and the JSON shapes it answers with.
- * Wire shapes follow Talon.One's Integration API (see /work/shared/talon-one/NOTES.md §1, §2);
+ * Wire shapes follow Talon.One's Integration API (https://docs.talon.one/integration-api, schemas in
+ * https://docs.talon.one/oas/integration.yaml);
  * they are kept loose (`Json`) where the emulator only echoes what it was given.
  */
 

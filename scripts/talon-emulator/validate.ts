@@ -1,8 +1,9 @@
 /**
  * Request body validation for the emulated routes. Problems are collected and answered as one
  * 400 `{"message":"The submitted data was invalid","errors":[{title, details, source:{pointer}}]}`.
- * Limits are the documented ones (NOTES §1.1): ≤1000 cart items, Σquantity ≤ 10000, loyaltyCards ≤1,
- * identifiers ≤5, storeIntegrationId 1..1000 chars.
+ * Limits are the documented ones (https://docs.talon.one/oas/integration.yaml, `NewCustomerSessionV2`): ≤1000 cart
+ * items, Σquantity ≤ 10000 (`cartItems`), loyaltyCards ≤1, identifiers ≤5 (`maxItems`), storeIntegrationId 1..1000
+ * chars (`IntegrationStoreEntity`).
  */
 import { toCents } from './campaigns.js';
 import type { ApiErrorItem } from './errors.js';
