@@ -1,8 +1,9 @@
 /**
  * Generates src/answers/talon-response-schemas.json: JSON Schemas of Talon.One's 2xx answers to the seven terminal
  * operations, taken from Talon.One's own Integration API spec, for the answer checks of README "Checked answers".
- *   npx tsx scripts/gen-talon-response-schemas.ts [path/to/integration-api.openapi.yaml]
- * (default: ../shared/talon-one/integration-api.openapi.yaml, as scripts/gen-talon-schemas.ts for the requests).
+ *   npx tsx scripts/gen-talon-response-schemas.ts path/to/integration.yaml
+ * (download it from https://docs.talon.one/oas/integration.yaml; scripts/talon-spec.ts reads it, as for
+ * scripts/gen-talon-schemas.ts and the requests).
  *
  * Differences from the request schemas, and why:
  * - every object stays open: Talon.One adds fields to its answers over time, and a new field is not a broken
@@ -15,18 +16,15 @@
  *   docs/Effect.md, `openapi_discriminator_mapping`); a type whose props model the spec lacks maps to null (its
  *   props need only be an object).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { loadIntegrationSpec } from './talon-spec.js';
 
 type Json = Record<string, unknown>;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const specPath = path.resolve(process.argv[2] ?? path.join(root, '..', 'shared', 'talon-one', 'integration-api.openapi.yaml'));
-const specText = readFileSync(specPath, 'utf8');
-const spec = parse(specText) as { components: { schemas: Record<string, Json> } };
-const all = spec.components.schemas;
+const { text: specText, schemas: all } = loadIntegrationSpec('scripts/gen-talon-response-schemas.ts');
 
 /** Operation (src/checkout/operations.ts) → the model of its 200 answer in the spec. */
 const ROOTS: Record<string, string> = {

@@ -1,23 +1,22 @@
 /**
  * Generates src/http/talon-request-schemas.json: JSON Schemas of the four terminal request bodies, taken from
  * Talon.One's own Integration API spec so terminals are validated exactly as upstream documents them.
- *   npx tsx scripts/gen-talon-schemas.ts [path/to/integration-api.openapi.yaml]
- * (default: ../shared/talon-one/integration-api.openapi.yaml). `$ref`s become local `definitions`, `allOf`s are
- * merged, and the request objects are closed so unknown top-level fields get 400 (upstream rejects unknown
- * attributes too, NOTES §1.0). Nested models stay open: readOnly fields echoed back by a POS are harmless.
+ *   npx tsx scripts/gen-talon-schemas.ts path/to/integration.yaml
+ * (download it from https://docs.talon.one/oas/integration.yaml; scripts/talon-spec.ts reads it). `$ref`s become
+ * local `definitions`, `allOf`s are merged, and the request objects are closed so unknown top-level fields get 400
+ * (upstream rejects unknown attributes too: "Talon.One will return a 400 error whenever an unknown attribute is
+ * transferred in a session", https://docs.talon.one/docs/dev/concepts/attributes). Nested models stay open:
+ * readOnly fields echoed back by a POS are harmless.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { loadIntegrationSpec } from './talon-spec.js';
 
 type Json = Record<string, unknown>;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const specPath = path.resolve(process.argv[2] ?? path.join(root, '..', 'shared', 'talon-one', 'integration-api.openapi.yaml'));
-const specText = readFileSync(specPath, 'utf8');
-const spec = parse(specText) as { components: { schemas: Record<string, Json> } };
-const all = spec.components.schemas;
+const { text: specText, schemas: all } = loadIntegrationSpec('scripts/gen-talon-schemas.ts');
 
 const ROOTS: Record<string, string> = {
   updateCustomerSession: 'IntegrationRequest',
