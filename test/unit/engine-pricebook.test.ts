@@ -5,7 +5,10 @@ import { parsePrices } from '../../src/engine/ingest/prices.js';
 import { currency } from '../../src/engine/money.js';
 import { campaign, cart, engine, evaluate, rulesPayload } from './engine-helpers.js';
 
-/** The [NOT] StrikethroughNotification example (NOTES §3.1), ids completed. */
+/**
+ * The `StrikethroughNotification` example of the `strikethroughLabelingNotification` webhook in Talon.One's outbound
+ * notifications spec (https://docs.talon.one/oas/outbound-notifications.yaml), ids completed.
+ */
 export const notExample = JSON.parse(readFileSync(new URL('../fixtures/engine/strikethrough-example.json', import.meta.url), 'utf8'));
 
 function book(): PriceBook {

@@ -83,12 +83,12 @@ describe('Talang subset', () => {
 });
 
 describe('Talang in passthrough blocks (public examples)', () => {
-  it('NOTES example 2: ["catch", ["noop"], ["setDiscount", "10% off", Session.Total * 10/100]]', () => {
+  it('management.yaml Rule.effects example: ["catch", ["noop"], ["setDiscount", "10% off", Session.Total * 10/100]]', () => {
     const e = engine(rulesPayload([campaign(1, [[{ type: 'passthrough', expression: ['catch', ['noop'], ['setDiscount', '10% off', ['*', ['.', 'Session', 'Total'], ['/', 10, 100]]]] }]])]));
     expect(fx(evaluate(e, { cartItems: cart(['A', 33.33, 3]) }))).toEqual([{ type: 'setDiscount', campaignId: 1, props: { name: '10% off', value: 10 } }]);
   });
 
-  it('NOTES example 1: ["and", ["couponValid"]] + legacy ["setDiscount", "Free money", 45.55]', () => {
+  it('management.yaml Rule.condition example: ["and", ["couponValid"]] + legacy ["setDiscount", "Free money", 45.55]', () => {
     const e = engine(rulesPayload([campaign(1, [[{ type: 'passthrough', expression: ['and', ['couponValid']] }, { type: 'passthrough', expression: ['setDiscount', 'Free money', 45.55] }]])]), {
       coupons: [{ id: 5, value: 'TEST-1', campaignId: 1 }],
     });
@@ -100,7 +100,10 @@ describe('Talang in passthrough blocks (public examples)', () => {
     expect(fx(evaluate(e, { cartItems: cart(['A', 100]) }))).toEqual([]);
   });
 
-  it('NOTES examples 4-6: cart item filters (catch/=/contains/!=) as global filters', () => {
+  // Filters: the examples of ApplicationCIFExpression (=), management.yaml NewApplicationCIFExpression (contains) and
+  // GenerateItemFilterDescription (!=); the first and last are in the spec of Talon.One's Go SDK
+  // (github.com/talon-one/talon-one-go-sdk, api/openapi.yaml, v26.13.0).
+  it('public cart item filter examples (catch/=/contains/!=) as global filters', () => {
     const filters = [
       { name: 'eq', expression: ['filter', ['.', 'Session', 'CartItems'], [['Item'], ['catch', false, ['=', ['.', 'Item', 'Category'], 'Kitchen']]]] },
       { name: 'contains', expression: ['filter', ['.', 'Session', 'CartItems'], [['Item'], ['catch', false, ['contains', ['.', 'Item', 'Category'], 'Kitchen']]]] },
