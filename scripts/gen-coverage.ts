@@ -4,9 +4,9 @@
  *   npm run gen:coverage                     prints the table
  *   npm run gen:coverage -- --write          rewrites it in README.md, between the coverage markers
  *   npm run gen:coverage -- --extract [spec] rewrites src/engine/rulesetv2-vocabulary.json from Talon.One's
- *                                            Management API spec (management-api.openapi.yaml; without a path, from
- *                                            the folder of Talon.One's specs scripts/gen-talon-response-schemas.ts
- *                                            reads by default), then prints the table
+ *                                            Management API spec (download https://docs.talon.one/oas/management.yaml
+ *                                            and pass its path; without one, a fixed path outside the repository is
+ *                                            tried), then prints the table
  * The vocabulary is committed: tests and CI use it, never the spec. From the spec it takes the block types of the
  * `PromotionBlock` and `StrikethroughBlock` discriminators and the `operator` enum of `CheckAttributeBlockBase`.
  */
