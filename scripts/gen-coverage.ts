@@ -3,10 +3,9 @@
  * operators the shop runs offline (src/engine/coverage.ts).
  *   npm run gen:coverage                     prints the table
  *   npm run gen:coverage -- --write          rewrites it in README.md, between the coverage markers
- *   npm run gen:coverage -- --extract [spec] rewrites src/engine/rulesetv2-vocabulary.json from Talon.One's
+ *   npm run gen:coverage -- --extract SPEC  rewrites src/engine/rulesetv2-vocabulary.json from Talon.One's
  *                                            Management API spec (download https://docs.talon.one/oas/management.yaml
- *                                            and pass its path; without one, a fixed path outside the repository is
- *                                            tried), then prints the table
+ *                                            and pass its path; without one it exits 2), then prints the table
  * The vocabulary is committed: tests and CI use it, never the spec. From the spec it takes the block types of the
  * `PromotionBlock` and `StrikethroughBlock` discriminators and the `operator` enum of `CheckAttributeBlockBase`.
  */
@@ -69,7 +68,11 @@ const args = process.argv.slice(2);
 if (args.includes('--extract')) {
   const i = args.indexOf('--extract');
   const given = args[i + 1] !== undefined && !args[i + 1]?.startsWith('--') ? args[i + 1] : undefined;
-  const specPath = path.resolve(given ?? path.join(root, '..', 'shared', 'talon-one', 'management-api.openapi.yaml'));
+  if (given === undefined) {
+    process.stderr.write('usage: npm run gen:coverage -- --extract path/to/management.yaml (Talon.One\'s Management API spec: download https://docs.talon.one/oas/management.yaml)\n');
+    process.exit(2);
+  }
+  const specPath = path.resolve(given);
   const v = extract(specPath);
   writeFileSync(VOCABULARY, `${JSON.stringify(v, null, 2)}\n`);
   process.stderr.write(`gen:coverage: ${path.relative(root, VOCABULARY)} from ${specPath}: ${v.blockTypes.length} block types, ${v.checkAttributeOperators.length} checkAttribute operators\n`);
