@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
+import { type DurableFs, type SyncFile, nodeDurableFs } from '../platform/durable-fs.js';
 
 /**
  * A small append-only NDJSON file for state that must be durable at moments the journal cannot cover (just
@@ -11,7 +11,8 @@ import { type DurableFs, nodeDurableFs } from '../platform/durable-fs.js';
  * its own (skipped) instead of swallowing the new line, which is durable and acknowledged.
  */
 
-const NEWLINE = Buffer.from('\n');
+/** The read window of a compaction (grown for a line longer than it). */
+const COMPACT_WINDOW_BYTES = 1024 * 1024;
 export class AppendLog<T> {
   readonly file: string;
   readonly #fs: DurableFs;
@@ -79,43 +80,68 @@ export class AppendLog<T> {
   }
 
   /**
-   * Keeps only the lines `keep` accepts (read and rewritten inside the queue, so no append is lost). Line by line:
-   * each line is parsed on its own and dropped at once, and a kept line goes back as the bytes read (what
-   * JSON.stringify wrote). Parsing the whole file first held every entry as objects, plus the text twice: for the
-   * reconciliation log's 20,000 lines (~10 MiB) that was tens of MiB of heap at once, in the middle of a drain.
+   * Keeps only the lines `keep` accepts (read and rewritten inside the queue, so no append is lost). Line by line,
+   * through a 1 MiB read window: each line is parsed on its own and dropped at once, and a kept line is copied back
+   * as the bytes read (what JSON.stringify wrote). Parsing the whole file first held every entry as objects plus the
+   * text twice: for the reconciliation log at its bound (20,000 lines, ~10.8 MiB) that was +61 MiB of RSS at once,
+   * in the middle of a drain; this way it is the lines kept and the window.
    */
   compact(keep: (item: T) => boolean): Promise<void> {
     return this.#serial(async () => {
-      let bytes: Buffer;
+      let f: SyncFile | undefined;
       try {
-        bytes = await this.#fs.readFile(this.file);
+        f = this.#fs.openSync(this.file, 'r');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        bytes = Buffer.alloc(0);
       }
-      const parts: Buffer[] = [];
+      let out = Buffer.alloc(0);
       let kept = 0;
-      for (let start = 0; start < bytes.length; ) {
-        let end = bytes.indexOf(0x0a, start);
-        if (end < 0) end = bytes.length;
-        if (end > start) {
-          let item: T | undefined;
-          let parsed = false;
-          try {
-            item = JSON.parse(bytes.toString('utf8', start, end)) as T;
-            parsed = true;
-          } catch {
-            // torn tail
+      let n = 0;
+      if (f) {
+        try {
+          const size = f.size();
+          // Pages of the output are touched only as far as kept lines reach.
+          out = Buffer.allocUnsafe(size);
+          let win = Buffer.allocUnsafe(Math.min(size, COMPACT_WINDOW_BYTES));
+          for (let pos = 0; pos < size; ) {
+            const got = f.read(win, pos, Math.min(win.length, size - pos));
+            if (got <= 0) break;
+            const last = pos + got >= size;
+            let start = 0;
+            for (;;) {
+              let end = win.indexOf(0x0a, start);
+              if (end < 0 || end >= got) {
+                if (!last) break; // a line cut by the window: read again from its start
+                end = got;
+              }
+              if (end > start) {
+                let item: T | undefined;
+                let parsed = false;
+                try {
+                  item = JSON.parse(win.toString('utf8', start, end)) as T;
+                  parsed = true;
+                } catch {
+                  // torn tail
+                }
+                if (parsed && keep(item as T)) {
+                  n += win.copy(out, n, start, end);
+                  out[n++] = 0x0a;
+                  kept++;
+                }
+              }
+              start = end + 1;
+              if (start >= got) break;
+            }
+            if (start === 0 && !last) win = Buffer.allocUnsafe(win.length * 2); // one line longer than the window
+            pos += Math.min(start, got);
+            if (last) break;
           }
-          if (parsed && keep(item as T)) {
-            parts.push(bytes.subarray(start, end), NEWLINE);
-            kept++;
-          }
+        } finally {
+          f.close();
         }
-        start = end + 1;
       }
       await this.#fs.ensureDir(path.dirname(this.file));
-      await this.#fs.writeFileAtomic(this.file, Buffer.concat(parts));
+      await this.#fs.writeFileAtomic(this.file, out.subarray(0, n));
       this.#endsClean = true;
       this.#lines = kept;
     });

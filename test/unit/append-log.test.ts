@@ -83,4 +83,20 @@ describe('AppendLog compaction', () => {
     await log.append([{ n: 101 }]);
     expect(await log.read()).toEqual([{ n: 101 }]);
   });
+
+  it('reads a log larger than its window line by line: lines across window edges and one longer than the window', async () => {
+    const file = path.join(dir, 'big.log');
+    const log = new AppendLog<{ n: number; s: string }>(file);
+    // ~3.5 MiB: 4,000 lines of 300–1,100 bytes around one line of 2.5 MiB (longer than the 1 MiB window).
+    const items = Array.from({ length: 4000 }, (_, n) => ({ n, s: `${n}é`.padEnd(300 + ((n * 37) % 800), 'y') }));
+    const huge = { n: 2000, s: 'h'.repeat(2.5 * 1024 * 1024) };
+    items[2000] = huge;
+    for (let i = 0; i < items.length; i += 500) await log.append(items.slice(i, i + 500));
+    const keep = (i: { n: number }) => i.n % 5 !== 1;
+    await log.compact(keep);
+    const kept = items.filter(keep);
+    expect(await readFile(file, 'utf8')).toBe(kept.map((i) => `${JSON.stringify(i)}\n`).join(''));
+    expect(log.lines).toBe(kept.length);
+  });
 });
+
