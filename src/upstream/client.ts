@@ -8,6 +8,7 @@ import { StoregateError } from '../core/errors.js';
 import { backoffDelay, isRetryableStatus, type BackoffPolicy } from '../platform/backoff.js';
 import { UpstreamHealth } from './health.js';
 import { exchange, type AbandonedExchange } from './exchange.js';
+import { upstreamIdempotencyKey } from './idempotency-key.js';
 
 export type { AbandonedEnd, AbandonedExchange } from './exchange.js';
 
@@ -138,7 +139,7 @@ export class UpstreamClient {
   async #attempts(call: UpstreamCall, deadline: Deadline, deadlineMs: number): Promise<UpstreamResponse> {
     const start = this.#opts.clock.monotonic();
     const mutating = call.method !== 'GET';
-    const idempotencyKey = mutating ? (call.idempotencyKey ?? randomUUID()) : undefined;
+    const idempotencyKey = mutating ? upstreamIdempotencyKey(call.idempotencyKey ?? randomUUID()) : undefined;
     const headers: Record<string, string> = { authorization: this.#authHeader, accept: 'application/json' };
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
