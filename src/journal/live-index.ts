@@ -14,6 +14,7 @@
  * within seconds. Older ones are read back from their segment (payloads.ts's read-ahead window).
  */
 import { type IndexedSegment, RecoveredEntry } from './recovered-index.js';
+import { firstAbove, indexOfSeq, resized } from './seq-arrays.js';
 import type { JournalEntry, PayloadSource } from './types.js';
 
 /** Records below which the arrays are not compacted (a copy of the live tail to the front). */
@@ -181,15 +182,9 @@ export class LiveIndex {
 
   /** Index of the first record with a seq above `after`. */
   #after(after: number): number {
-    let lo = Math.max(0, this.#first());
-    let hi = this.#n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.#seq[mid] as number) <= after) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstAbove(this.#seq, Math.max(0, this.#first()), this.#n, after);
   }
+
 
   #entry(i: number): RecoveredEntry {
     const buf = this.#buf[i];
@@ -228,17 +223,9 @@ export class LiveIndex {
   }
 
   #find(seq: number): number {
-    let lo = this.#head;
-    let hi = this.#n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const s = this.#seq[mid] as number;
-      if (s === seq) return mid;
-      if (s < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return -1;
+    return indexOfSeq(this.#seq, this.#head, this.#n, seq);
   }
+
 
   /** Moves the records from `#head` on to the front (the delivered ones before it are gone for good). */
   #compact(): void {
@@ -268,27 +255,15 @@ export class LiveIndex {
   #grow(min = 0, exact = false): void {
     const cap = exact ? min : Math.max(MIN_COMPACT, this.#seq.length * 2, min);
     const n = this.#n;
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(cap);
-      b.set(a.subarray(0, n));
-      return b;
-    };
-    const u32 = (a: Uint32Array) => {
-      const b = new Uint32Array(cap);
-      b.set(a.subarray(0, n));
-      return b;
-    };
-    this.#seq = f64(this.#seq);
-    this.#at = f64(this.#at);
-    this.#mono = f64(this.#mono);
-    this.#off = u32(this.#off);
-    this.#size = u32(this.#size);
-    this.#seg = u32(this.#seg);
-    this.#key = u32(this.#key);
-    this.#kind = u32(this.#kind);
-    this.#bufOff = u32(this.#bufOff);
-    const g = new Uint8Array(cap);
-    g.set(this.#gone.subarray(0, n));
-    this.#gone = g;
+    this.#seq = resized(this.#seq, cap, n);
+    this.#at = resized(this.#at, cap, n);
+    this.#mono = resized(this.#mono, cap, n);
+    this.#off = resized(this.#off, cap, n);
+    this.#size = resized(this.#size, cap, n);
+    this.#seg = resized(this.#seg, cap, n);
+    this.#key = resized(this.#key, cap, n);
+    this.#kind = resized(this.#kind, cap, n);
+    this.#bufOff = resized(this.#bufOff, cap, n);
+    this.#gone = resized(this.#gone, cap, n);
   }
 }

@@ -12,6 +12,7 @@
  * memory.
  */
 import { BODY_FIXED_BYTES, HEADER_BYTES } from './segment.js';
+import { firstAbove, indexOfSeq, resized } from './seq-arrays.js';
 import type { JournalEntry, PayloadSource } from './types.js';
 
 /** A segment as the recovered index refers to it (journal.ts's SegmentState). */
@@ -145,32 +146,19 @@ export class RecoveredIndex {
 
   /** Live records with a seq above `after`, in seq order, as entries (made now: one object each), `limit` at most. */
   entriesAfter(after: number, into: JournalEntry[] = [], limit = Infinity): JournalEntry[] {
-    let i = this.#first();
-    if (i < 0) return into;
-    // Binary search for the first seq > after.
-    let lo = i;
-    let hi = this.#n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.#seq[mid] as number) <= after) lo = mid + 1;
-      else hi = mid;
-    }
-    for (i = lo; i < this.#n && into.length < limit; i++) if (this.#gone[i] === 0) into.push(this.#entry(i));
+    for (let i = this.#after(after); i < this.#n && into.length < limit; i++) if (this.#gone[i] === 0) into.push(this.#entry(i));
     return into;
   }
 
   /** Calls `fn(seq, key)` for each live record with a seq above `after`, in seq order, without making entries. */
   forEachAfter(after: number, fn: (seq: number, key: string) => void): void {
+    for (let i = this.#after(after); i < this.#n; i++) if (this.#gone[i] === 0) fn(this.#seq[i] as number, this.#keys[this.#key[i] as number] as string);
+  }
+
+  /** Index of the first live record with a seq above `after` (`#n` when there is none). */
+  #after(after: number): number {
     const first = this.#first();
-    if (first < 0) return;
-    let lo = first;
-    let hi = this.#n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.#seq[mid] as number) <= after) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < this.#n; i++) if (this.#gone[i] === 0) fn(this.#seq[i] as number, this.#keys[this.#key[i] as number] as string);
+    return first < 0 ? this.#n : firstAbove(this.#seq, first, this.#n, after);
   }
 
   #entry(i: number): RecoveredEntry {
@@ -192,42 +180,22 @@ export class RecoveredIndex {
   }
 
   #find(seq: number): number {
-    let lo = this.#head;
-    let hi = this.#n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const s = this.#seq[mid] as number;
-      if (s === seq) return mid;
-      if (s < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return -1;
+    return indexOfSeq(this.#seq, this.#head, this.#n, seq);
   }
+
 
   #grow(min = 0, exact = false): void {
     const cap = exact ? min : Math.max(1024, this.#seq.length * 2, min);
     const n = this.#n;
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(cap);
-      b.set(a.subarray(0, n));
-      return b;
-    };
-    const u32 = (a: Uint32Array) => {
-      const b = new Uint32Array(cap);
-      b.set(a.subarray(0, n));
-      return b;
-    };
-    this.#seq = f64(this.#seq);
-    this.#at = f64(this.#at);
-    this.#mono = f64(this.#mono);
-    this.#off = u32(this.#off);
-    this.#size = u32(this.#size);
-    this.#seg = u32(this.#seg);
-    this.#key = u32(this.#key);
-    this.#kind = u32(this.#kind);
-    const g = new Uint8Array(cap);
-    g.set(this.#gone.subarray(0, n));
-    this.#gone = g;
+    this.#seq = resized(this.#seq, cap, n);
+    this.#at = resized(this.#at, cap, n);
+    this.#mono = resized(this.#mono, cap, n);
+    this.#off = resized(this.#off, cap, n);
+    this.#size = resized(this.#size, cap, n);
+    this.#seg = resized(this.#seg, cap, n);
+    this.#key = resized(this.#key, cap, n);
+    this.#kind = resized(this.#kind, cap, n);
+    this.#gone = resized(this.#gone, cap, n);
   }
 
   /** Everything recovered was delivered: the arrays go (later records live in the journal's own index). */
