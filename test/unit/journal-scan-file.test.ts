@@ -45,57 +45,48 @@ const reader = (buf: Buffer, sizes: number[] = []) => ({
   },
 });
 
+/** A segment of random batches and zero padding, maybe cut short, maybe with one byte flipped; a read window; last or not. */
+const damagedSegment = fc
+  .tuple(
+    fc.array(fc.array(fc.integer({ min: 0, max: 600 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
+    fc.integer({ min: 0, max: 300 }),
+    fc.option(fc.record({ at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) })),
+    fc.option(fc.nat()),
+    fc.integer({ min: 1, max: 2048 }),
+    fc.boolean(),
+  )
+  .map(([batches, zeros, flip, cut, window, isLast]) => {
+    let buf = segment(batches, zeros);
+    if (cut !== null) buf = buf.subarray(0, cut % (buf.length + 1));
+    if (flip !== null && buf.length > 0) {
+      buf = Buffer.from(buf);
+      const i = flip.at % buf.length;
+      buf[i] = (buf[i] as number) ^ flip.mask;
+    }
+    return { buf, window, isLast };
+  });
+
 describe('windowed segment scan', () => {
   it('agrees with a whole-file scan on clean, torn, zero-padded and damaged segments, for any window', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.array(fc.integer({ min: 0, max: 600 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
-        fc.integer({ min: 0, max: 300 }),
-        fc.option(fc.record({ at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) })),
-        fc.option(fc.nat()),
-        fc.integer({ min: 1, max: 2048 }),
-        fc.boolean(),
-        (batches, zeros, flip, cut, window, isLast) => {
-          let buf = segment(batches, zeros);
-          if (cut !== null) buf = buf.subarray(0, cut % (buf.length + 1));
-          if (flip !== null && buf.length > 0) {
-            buf = Buffer.from(buf);
-            const i = flip.at % buf.length;
-            buf[i] = (buf[i] as number) ^ flip.mask;
-          }
-          const whole = scanSegment(buf, isLast);
-          const windowed = scanSegmentFile(reader(buf), buf.length, isLast, window);
-          expect(windowed).toEqual(whole);
-        },
-      ),
+      fc.property(damagedSegment, ({ buf, window, isLast }) => {
+        const whole = scanSegment(buf, isLast);
+        const windowed = scanSegmentFile(reader(buf), buf.length, isLast, window);
+        expect(windowed).toEqual(whole);
+      }),
       { numRuns: 2000 },
     );
   });
 
   it('the index scan recovery runs finds the same records (fields, place), data end, torn tail and damage, for any window', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.array(fc.integer({ min: 0, max: 600 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
-        fc.integer({ min: 0, max: 300 }),
-        fc.option(fc.record({ at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) })),
-        fc.option(fc.nat()),
-        fc.integer({ min: 1, max: 2048 }),
-        fc.boolean(),
-        (batches, zeros, flip, cut, window, isLast) => {
-          let buf = segment(batches, zeros);
-          if (cut !== null) buf = buf.subarray(0, cut % (buf.length + 1));
-          if (flip !== null && buf.length > 0) {
-            buf = Buffer.from(buf);
-            const i = flip.at % buf.length;
-            buf[i] = (buf[i] as number) ^ flip.mask;
-          }
-          const whole = scanSegment(buf, isLast);
-          const seen: { seq: number; at: number; mono: number; offset: number; size: number; key: string; kind: string }[] = [];
-          const res = indexSegmentFile(reader(buf), buf.length, isLast, (seq, at, mono, offset, size, key, kind) => seen.push({ seq, at, mono, offset, size, key, kind }), window);
-          expect(seen).toEqual(whole.records.map(({ seq, at, mono, offset, size, key, kind }) => ({ seq, at, mono, offset, size, key, kind })));
-          expect({ ...res, records: [] }).toEqual({ ...whole, records: [] });
-        },
-      ),
+      fc.property(damagedSegment, ({ buf, window, isLast }) => {
+        const whole = scanSegment(buf, isLast);
+        const seen: { seq: number; at: number; mono: number; offset: number; size: number; key: string; kind: string }[] = [];
+        const res = indexSegmentFile(reader(buf), buf.length, isLast, (seq, at, mono, offset, size, key, kind) => seen.push({ seq, at, mono, offset, size, key, kind }), window);
+        expect(seen).toEqual(whole.records.map(({ seq, at, mono, offset, size, key, kind }) => ({ seq, at, mono, offset, size, key, kind })));
+        expect({ ...res, records: [] }).toEqual({ ...whole, records: [] });
+      }),
       { numRuns: 2000 },
     );
   });
