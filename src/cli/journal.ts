@@ -34,6 +34,9 @@ function operator(by: string | undefined): string {
   }
 }
 
+/** How long `journal flush` and `journal retry` let the daemon wait for deliveries (its HTTP routes default to 0.5 s). */
+const CLI_FLUSH_WAIT_SEC = 110;
+
 /**
  * `storegate journal stats|list|dead|flush|retry|discard`: asks the running daemon (the journal has one writer,
  * the daemon, so the CLI never opens the files itself while it runs).
@@ -53,12 +56,12 @@ export async function journalCommand(sub: string | undefined, opts: JournalComma
       route = ['GET', '/admin/journal/dead'];
       break;
     case 'flush':
-      route = ['POST', '/admin/journal/flush'];
+      route = ['POST', `/admin/journal/flush?wait=${CLI_FLUSH_WAIT_SEC}`];
       break;
     case 'retry': {
       const seqs = args.map(Number);
       if (seqs.some((n) => !Number.isSafeInteger(n) || n <= 0)) break;
-      route = ['POST', '/admin/journal/dead/retry', { ...(seqs.length > 0 ? { seqs } : {}), force: opts.force === true, by: operator(opts.by) }];
+      route = ['POST', `/admin/journal/dead/retry?wait=${CLI_FLUSH_WAIT_SEC}`, { ...(seqs.length > 0 ? { seqs } : {}), force: opts.force === true, by: operator(opts.by) }];
       break;
     }
     case 'discard': {
@@ -74,7 +77,7 @@ export async function journalCommand(sub: string | undefined, opts: JournalComma
   }
   let data: unknown;
   try {
-    data = await adminCall(opts.url, opts.adminToken, route[0], route[1], sub === 'flush' || sub === 'retry' ? 120_000 : 10_000, route[2], opts.configSource);
+    data = await adminCall(opts.url, opts.adminToken, route[0], route[1], sub === 'flush' || sub === 'retry' ? (CLI_FLUSH_WAIT_SEC + 10) * 1000 : 10_000, route[2], opts.configSource);
   } catch (err) {
     console.error((err as Error).message);
     return 1;

@@ -353,7 +353,7 @@ export class Gateway {
       pushes,
       journal,
       deadLetters,
-      flush: () => this.flushNow(),
+      flush: (waitMs) => this.flushNow({ waitMs }),
       reconciliation: () => reconciliation.list(),
     });
     await app.register(explainRoutes, { adminToken: () => runtime.config.adminToken, explain: (id, at) => explainSession({ localData, state }, id, at) });
@@ -458,11 +458,19 @@ export class Gateway {
     };
   }
 
-  /** An operator's flush (`storegate journal flush`): deliver what can be delivered now. */
-  async flushNow(): Promise<Record<string, unknown>> {
+  /**
+   * An operator's flush (`storegate journal flush`): deliver what can be delivered now, waiting at most `waitMs`
+   * (the probe of a Talon.One marked down included); what is left goes on in the background.
+   */
+  async flushNow(opts: { waitMs?: number } = {}): Promise<Record<string, unknown>> {
     if (!this.#flusher) return { ok: false, reason: 'no upstream configured (upstream.baseUrl and an API key)' };
-    await this.#probe?.tick();
-    const report = await this.#flusher.flushNow();
+    const deadline = performance.now() + (opts.waitMs ?? 30_000);
+    if (this.#probe) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#probe.tick(), new Promise((resolve) => (timer = setTimeout(resolve, opts.waitMs ?? 30_000)))]);
+      clearTimeout(timer);
+    }
+    const report = await this.#flusher.flushNow({ timeoutMs: Math.max(0, deadline - performance.now()) });
     const j = this.#disk.journal?.stats();
     return { ok: true, ...report, journal: j ? { ...j, dead: this.#deadLetters?.count ?? 0 } : undefined };
   }

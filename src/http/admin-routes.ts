@@ -11,11 +11,31 @@ export interface AdminRouteDeps {
   pushes: PushService;
   journal: Journal;
   deadLetters: DeadLetters;
-  /** Flushes the journal now (the operator's `storegate journal flush`); resolves with what happened. */
-  flush: () => Promise<Record<string, unknown>>;
+  /**
+   * Flushes the journal now (the operator's `storegate journal flush`); resolves with what happened once everything
+   * is delivered or dead, or after `waitMs` (the flush goes on in the background, `timedOut: true`).
+   */
+  flush: (waitMs: number) => Promise<Record<string, unknown>>;
   reconciliation: () => Promise<unknown[]>;
   /** Largest data push accepted (100,000 strikethrough prices are tens of MB). */
   dataBodyLimitBytes?: number;
+}
+
+/**
+ * How long `POST /admin/journal/flush` and `…/dead/retry` wait for deliveries (README "Operations API"): `?wait=SEC`,
+ * 0 to 120. By default half a second, so an admin call answers within a second even with Talon.One slow; the CLI asks
+ * for longer.
+ */
+export const FLUSH_WAIT_DEFAULT_MS = 500;
+export const FLUSH_WAIT_MAX_SEC = 120;
+
+function flushWaitMs(wait: unknown): number {
+  if (wait === undefined) return FLUSH_WAIT_DEFAULT_MS;
+  const sec = typeof wait === 'string' && wait.trim() !== '' ? Number(wait) : NaN;
+  if (!(sec >= 0 && sec <= FLUSH_WAIT_MAX_SEC)) {
+    throw new StoregateError('SG_ERR_BAD_REQUEST', `wait must be a number of seconds from 0 to ${FLUSH_WAIT_MAX_SEC}`, { statusCode: 400, details: [{ path: '/wait', message: `0 to ${FLUSH_WAIT_MAX_SEC}` }] });
+  }
+  return Math.round(sec * 1000);
 }
 
 const KINDS = new Set<DataKind>(['rules', 'prices', 'coupons', 'loyalty', 'catalog', 'collections']);
@@ -80,14 +100,15 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
       .map((e) => ({ seq: e.seq, id: e.id, key: e.key, kind: e.kind, at: new Date(e.at).toISOString() }));
   });
 
-  app.post('/admin/journal/flush', async () => deps.flush());
+  app.post<{ Querystring: { wait?: unknown } }>('/admin/journal/flush', async (req) => deps.flush(flushWaitMs(req.query.wait)));
 
   // Dead letters (README "Dead letters"): their own store, not the journal.
   app.get('/admin/journal/dead', async () => deps.deadLetters.list());
 
   app.get('/admin/journal/dead/discarded', async () => deps.deadLetters.discarded());
 
-  app.post<{ Body: { seqs?: unknown; force?: unknown; by?: unknown } | undefined }>('/admin/journal/dead/retry', async (req) => {
+  app.post<{ Body: { seqs?: unknown; force?: unknown; by?: unknown } | undefined; Querystring: { wait?: unknown } }>('/admin/journal/dead/retry', async (req) => {
+    const waitMs = flushWaitMs(req.query.wait);
     const seqs = req.body?.seqs;
     if (seqs !== undefined && (!Array.isArray(seqs) || !seqs.every((s) => Number.isSafeInteger(s)))) {
       throw new StoregateError('SG_ERR_BAD_REQUEST', 'seqs must be a list of journal sequence numbers', { statusCode: 400, details: [{ path: '/seqs', message: 'a list of integers' }] });
@@ -98,7 +119,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRouteDeps): P
     }
     const by = typeof req.body?.by === 'string' ? req.body.by : undefined;
     const r = await deps.deadLetters.retry(seqs as number[] | undefined, { force: force === true, ...(by ? { by } : {}) });
-    const flushed = r.retried.length > 0 ? await deps.flush() : null;
+    const flushed = r.retried.length > 0 ? await deps.flush(waitMs) : null;
     return { retried: r.retried.length, seqs: r.retried, skipped: r.skipped, notFound: r.notFound, flush: flushed };
   });
 

@@ -103,7 +103,7 @@ describe('flush, reconciliation and dead letters', () => {
     await call('POST', '/v2/customer_sessions/DEAD-1/returns', { return: { returnedCartItems: [{ position: 0, quantity: 1 }] } }, terminalHeaders());
 
     await emu.setFaults({ failNext: 1000, errorStatus: 400, paths: ['/v2/customer_sessions/DEAD-1/returns'] });
-    const flushed = await call('POST', '/admin/journal/flush');
+    const flushed = await call('POST', '/admin/journal/flush?wait=30');
     expect(flushed.status).toBe(200);
     await until(async () => ((await call('GET', '/admin/journal/stats')).json as { depth: number }).depth === 0);
 
@@ -115,10 +115,32 @@ describe('flush, reconciliation and dead letters', () => {
     expect(dead).toEqual([expect.objectContaining({ kind: 'returnItems', key: 'session:DEAD-1', status: 400 })]);
 
     await emu.setFaults({});
-    const retried = await call('POST', '/admin/journal/dead/retry', {});
+    const retried = await call('POST', '/admin/journal/dead/retry?wait=30', {});
     expect(retried.json).toMatchObject({ retried: 1 });
     await until(async () => ((await call('GET', '/admin/journal/stats')).json as { depth: number; dead: number }).dead === 0);
     expect((emu.getSession('DEAD-1')?.customerSession as { state: string }).state).toBe('partially_returned');
+  });
+
+  it('answers a flush within half a second while Talon.One is slow (timedOut), refuses a bad wait, and waits as long as asked', async () => {
+    // Talon.One answers after 3 s, past the gateway's 500 ms timeout: nothing can be delivered for now.
+    await emu.setFaults({ latencyMs: 3000 });
+    const cart = [{ sku: 'SKU-1', name: 'Pan', quantity: 1, price: 40, category: 'Kitchen' }];
+    expect((await call('PUT', '/v2/customer_sessions/SLOW-1', { customerSession: { cartItems: cart, state: 'closed' } }, terminalHeaders())).status).toBe(200);
+
+    const t0 = performance.now();
+    const flushed = await call('POST', '/admin/journal/flush');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(flushed.status).toBe(200);
+    expect(flushed.json).toMatchObject({ ok: true, timedOut: true, journal: { depth: 1 } });
+
+    const bad = await call('POST', '/admin/journal/flush?wait=ten');
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ errors: [{ title: 'SG_ERR_BAD_REQUEST', source: { pointer: '/wait' } }] });
+    expect((await call('POST', '/admin/journal/dead/retry?wait=121', {})).status).toBe(400);
+
+    await emu.setFaults({});
+    expect((await call('POST', '/admin/journal/flush?wait=30')).json).toMatchObject({ ok: true, timedOut: false, journal: { depth: 0 } });
+    expect(emu.getSession('SLOW-1')).toBeDefined();
   });
 
   it('shows the clock skew between this machine and Talon.One', async () => {

@@ -154,7 +154,7 @@ describe('upstream.checkAnswers', () => {
     expect(next.source).toBe('local');
     // The record carries the live call's Idempotency-Key: Talon.One, which executed the call, answers it from its
     // stored (sound) answer, so it is not applied twice.
-    const flushed = await fetch(`${gw.url}/admin/journal/flush`, { method: 'POST', headers: { authorization: adminHeaders.authorization } });
+    const flushed = await fetch(`${gw.url}/admin/journal/flush?wait=30`, { method: 'POST', headers: { authorization: adminHeaders.authorization } });
     expect(flushed.status).toBe(200);
     const sent = emu.requests.filter((q) => q.path === '/v2/customer_sessions/CHK-REPLACE');
     expect(sent.length).toBeGreaterThanOrEqual(2);

@@ -253,14 +253,14 @@ describe('dead letters through the gateway: admin routes, CLI, P/alerts', () => 
       fetch(`${gw.url}/v2/customer_sessions/${id}`, { method: 'PUT', headers: terminalHeaders(), body: JSON.stringify({ customerSession: { state, cartItems: [{ sku: 'A', name: 'A', quantity: 1, price: 4 }] } }) });
     await emu.setFaults({ failNext: 1, errorStatus: 422, paths: ['/v2/customer_sessions/GW-1'] });
     expect((await put('GW-1', 'closed')).status).toBe(200);
-    await admin('POST', '/admin/journal/flush');
+    await admin('POST', '/admin/journal/flush?wait=30');
     const dead = (await admin('GET', '/admin/journal/dead')).json as unknown as { seq: number; key: string; status: number; laterSent: number | null }[];
     expect(dead).toEqual([expect.objectContaining({ key: 'session:GW-1', status: 422, laterSent: null, retrying: false })]);
     expect(alerts).toContainEqual(expect.objectContaining({ kind: 'deadLetter', key: 'session:GW-1', status: 422 }));
     expect(((await admin('GET', '/admin/journal/stats')).json as { dead: number; depth: number })).toMatchObject({ dead: 1, depth: 0 });
     expect((gw.gateway.status().journal as { dead: number }).dead).toBe(1);
     const seq = dead[0]!.seq;
-    const retry = await admin('POST', '/admin/journal/dead/retry', { seqs: [seq] });
+    const retry = await admin('POST', '/admin/journal/dead/retry?wait=30', { seqs: [seq] });
     expect(retry.status).toBe(200); // nothing later was sent: the retry may go
     expect(retry.json).toMatchObject({ retried: 1, seqs: [seq] });
     await until(async () => ((await admin('GET', '/admin/journal/stats')).json as { dead: number }).dead === 0, 10_000);
@@ -268,12 +268,12 @@ describe('dead letters through the gateway: admin routes, CLI, P/alerts', () => 
     // Another dead letter, overtaken by a later record, then discarded from the CLI.
     await emu.setFaults({ failNext: 1, errorStatus: 422, paths: ['/v2/customer_sessions/GW-2'] });
     expect((await put('GW-2', 'open')).status).toBe(200);
-    await admin('POST', '/admin/journal/flush');
+    await admin('POST', '/admin/journal/flush?wait=30');
     expect((await put('GW-2', 'closed')).status).toBe(200);
-    await admin('POST', '/admin/journal/flush');
+    await admin('POST', '/admin/journal/flush?wait=30');
     const [d2] = (await admin('GET', '/admin/journal/dead')).json as unknown as { seq: number; laterSent: number }[];
     expect(d2!.laterSent).toBeGreaterThan(d2!.seq);
-    const refused = await admin('POST', '/admin/journal/dead/retry', { seqs: [d2!.seq] });
+    const refused = await admin('POST', '/admin/journal/dead/retry?wait=30', { seqs: [d2!.seq] });
     expect(refused.status).toBe(409);
     expect(refused.json.errors?.[0]?.title).toBe('SG_ERR_DEAD_LETTER_SUPERSEDED');
     expect((await admin('POST', `/admin/journal/dead/${d2!.seq}/discard`, {})).status).toBe(400); // no reason

@@ -82,7 +82,7 @@ describe('fallback promotions', () => {
   it('reconciliation: once Talon.One answered the session, a fallbackApplied entry shows both sides', async () => {
     await sale('FB-REC', true);
     await emu.setFaults({});
-    expect((await fetch(`${gw.url}/admin/journal/flush`, { method: 'POST', headers: { authorization: admin.authorization } })).status).toBe(200);
+    expect((await fetch(`${gw.url}/admin/journal/flush?wait=30`, { method: 'POST', headers: { authorization: admin.authorization } })).status).toBe(200);
     await until(async () => ((await (await fetch(`${gw.url}/admin/journal/stats`, { headers: admin })).json()) as { depth: number }).depth === 0, 20_000);
     const rec = (await (await fetch(`${gw.url}/admin/reconciliation`, { headers: admin })).json()) as { kind: string; sessionId: string; reason: string; localEffects: Fx[]; upstreamEffects: unknown[] }[];
     const entry = rec.find((e) => e.kind === 'fallbackApplied' && e.sessionId === 'FB-REC');

@@ -182,7 +182,7 @@ describe('upstream.trimAttributes', () => {
     const r = await put('LEAN-7', body);
     expect(r.source).toBe('local');
     // The local answer is computed on the whole cart; what the flusher sends is trimmed.
-    const flushed = await fetch(`${gw.url}/admin/journal/flush`, { method: 'POST', headers: { authorization: admin.authorization } });
+    const flushed = await fetch(`${gw.url}/admin/journal/flush?wait=30`, { method: 'POST', headers: { authorization: admin.authorization } });
     expect(flushed.status).toBe(200);
     const got = received('LEAN-7').customerSession;
     expect(got.cartItems.map((i) => Object.keys(i.attributes).sort())).toEqual(Array(4).fill(['color', 'supplier']));

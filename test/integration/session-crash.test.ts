@@ -56,7 +56,7 @@ describe('local sessions across kill -9', () => {
     await waitReady(child, port);
     expect((await put('SC-closed', { state: 'closed', cartItems: [{ sku: 'A', quantity: 1, price: 5 }] })).status).toBe(200);
     expect((await put('SC-open', { cartItems: [{ sku: 'B', quantity: 3, price: 2 }] })).status).toBe(200);
-    const flush = await (await fetch(`${base}/admin/journal/flush`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+    const flush = await (await fetch(`${base}/admin/journal/flush?wait=30`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
     expect(flush).toMatchObject({ ok: true, remaining: 0 });
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
