@@ -93,9 +93,9 @@ interface GatewayProc {
   stop(): Promise<number>;
 }
 
-async function startGateway(file: string, flags: string[], env: Record<string, string>, configFile: string, logFile: string, live: Set<ChildProcess>): Promise<GatewayProc> {
+async function startGateway(node: string, file: string, flags: string[], env: Record<string, string>, configFile: string, logFile: string, live: Set<ChildProcess>): Promise<GatewayProc> {
   const logFd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...flags, file, '--config', configFile, '--start', String(START)], {
+  const child = spawn(node, [...flags, file, '--config', configFile, '--start', String(START)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', logFd, 'inherit', 'ipc'],
@@ -170,14 +170,17 @@ export async function run(args: string[]): Promise<void> {
   const snapAt = args.indexOf('--heap-snapshot');
   const snapDir = snapAt >= 0 ? args[snapAt + 1] : undefined;
   // Experiments with the runtime (never a judged run either): `--gateway-flags "…"` adds node flags to the
-  // daemon's, `--gateway-env "NAME=VALUE …"` sets environment variables for the gateway process.
+  // daemon's, `--gateway-env "NAME=VALUE …"` sets environment variables for the gateway process, `--gateway-node PATH`
+  // runs it on another Node.js (e.g. the single binary's runtime, .cache/runtimes/…/bin/node).
   const words = (name: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? (args[i + 1] ?? '').split(/\s+/).filter(Boolean) : [];
   };
   const extraFlags = words('--gateway-flags');
   const extraEnv = Object.fromEntries(words('--gateway-env').map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-  const experiment = gcProbe || extraFlags.length > 0 || Object.keys(extraEnv).length > 0;
+  const nodeAt = args.indexOf('--gateway-node');
+  const gatewayNode = nodeAt >= 0 ? (args[nodeAt + 1] ?? process.execPath) : process.execPath;
+  const experiment = gcProbe || extraFlags.length > 0 || Object.keys(extraEnv).length > 0 || gatewayNode !== process.execPath;
   const perDay = Math.ceil(total / days);
   const spacing = (CLOSE_AT - OPEN_AT) / perDay;
   const dir = path.join(ROOT, '.bench-tmp', `soak-${process.pid}`);
@@ -254,8 +257,8 @@ export async function run(args: string[]): Promise<void> {
     writeFileSync(path.join(dir, 'config.json'), config(path.join(dir, 'var'), 0));
     const logFile = path.join(dir, 'gateway.log');
     const gwFlags = [...daemon.flags, ...extraFlags, ...(gcProbe ? ['--expose-gc'] : [])];
-    gw = await startGateway(gwFile, gwFlags, { ...env, ...extraEnv }, path.join(dir, 'config.json'), logFile, live);
-    if (experiment) console.log(`soak: EXPERIMENT, the gateway runs as: ${[...Object.entries({ ...env, ...extraEnv }).map(([k, v]) => `${k}=${v}`), 'node', ...gwFlags].join(' ')}`);
+    gw = await startGateway(gatewayNode, gwFile, gwFlags, { ...env, ...extraEnv }, path.join(dir, 'config.json'), logFile, live);
+    if (experiment) console.log(`soak: EXPERIMENT, the gateway runs as: ${[...Object.entries({ ...env, ...extraEnv }).map(([k, v]) => `${k}=${v}`), gatewayNode, ...gwFlags].join(' ')}`);
     const g = gw;
     await sleep(2000);
     // The start (reading the data files) has its own peak; VmHWM is reset so that the one read at the end is the week's.
