@@ -23,6 +23,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { systemClock, type Clock } from '../src/platform/clock.js';
 import { startIdleHeapNudge } from '../src/platform/idle-heap.js';
+import { startMemoryTrim } from '../src/platform/memory-trim.js';
 import { applyHeapGrowth } from '../src/platform/heap-growth.js';
 
 /** Simulated wall time moved by the driver; monotonic time and timers are real. */
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
   const url = await gateway.start();
   // As `storegate run` does after its start (src/main.ts): the daemon's idle-heap nudge belongs to what is measured.
   startIdleHeapNudge();
+  // As `storegate run` does (src/platform/memory-trim.ts); `--gateway-env SOAK_MEMORY_TRIM=off` leaves it out, to compare.
+  if (process.env.SOAK_MEMORY_TRIM !== 'off') startMemoryTrim((t) => log.info({ mod: 'memory', slackMiB: Math.round(t.slackBytes / 1048576), ms: Math.round(t.ms), freedMiB: Math.round(t.freedBytes / 1048576) }, 'memory trimmed'));
   const server = gateway.app?.server;
   if (!server) throw new Error('soak gateway: no HTTP server');
   server.prependListener('request', (req: IncomingMessage) => {

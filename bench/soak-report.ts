@@ -81,18 +81,26 @@ export async function dirSize(dir: string): Promise<{ total: number; parts: Reco
 }
 
 /** The gateway's log (stdout, written to a file): its size and the first warnings and errors. */
-export async function logSummary(file: string): Promise<{ bytes: number; warnings: string[]; count: number }> {
+export async function logSummary(file: string): Promise<{ bytes: number; warnings: string[]; count: number; trims: { n: number; ms: number; maxMs: number } }> {
   const { size } = await stat(file);
   const warnings: string[] = [];
   let count = 0;
+  // The memory trims (src/platform/memory-trim.ts): how many, and the event loop's pause they cost.
+  const trims = { n: 0, ms: 0, maxMs: 0 };
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
     if (line.includes('"level":40') || line.includes('"level":50') || line.includes('"level":60')) {
       count++;
       if (warnings.length < 20) warnings.push(line.slice(0, 400));
     }
+    if (line.includes('"msg":"memory trimmed"')) {
+      const ms = Number(/"ms":(\d+)/.exec(line)?.[1] ?? 0);
+      trims.n++;
+      trims.ms += ms;
+      trims.maxMs = Math.max(trims.maxMs, ms);
+    }
   }
-  return { bytes: size, warnings, count };
+  return { bytes: size, warnings, count, trims };
 }
 
 export function printSoakReport(r: {
@@ -110,7 +118,7 @@ export function printSoakReport(r: {
   /** The soak gateway's VmHWM at the end of its start, MiB; `hwmReset`: VmHWM was reset then (clear_refs). */
   startPeak: number;
   hwmReset: boolean;
-  log: { bytes: number; warnings: string[]; count: number };
+  log: { bytes: number; warnings: string[]; count: number; trims: { n: number; ms: number; maxMs: number } };
 }): void {
   const mb = (v: number) => Math.round(v * 10) / 10;
   const { rows } = r;
@@ -192,4 +200,6 @@ export function printSoakReport(r: {
   const fivexx = [...r.statuses].filter(([k]) => / 5\d\d$/.test(k)).reduce((a, [, v]) => a + v, 0);
   console.log(`driver (for information): RSS at most ${mb(r.driverPeak)} MiB`);
   console.log(`log: ${(r.log.bytes / MiB).toFixed(1)} MiB of log lines; ${r.log.count} warnings/errors${r.log.warnings.length ? ` (first: ${r.log.warnings[0]})` : ''}; ${fivexx} answers 5xx`);
+  const t = r.log.trims;
+  console.log(`memory trims (src/platform/memory-trim.ts): ${t.n}${t.n > 0 ? `, ${t.ms} ms of pauses in all, the longest ${t.maxMs} ms` : ' (none: the runtime gives its pages back without them, or never had the slack)'}`);
 }

@@ -13,6 +13,7 @@ import { VERSION, gitCommit } from './version.js';
 import { SystemdNotifier } from './platform/sd-notify.js';
 import { setNativeCacheDir } from './platform/native-addon.js';
 import { startIdleHeapNudge } from './platform/idle-heap.js';
+import { startMemoryTrim } from './platform/memory-trim.js';
 import { applyHeapGrowth } from './platform/heap-growth.js';
 
 // Every command but `run` is imported by its own case below: the daemon's start then never loads what only the
@@ -194,6 +195,8 @@ function print(text: string): number {
  */
 const STOP_AFTER_DRAIN_MS = 30_000;
 
+const mib = (bytes: number): number => Math.round(bytes / 1048576);
+
 async function run(configPath: string | undefined): Promise<number> {
   // The slow heap growth the daemon is tuned for, from now on: the modules are loaded (src/platform/heap-growth.ts;
   // on the command line it would cost every start ~100 ms).
@@ -214,6 +217,8 @@ async function run(configPath: string | undefined): Promise<number> {
   const url = await gateway.start();
   // V8's memory reducer gives an idle daemon's heap back (src/platform/idle-heap.ts).
   const idleHeap = startIdleHeapNudge();
+  // After a busy spell, V8's pooled pages go back to the system (src/platform/memory-trim.ts).
+  const memoryTrim = startMemoryTrim((t) => log.debug({ mod: 'memory', slackMiB: mib(t.slackBytes), ms: Math.round(t.ms), freedMiB: mib(t.freedBytes) }, 'memory trimmed'));
   // Read once started: the config file plus what head office pushed (a pushed value waits for a restart).
   const drainMs = gateway.config.config.http.drainTimeoutMs;
   // SIGTERM/SIGINT: stop taking requests, drain in-flight ones (at most drainMs), sync the journal, exit 0
@@ -240,6 +245,7 @@ async function run(configPath: string | undefined): Promise<number> {
       else log.info({ signal, drainTimeoutMs: drainMs }, 'shutting down');
       void systemd.stopping();
       idleHeap.stop();
+      memoryTrim.stop();
       await gateway.stop({ drainMs });
       log.flush();
     },
