@@ -33,7 +33,7 @@ export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
  * Builds the daemon bundle (`npm run build`; `build: false` reuses the last build) and runs it as production does, with the environment and V8 flags
  * of its shebang line (`#!/usr/bin/env -S NAME=VALUE node <flags>`).
  */
-export function spawnGatewayBundle(args: string[], env: NodeJS.ProcessEnv = {}, o: { build?: boolean } = {}): Proc & { flags: string[]; env: string[] } {
+export function spawnGatewayBundle(args: string[], env: NodeJS.ProcessEnv = {}, o: { build?: boolean; node?: string } = {}): Proc & { flags: string[]; env: string[] } {
   if (o.build !== false) execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT, stdio: 'ignore' });
   const bundle = path.join(ROOT, 'build', 'storegate.mjs');
   const shebang = readFileSync(bundle, 'utf8').slice(0, 300).split('\n', 1)[0] ?? '';
@@ -41,7 +41,7 @@ export function spawnGatewayBundle(args: string[], env: NodeJS.ProcessEnv = {}, 
   const flags = words.filter((a) => a.startsWith('--'));
   const assigns = words.filter((a) => /^[A-Z_]+=/.test(a));
   const shebangEnv = Object.fromEntries(assigns.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
-  return { ...spawnNode([...flags, bundle, ...args], { ...shebangEnv, ...env }), flags, env: assigns };
+  return { ...spawnNode([...flags, bundle, ...args], { ...shebangEnv, ...env }, o.node), flags, env: assigns };
 }
 
 /**
@@ -53,8 +53,8 @@ export function spawnEmulatorBundle(args: string[], env: NodeJS.ProcessEnv = {})
   return spawnNode([path.join(ROOT, 'build', 'talon-emulator.mjs'), ...args], env);
 }
 
-function spawnNode(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, args, {
+function spawnNode(args: string[], env: NodeJS.ProcessEnv, node = process.execPath): Proc {
+  const child = spawn(node, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

