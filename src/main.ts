@@ -218,7 +218,10 @@ async function run(configPath: string | undefined): Promise<number> {
   // V8's memory reducer gives an idle daemon's heap back (src/platform/idle-heap.ts).
   const idleHeap = startIdleHeapNudge();
   // After a busy spell, V8's pooled pages go back to the system (src/platform/memory-trim.ts).
-  const memoryTrim = startMemoryTrim((t) => log.debug({ mod: 'memory', slackMiB: mib(t.slackBytes), ms: Math.round(t.ms), freedMiB: mib(t.freedBytes) }, 'memory trimmed'));
+  const memoryTrim = startMemoryTrim((t) => {
+    gateway.metrics.memoryTrimPause.observe(t.ms / 1000);
+    log.debug({ mod: 'memory', slackMiB: mib(t.slackBytes), ms: Math.round(t.ms), freedMiB: mib(t.freedBytes) }, 'memory trimmed');
+  });
   // Read once started: the config file plus what head office pushed (a pushed value waits for a restart).
   const drainMs = gateway.config.config.http.drainTimeoutMs;
   // SIGTERM/SIGINT: stop taking requests, drain in-flight ones (at most drainMs), sync the journal, exit 0

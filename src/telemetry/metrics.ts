@@ -223,6 +223,13 @@ export class Metrics {
     },
   });
 
+  readonly memoryTrimPause = new Histogram({
+    name: 'storegate_memory_trim_pause_seconds',
+    help: 'Memory trims (V8 last-resort collections after a busy spell, Node.js 24 only) and the event-loop pause of each.',
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
   #processMetrics = false;
 
   /** `defaultMetrics: false`: Node's process metrics only once {@link collectProcessMetrics} is called, if ever. */

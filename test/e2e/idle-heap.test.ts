@@ -1,7 +1,8 @@
 /**
  * The single binary gives its idle heap back (src/platform/idle-heap.ts): on its Node.js 24, V8's memory reducer
  * ran for an idle daemon only with the nudge, and its young generation then shrinks from its 8 MiB maximum
- * (`--max-semi-space-size=4`: two 4 MiB semi-spaces) to 1–2 MiB within ~20 s of the start.
+ * (`--max-semi-space-size=4`: two 4 MiB semi-spaces) to 1–2 MiB within ~20 s of the start. The memory trim
+ * (src/platform/memory-trim.ts) leaves an idle daemon alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ async function youngGenerationMiB(port: number): Promise<number> {
 }
 
 describe('single binary, idle', () => {
-  it('shrinks its young generation once idle (V8 memory reducer runs)', async () => {
+  it('shrinks its young generation once idle (V8 memory reducer runs), and the memory trim leaves it alone', async () => {
     const bin = await ensureBinary();
     const work = mkdtempSync(path.join(tmpdir(), 'sg-e2e-idle-'));
     const port = await freePort();
@@ -49,5 +50,8 @@ describe('single binary, idle', () => {
       if ((seen.at(-1) as number) <= 2) break;
     }
     expect(seen.at(-1), `young generation MiB over time: ${seen.join(', ')}`).toBeLessThanOrEqual(2);
+    // Idle, its slack stays far below the memory trim's threshold (src/platform/memory-trim.ts): never trimmed.
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    expect(text).toMatch(/^storegate_memory_trim_pause_seconds_count 0$/m);
   }, 90_000);
 });
