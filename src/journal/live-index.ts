@@ -14,7 +14,7 @@
  * within seconds. Older ones are read back from their segment (payloads.ts's read-ahead window).
  */
 import { type IndexedSegment, RecoveredEntry } from './recovered-index.js';
-import { firstAbove, indexOfSeq, resized } from './seq-arrays.js';
+import { firstAbove, indexOfSeq, RecordColumns, resized } from './seq-arrays.js';
 import type { JournalEntry, PayloadSource } from './types.js';
 
 /** Records below which the arrays are not compacted (a copy of the live tail to the front). */
@@ -27,16 +27,7 @@ export class LiveIndex {
   #live = 0;
   /** Lowest index that may still be live (everything before it was delivered). */
   #head = 0;
-  #seq = new Float64Array(0);
-  #at = new Float64Array(0);
-  #mono = new Float64Array(0);
-  /** The record's offset in its segment and its size on disk, header included. */
-  #off = new Uint32Array(0);
-  #size = new Uint32Array(0);
-  #seg = new Uint32Array(0);
-  #key = new Uint32Array(0);
-  #kind = new Uint32Array(0);
-  #gone = new Uint8Array(0);
+  #c = new RecordColumns();
   /** The write batch's buffer while the record's bytes are resident, and the segment offset it starts at. */
   #buf: (Buffer | undefined)[] = [];
   #bufOff = new Uint32Array(0);
@@ -73,7 +64,7 @@ export class LiveIndex {
    * `bufOff`; the record is `buf[off - bufOff, off - bufOff + size)`.
    */
   add(seq: number, at: number, mono: number, seg: IndexedSegment, off: number, size: number, key: string, kind: string, buf: Buffer, bufOff: number): void {
-    if (this.#n === this.#seq.length) this.#grow();
+    if (this.#n === this.#c.seq.length) this.#grow();
     const i = this.#n++;
     let s = this.#segIds.get(seg);
     if (s === undefined) {
@@ -98,15 +89,15 @@ export class LiveIndex {
       this.#kinds.push(kind);
       this.#kindIds.set(kind, t);
     }
-    this.#seq[i] = seq;
-    this.#at[i] = at;
-    this.#mono[i] = mono;
-    this.#off[i] = off;
-    this.#size[i] = size;
-    this.#seg[i] = s;
-    this.#key[i] = k;
-    this.#kind[i] = t;
-    this.#gone[i] = 0;
+    this.#c.seq[i] = seq;
+    this.#c.at[i] = at;
+    this.#c.mono[i] = mono;
+    this.#c.off[i] = off;
+    this.#c.size[i] = size;
+    this.#c.seg[i] = s;
+    this.#c.key[i] = k;
+    this.#c.kind[i] = t;
+    this.#c.gone[i] = 0;
     this.#live++;
     this.#buf[i] = buf;
     this.#bufOff[i] = bufOff;
@@ -121,7 +112,7 @@ export class LiveIndex {
 
   has(seq: number): boolean {
     const i = this.#find(seq);
-    return i >= 0 && this.#gone[i] === 0;
+    return i >= 0 && this.#c.gone[i] === 0;
   }
 
   /**
@@ -130,14 +121,14 @@ export class LiveIndex {
    */
   remove(seq: number): { key: string; seg: IndexedSegment } | undefined {
     const i = this.#find(seq);
-    if (i < 0 || this.#gone[i] !== 0) return undefined;
-    this.#gone[i] = 1;
+    if (i < 0 || this.#c.gone[i] !== 0) return undefined;
+    this.#c.gone[i] = 1;
     this.#live--;
     if (this.#buf[i] !== undefined) {
       this.#buf[i] = undefined;
-      this.#residentBytes -= this.#size[i] as number;
+      this.#residentBytes -= this.#c.size[i] as number;
     }
-    const k = this.#key[i] as number;
+    const k = this.#c.key[i] as number;
     const key = this.#keys[k] as string;
     const n = (this.#keyLive[k] as number) - 1;
     this.#keyLive[k] = n;
@@ -146,7 +137,7 @@ export class LiveIndex {
       this.#keys[k] = undefined;
       this.#freeKeys.push(k);
     }
-    const seg = this.#segs[this.#seg[i] as number] as IndexedSegment;
+    const seg = this.#segs[this.#c.seg[i] as number] as IndexedSegment;
     if (this.#live === 0) this.#clear();
     else if (i === this.#head) this.#first();
     return { key, seg };
@@ -154,35 +145,35 @@ export class LiveIndex {
 
   firstSeq(): number | undefined {
     const i = this.#first();
-    return i < 0 ? undefined : this.#seq[i];
+    return i < 0 ? undefined : this.#c.seq[i];
   }
 
   firstAt(): number | undefined {
     const i = this.#first();
-    return i < 0 ? undefined : this.#at[i];
+    return i < 0 ? undefined : this.#c.at[i];
   }
 
   get(seq: number): JournalEntry | undefined {
     const i = this.#find(seq);
-    return i >= 0 && this.#gone[i] === 0 ? this.#entry(i) : undefined;
+    return i >= 0 && this.#c.gone[i] === 0 ? this.#entry(i) : undefined;
   }
 
   /** Live records with a seq above `after`, in seq order, as entries (made now), until `into` holds `limit`. */
   entriesAfter(after: number, into: JournalEntry[] = [], limit = Infinity): JournalEntry[] {
-    for (let i = this.#after(after); i < this.#n && into.length < limit; i++) if (this.#gone[i] === 0) into.push(this.#entry(i));
+    for (let i = this.#after(after); i < this.#n && into.length < limit; i++) if (this.#c.gone[i] === 0) into.push(this.#entry(i));
     return into;
   }
 
   /** Calls `fn(seq, key)` for each live record with a seq above `after`, in seq order, without making entries. */
   forEachAfter(after: number, fn: (seq: number, key: string) => void): void {
     for (let i = this.#after(after); i < this.#n; i++) {
-      if (this.#gone[i] === 0) fn(this.#seq[i] as number, this.#keys[this.#key[i] as number] as string);
+      if (this.#c.gone[i] === 0) fn(this.#c.seq[i] as number, this.#keys[this.#c.key[i] as number] as string);
     }
   }
 
   /** Index of the first record with a seq above `after`. */
   #after(after: number): number {
-    return firstAbove(this.#seq, Math.max(0, this.#first()), this.#n, after);
+    return firstAbove(this.#c.seq, Math.max(0, this.#first()), this.#n, after);
   }
 
 
@@ -192,16 +183,16 @@ export class LiveIndex {
     if (buf !== undefined) {
       const base = this.#bufOff[i] as number;
       src = { read: (position, length) => buf.subarray(position - base, position - base + length) };
-    } else src = this.#sourceOf(this.#segs[this.#seg[i] as number] as IndexedSegment);
+    } else src = this.#sourceOf(this.#segs[this.#c.seg[i] as number] as IndexedSegment);
     return new RecoveredEntry(
-      this.#seq[i] as number,
-      this.#keys[this.#key[i] as number] as string,
-      this.#kinds[this.#kind[i] as number] as string,
-      this.#at[i] as number,
-      this.#mono[i] as number,
+      this.#c.seq[i] as number,
+      this.#keys[this.#c.key[i] as number] as string,
+      this.#kinds[this.#c.kind[i] as number] as string,
+      this.#c.at[i] as number,
+      this.#c.mono[i] as number,
       src,
-      this.#off[i] as number,
-      this.#size[i] as number,
+      this.#c.off[i] as number,
+      this.#c.size[i] as number,
     );
   }
 
@@ -211,19 +202,19 @@ export class LiveIndex {
       const i = this.#residentHead++;
       if (this.#buf[i] !== undefined) {
         this.#buf[i] = undefined;
-        this.#residentBytes -= this.#size[i] as number;
+        this.#residentBytes -= this.#c.size[i] as number;
       }
     }
   }
 
   #first(): number {
-    while (this.#head < this.#n && this.#gone[this.#head] !== 0) this.#head++;
+    while (this.#head < this.#n && this.#c.gone[this.#head] !== 0) this.#head++;
     if (this.#head >= MIN_COMPACT && this.#head * 2 >= this.#n) this.#compact();
     return this.#head < this.#n ? this.#head : -1;
   }
 
   #find(seq: number): number {
-    return indexOfSeq(this.#seq, this.#head, this.#n, seq);
+    return indexOfSeq(this.#c.seq, this.#head, this.#n, seq);
   }
 
 
@@ -231,39 +222,30 @@ export class LiveIndex {
   #compact(): void {
     const h = this.#head;
     const n = this.#n;
-    for (const a of [this.#seq, this.#at, this.#mono]) a.copyWithin(0, h, n);
-    for (const a of [this.#off, this.#size, this.#seg, this.#key, this.#kind, this.#bufOff]) a.copyWithin(0, h, n);
-    this.#gone.copyWithin(0, h, n);
+    for (const a of [this.#c.seq, this.#c.at, this.#c.mono]) a.copyWithin(0, h, n);
+    for (const a of [this.#c.off, this.#c.size, this.#c.seg, this.#c.key, this.#c.kind, this.#bufOff]) a.copyWithin(0, h, n);
+    this.#c.gone.copyWithin(0, h, n);
     this.#buf.copyWithin(0, h, n);
     this.#buf.length = n - h;
     this.#n = n - h;
     this.#head = 0;
     this.#residentHead = Math.max(0, this.#residentHead - h);
-    if (this.#seq.length > 4 * MIN_COMPACT && this.#n * 4 < this.#seq.length) this.#grow(Math.max(MIN_COMPACT, this.#n * 2), true);
+    if (this.#c.seq.length > 4 * MIN_COMPACT && this.#n * 4 < this.#c.seq.length) this.#grow(Math.max(MIN_COMPACT, this.#n * 2), true);
   }
 
   /** Nothing left: start over (the arrays are kept, smaller if they grew large for a backlog). */
   #clear(): void {
     this.#buf.length = 0;
     this.#n = this.#head = this.#residentHead = this.#residentBytes = 0;
-    if (this.#seq.length > MIN_COMPACT) this.#grow(MIN_COMPACT, true);
+    if (this.#c.seq.length > MIN_COMPACT) this.#grow(MIN_COMPACT, true);
     this.#segs.length = 0;
     this.#segIds.clear();
     this.#keys.length = this.#keyLive.length = this.#freeKeys.length = 0;
   }
 
   #grow(min = 0, exact = false): void {
-    const cap = exact ? min : Math.max(MIN_COMPACT, this.#seq.length * 2, min);
-    const n = this.#n;
-    this.#seq = resized(this.#seq, cap, n);
-    this.#at = resized(this.#at, cap, n);
-    this.#mono = resized(this.#mono, cap, n);
-    this.#off = resized(this.#off, cap, n);
-    this.#size = resized(this.#size, cap, n);
-    this.#seg = resized(this.#seg, cap, n);
-    this.#key = resized(this.#key, cap, n);
-    this.#kind = resized(this.#kind, cap, n);
-    this.#bufOff = resized(this.#bufOff, cap, n);
-    this.#gone = resized(this.#gone, cap, n);
+    const cap = exact ? min : Math.max(MIN_COMPACT, this.#c.seq.length * 2, min);
+    this.#c.resize(cap, this.#n);
+    this.#bufOff = resized(this.#bufOff, cap, this.#n);
   }
 }

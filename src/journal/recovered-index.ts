@@ -12,7 +12,7 @@
  * memory.
  */
 import { BODY_FIXED_BYTES, HEADER_BYTES } from './segment.js';
-import { firstAbove, indexOfSeq, resized } from './seq-arrays.js';
+import { firstAbove, indexOfSeq, RecordColumns } from './seq-arrays.js';
 import type { JournalEntry, PayloadSource } from './types.js';
 
 /** A segment as the recovered index refers to it (journal.ts's SegmentState). */
@@ -26,15 +26,7 @@ export class RecoveredIndex {
   #live = 0;
   /** Lowest index that may still be live (everything before it was delivered). */
   #head = 0;
-  #seq = new Float64Array(0);
-  #at = new Float64Array(0);
-  #mono = new Float64Array(0);
-  #off = new Uint32Array(0);
-  #size = new Uint32Array(0);
-  #seg = new Uint32Array(0);
-  #key = new Uint32Array(0);
-  #kind = new Uint32Array(0);
-  #gone = new Uint8Array(0);
+  #c = new RecordColumns();
   readonly #segs: IndexedSegment[] = [];
   readonly #sources: PayloadSource[] = [];
   readonly #keys: string[] = [];
@@ -49,12 +41,12 @@ export class RecoveredIndex {
    * it), so the arrays are not copied again and again as they fill; {@link trim} gives back what was not used.
    */
   reserve(n: number): void {
-    if (this.#n + n > this.#seq.length) this.#grow(this.#n + n);
+    if (this.#n + n > this.#c.seq.length) this.#grow(this.#n + n);
   }
 
   /** Shrinks the arrays to what they hold when more than half of them went unused (after the scan). */
   trim(): void {
-    if (this.#seq.length > 1024 && this.#n * 2 < this.#seq.length) this.#grow(Math.max(1024, this.#n), true);
+    if (this.#c.seq.length > 1024 && this.#n * 2 < this.#c.seq.length) this.#grow(Math.max(1024, this.#n), true);
   }
 
   /** Undelivered records still in the index. */
@@ -71,7 +63,7 @@ export class RecoveredIndex {
 
   /** Adds a record; seqs must come in increasing order (recovery checks that before calling). */
   add(seq: number, at: number, mono: number, seg: number, offset: number, size: number, key: string, kind: string): void {
-    if (this.#n === this.#seq.length) this.#grow();
+    if (this.#n === this.#c.seq.length) this.#grow();
     const i = this.#n++;
     let k = this.#keyIds.get(key);
     if (k === undefined) {
@@ -87,14 +79,14 @@ export class RecoveredIndex {
       this.#kinds.push(kind);
       this.#kindIds.set(kind, t);
     }
-    this.#seq[i] = seq;
-    this.#at[i] = at;
-    this.#mono[i] = mono;
-    this.#off[i] = offset;
-    this.#size[i] = size;
-    this.#seg[i] = seg;
-    this.#key[i] = k;
-    this.#kind[i] = t;
+    this.#c.seq[i] = seq;
+    this.#c.at[i] = at;
+    this.#c.mono[i] = mono;
+    this.#c.off[i] = offset;
+    this.#c.size[i] = size;
+    this.#c.seg[i] = seg;
+    this.#c.key[i] = k;
+    this.#c.kind[i] = t;
     this.#live++;
   }
 
@@ -109,7 +101,7 @@ export class RecoveredIndex {
   /** True when `seq` is in the index and not delivered. */
   has(seq: number): boolean {
     const i = this.#find(seq);
-    return i >= 0 && this.#gone[i] === 0;
+    return i >= 0 && this.#c.gone[i] === 0;
   }
 
   /**
@@ -118,10 +110,10 @@ export class RecoveredIndex {
    */
   remove(seq: number): { key: string; seg: IndexedSegment } | undefined {
     const i = this.#find(seq);
-    if (i < 0 || this.#gone[i] !== 0) return undefined;
-    this.#gone[i] = 1;
+    if (i < 0 || this.#c.gone[i] !== 0) return undefined;
+    this.#c.gone[i] = 1;
     this.#live--;
-    const found = { key: this.#keys[this.#key[i] as number] as string, seg: this.#segs[this.#seg[i] as number] as IndexedSegment };
+    const found = { key: this.#keys[this.#c.key[i] as number] as string, seg: this.#segs[this.#c.seg[i] as number] as IndexedSegment };
     if (this.#live === 0) this.#release();
     return found;
   }
@@ -129,87 +121,69 @@ export class RecoveredIndex {
   /** Seq of the oldest live record, or undefined. */
   firstSeq(): number | undefined {
     const i = this.#first();
-    return i < 0 ? undefined : this.#seq[i];
+    return i < 0 ? undefined : this.#c.seq[i];
   }
 
   /** Wall time of the oldest live record, or undefined. */
   firstAt(): number | undefined {
     const i = this.#first();
-    return i < 0 ? undefined : this.#at[i];
+    return i < 0 ? undefined : this.#c.at[i];
   }
 
   /** The live record with this seq as an entry, or undefined. */
   get(seq: number): JournalEntry | undefined {
     const i = this.#find(seq);
-    return i >= 0 && this.#gone[i] === 0 ? this.#entry(i) : undefined;
+    return i >= 0 && this.#c.gone[i] === 0 ? this.#entry(i) : undefined;
   }
 
   /** Live records with a seq above `after`, in seq order, as entries (made now: one object each), `limit` at most. */
   entriesAfter(after: number, into: JournalEntry[] = [], limit = Infinity): JournalEntry[] {
-    for (let i = this.#after(after); i < this.#n && into.length < limit; i++) if (this.#gone[i] === 0) into.push(this.#entry(i));
+    for (let i = this.#after(after); i < this.#n && into.length < limit; i++) if (this.#c.gone[i] === 0) into.push(this.#entry(i));
     return into;
   }
 
   /** Calls `fn(seq, key)` for each live record with a seq above `after`, in seq order, without making entries. */
   forEachAfter(after: number, fn: (seq: number, key: string) => void): void {
-    for (let i = this.#after(after); i < this.#n; i++) if (this.#gone[i] === 0) fn(this.#seq[i] as number, this.#keys[this.#key[i] as number] as string);
+    for (let i = this.#after(after); i < this.#n; i++) if (this.#c.gone[i] === 0) fn(this.#c.seq[i] as number, this.#keys[this.#c.key[i] as number] as string);
   }
 
   /** Index of the first live record with a seq above `after` (`#n` when there is none). */
   #after(after: number): number {
     const first = this.#first();
-    return first < 0 ? this.#n : firstAbove(this.#seq, first, this.#n, after);
+    return first < 0 ? this.#n : firstAbove(this.#c.seq, first, this.#n, after);
   }
 
   #entry(i: number): RecoveredEntry {
     return new RecoveredEntry(
-      this.#seq[i] as number,
-      this.#keys[this.#key[i] as number] as string,
-      this.#kinds[this.#kind[i] as number] as string,
-      this.#at[i] as number,
-      this.#mono[i] as number,
-      this.#sources[this.#seg[i] as number] as PayloadSource,
-      this.#off[i] as number,
-      this.#size[i] as number,
+      this.#c.seq[i] as number,
+      this.#keys[this.#c.key[i] as number] as string,
+      this.#kinds[this.#c.kind[i] as number] as string,
+      this.#c.at[i] as number,
+      this.#c.mono[i] as number,
+      this.#sources[this.#c.seg[i] as number] as PayloadSource,
+      this.#c.off[i] as number,
+      this.#c.size[i] as number,
     );
   }
 
   #first(): number {
-    while (this.#head < this.#n && this.#gone[this.#head] !== 0) this.#head++;
+    while (this.#head < this.#n && this.#c.gone[this.#head] !== 0) this.#head++;
     return this.#head < this.#n ? this.#head : -1;
   }
 
   #find(seq: number): number {
-    return indexOfSeq(this.#seq, this.#head, this.#n, seq);
+    return indexOfSeq(this.#c.seq, this.#head, this.#n, seq);
   }
 
-
   #grow(min = 0, exact = false): void {
-    const cap = exact ? min : Math.max(1024, this.#seq.length * 2, min);
-    const n = this.#n;
-    this.#seq = resized(this.#seq, cap, n);
-    this.#at = resized(this.#at, cap, n);
-    this.#mono = resized(this.#mono, cap, n);
-    this.#off = resized(this.#off, cap, n);
-    this.#size = resized(this.#size, cap, n);
-    this.#seg = resized(this.#seg, cap, n);
-    this.#key = resized(this.#key, cap, n);
-    this.#kind = resized(this.#kind, cap, n);
-    this.#gone = resized(this.#gone, cap, n);
+    const cap = exact ? min : Math.max(1024, this.#c.seq.length * 2, min);
+    this.#c.resize(cap, this.#n);
   }
 
   /** Everything recovered was delivered: the arrays go (later records live in the journal's own index). */
   #release(): void {
     this.#n = this.#head = 0;
-    this.#seq = new Float64Array(0);
-    this.#at = new Float64Array(0);
-    this.#mono = new Float64Array(0);
-    this.#off = new Uint32Array(0);
-    this.#size = new Uint32Array(0);
-    this.#seg = new Uint32Array(0);
-    this.#key = new Uint32Array(0);
-    this.#kind = new Uint32Array(0);
-    this.#gone = new Uint8Array(0);
+    this.#c = new RecordColumns();
     this.#keys.length = this.#keyLive.length = this.#kinds.length = this.#segs.length = this.#sources.length = 0;
     this.#keyIds.clear();
     this.#kindIds.clear();

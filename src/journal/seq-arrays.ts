@@ -1,6 +1,6 @@
 /**
  * What the journal's two typed-array indexes (recovered-index.ts: records found at start; live-index.ts: records
- * appended since) share: parallel arrays in seq order, grown by copying, searched by seq.
+ * appended since) share: a record's columns as parallel arrays in seq order, grown by copying, searched by seq.
  */
 
 type Column = Float64Array | Uint32Array | Uint8Array;
@@ -32,4 +32,36 @@ export function firstAbove(seqs: Float64Array, lo: number, hi: number, after: nu
     else hi = mid;
   }
   return lo;
+}
+
+/** One record per index `i` across the columns; `seq` ascending. Key, kind and segment are ids the index interns. */
+export class RecordColumns {
+  seq = new Float64Array(0);
+  at = new Float64Array(0);
+  mono = new Float64Array(0);
+  /** The record's offset in its segment and its size on disk, header included. */
+  off = new Uint32Array(0);
+  size = new Uint32Array(0);
+  seg = new Uint32Array(0);
+  key = new Uint32Array(0);
+  kind = new Uint32Array(0);
+  /** 1 once delivered (or dead-lettered). */
+  gone = new Uint8Array(0);
+
+  get capacity(): number {
+    return this.seq.length;
+  }
+
+  /** Every column with `cap` slots, the first `n` records kept. */
+  resize(cap: number, n: number): void {
+    this.seq = resized(this.seq, cap, n);
+    this.at = resized(this.at, cap, n);
+    this.mono = resized(this.mono, cap, n);
+    this.off = resized(this.off, cap, n);
+    this.size = resized(this.size, cap, n);
+    this.seg = resized(this.seg, cap, n);
+    this.key = resized(this.key, cap, n);
+    this.kind = resized(this.kind, cap, n);
+    this.gone = resized(this.gone, cap, n);
+  }
 }
