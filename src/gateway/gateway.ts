@@ -464,10 +464,11 @@ export class Gateway {
    */
   async flushNow(opts: { waitMs?: number } = {}): Promise<Record<string, unknown>> {
     if (!this.#flusher) return { ok: false, reason: 'no upstream configured (upstream.baseUrl and an API key)' };
-    const deadline = performance.now() + (opts.waitMs ?? 30_000);
+    const waitMs = opts.waitMs ?? 30_000;
+    const deadline = performance.now() + waitMs;
     if (this.#probe) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.#probe.tick(), new Promise((resolve) => (timer = setTimeout(resolve, opts.waitMs ?? 30_000)))]);
+      await Promise.race([this.#probe.tick(), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
       clearTimeout(timer);
     }
     const report = await this.#flusher.flushNow({ timeoutMs: Math.max(0, deadline - performance.now()) });

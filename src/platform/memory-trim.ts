@@ -55,7 +55,6 @@ export class MemoryTrim {
   readonly #ports: MemoryTrimPorts;
   readonly #opts: MemoryTrimOptions;
   #lastAt = Number.NEGATIVE_INFINITY;
-  trims = 0;
 
   constructor(ports: MemoryTrimPorts, opts: MemoryTrimOptions = MEMORY_TRIM_DEFAULTS) {
     this.#ports = ports;
@@ -70,7 +69,6 @@ export class MemoryTrim {
     if (slack <= this.#opts.slackBytes || now - this.#lastAt < this.#opts.minGapMs) return { slackBytes: slack };
     this.#lastAt = now;
     const ms = this.#ports.collect();
-    this.trims++;
     return { slackBytes: slack, trimmed: { ms, freedBytes: anon - (this.#ports.residentAnon() ?? anon) } };
   }
 }
